@@ -740,7 +740,9 @@ type Job struct {
 	// Scheduling priority at the last decision.
 	Priority float64 `protobuf:"fixed64,16,opt,name=priority,proto3" json:"priority,omitempty"`
 	// Last time the job's state changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Held by the user (hold, or --hold at submit): not eligible until released.
+	Held          bool `protobuf:"varint,18,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -894,6 +896,13 @@ func (x *Job) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Job) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
 var File_gpuq_v1_job_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_job_proto_rawDesc = "" +
@@ -953,7 +962,7 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\acomment\x18\x1a \x01(\tR\acomment\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xac\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\rarray_task_id\x18\x02 \x01(\rH\x00R\varrayTaskId\x88\x01\x01\x12$\n" +
@@ -976,7 +985,8 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\rallocation_id\x18\x0f \x01(\tR\fallocationId\x12\x1a\n" +
 	"\bpriority\x18\x10 \x01(\x01R\bpriority\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTimeB\x10\n" +
+	"updateTime\x12\x12\n" +
+	"\x04held\x18\x12 \x01(\bR\x04heldB\x10\n" +
 	"\x0e_array_task_id*\x9b\x02\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +

@@ -1,0 +1,160 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/gpuq/gpuq/internal/config"
+	"github.com/gpuq/gpuq/internal/queue"
+	"github.com/gpuq/gpuq/internal/server"
+	"github.com/gpuq/gpuq/internal/store"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Rules derives the queue's submission rules from the config.
+func Rules(c *config.Config) queue.Rules {
+	r := queue.Rules{
+		DefaultTeam:  c.Defaults.Team,
+		GPUsPerNode:  map[string]int{},
+		PoolTypes:    map[string]string{},
+		MaxTimeLimit: time.Duration(c.Defaults.MaxTimeLimit),
+	}
+	for _, t := range c.Teams {
+		r.Teams = append(r.Teams, t.Name)
+	}
+	for _, p := range c.Pools {
+		r.PoolTypes[p.Name] = p.GPUType
+		r.GPUsPerNode[p.GPUType] = max(r.GPUsPerNode[p.GPUType], p.GPUsPerNode)
+	}
+	return r
+}
+
+// Serve runs gpuqd with a validated config until ctx ends. ready, when not
+// nil, is called with the bound addresses once gpuqd serves.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(tcp net.Addr)) error {
+	st, err := store.Open(store.Options{Dir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	start := time.Now()
+	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("queue loaded", "jobs", q.Len(), "took", time.Since(start).Round(time.Millisecond))
+
+	gs := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(server.UnaryErrors(log)),
+		grpc.ChainStreamInterceptor(server.StreamErrors(log)),
+		grpc.MaxRecvMsgSize(4<<20),
+		grpc.MaxSendMsgSize(256<<20),
+	)
+	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+
+	listeners, err := listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = q.Run(qctx) })
+	errc := make(chan error, len(listeners))
+	var tcp net.Addr
+	for _, l := range listeners {
+		if l.Addr().Network() == "tcp" {
+			tcp = l.Addr()
+		}
+		log.Info("serving", "network", l.Addr().Network(), "addr", l.Addr().String())
+		go func() { errc <- gs.Serve(l) }()
+	}
+	if err := notify("READY=1"); err != nil {
+		log.Warn("sd_notify", "err", err)
+	}
+	if ready != nil {
+		ready(tcp)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("serve", "err", err)
+	}
+	_ = notify("STOPPING=1")
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	stopQueue()
+	wg.Wait()
+	if cfg.Listen.Unix != "" {
+		_ = os.Remove(cfg.Listen.Unix)
+	}
+	return err
+}
+
+func listen(l config.Listen) ([]net.Listener, error) {
+	var out []net.Listener
+	closeAll := func() {
+		for _, x := range out {
+			_ = x.Close()
+		}
+	}
+	if l.TCP != "" {
+		ln, err := net.Listen("tcp", l.TCP)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", l.TCP, err)
+		}
+		out = append(out, ln)
+	}
+	if l.Unix != "" {
+		if err := os.MkdirAll(filepath.Dir(l.Unix), 0o755); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("socket directory: %w", err)
+		}
+		// A socket left by a killed gpuqd: remove it if nobody answers on it.
+		if c, err := net.Dial("unix", l.Unix); err == nil {
+			_ = c.Close()
+			closeAll()
+			return nil, fmt.Errorf("listen on %s: another gpuqd is serving there", l.Unix)
+		}
+		if err := os.Remove(l.Unix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			closeAll()
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+		ln, err := net.Listen("unix", l.Unix)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("listen on %s: %w", l.Unix, err)
+		}
+		// Open to local users like the TCP port; authentication is issue #6.
+		if err := os.Chmod(l.Unix, 0o666); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("socket mode: %w", err)
+		}
+		out = append(out, ln)
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gpuq/gpuq/internal/config"
+)
+
+// Main is gpuqd's command line. It returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:      "gpuqd",
+		Usage:     "the gpuq queue daemon",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config file (YAML)", EnvVars: []string{"GPUQD_CONFIG"}},
+			&cli.StringFlag{Name: "listen", Usage: "TCP address to serve on, overriding listen.tcp (\"\" disables nothing)"},
+			&cli.StringFlag{Name: "socket", Usage: "unix socket to serve on, overriding listen.unix"},
+			&cli.StringFlag{Name: "data-dir", Usage: "state directory, overriding data_dir"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error, overriding log.level"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := load(c)
+			if err != nil {
+				return err
+			}
+			return Serve(c.Context, cfg, NewLogger(stderr, cfg.Log), nil)
+		},
+		Commands: []*cli.Command{{
+			Name:  "config",
+			Usage: "inspect the configuration",
+			Subcommands: []*cli.Command{{
+				Name:  "print",
+				Usage: "print the effective configuration (file, flags and defaults)",
+				Action: func(c *cli.Context) error {
+					cfg, err := load(c)
+					if err != nil {
+						return err
+					}
+					b, err := config.Marshal(cfg)
+					if err != nil {
+						return err
+					}
+					_, err = stdout.Write(b)
+					return err
+				},
+			}, {
+				Name:  "check",
+				Usage: "validate the configuration and exit",
+				Action: func(c *cli.Context) error {
+					_, err := load(c)
+					if err == nil {
+						fmt.Fprintln(stdout, "config ok")
+					}
+					return err
+				},
+			}},
+		}},
+	}
+	if err := app.RunContext(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "gpuqd: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// load reads the config file (or the defaults), applies flag overrides and
+// validates the result.
+func load(c *cli.Context) (config.Config, error) {
+	cfg := config.Default()
+	if p := c.String("config"); p != "" {
+		var err error
+		if cfg, err = config.Load(p); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("listen") {
+		cfg.Listen.TCP = c.String("listen")
+	}
+	if c.IsSet("socket") {
+		cfg.Listen.Unix = c.String("socket")
+	}
+	if c.IsSet("data-dir") {
+		cfg.DataDir = c.String("data-dir")
+	}
+	if c.IsSet("log-level") {
+		cfg.Log.Level = c.String("log-level")
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// NewLogger builds the daemon's logger from the log config.
+func NewLogger(w io.Writer, lc config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(lc.Level))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+

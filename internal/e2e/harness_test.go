@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// binDir holds the binaries built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gpuq-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const testConfig = `listen:
+  tcp: ""
+  unix: %[1]s/gpuqd.sock
+data_dir: %[1]s/data
+log:
+  level: info
+teams:
+  - name: sf
+    timezone: America/Los_Angeles
+  - name: berlin
+    timezone: Europe/Berlin
+  - name: tokyo
+    timezone: Asia/Tokyo
+pools:
+  - name: a100-us-west1
+    gpu_type: a100
+    region: us-west1
+    gpus_per_node: 8
+  - name: a800-us-east1
+    gpu_type: a800
+    region: us-east1
+    gpus_per_node: 8
+`
+
+// cluster is one gpuqd in a temporary directory.
+type cluster struct {
+	t    *testing.T
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+	log  *os.File
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	// Unix socket paths are limited to 108 bytes: keep the directory short.
+	dir, err := os.MkdirTemp("", "gpuq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "gpuqd.yaml"), fmt.Appendf(nil, testConfig, dir), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, sock: filepath.Join(dir, "gpuqd.sock")}
+	t.Cleanup(c.stop)
+	return c
+}
+
+// start runs gpuqd and waits until it answers.
+func (c *cluster) start() {
+	c.t.Helper()
+	lf, err := os.OpenFile(filepath.Join(c.dir, "gpuqd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.log = lf
+	c.cmd = exec.Command(filepath.Join(binDir, "gpuqd"), "--config", filepath.Join(c.dir, "gpuqd.yaml"))
+	c.cmd.Stdout, c.cmd.Stderr = lf, lf
+	if err := c.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if conn, err := net.Dial("unix", c.sock); err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatalf("gpuqd did not start; log:\n%s", c.logText())
+}
+
+func (c *cluster) logText() string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "gpuqd.log"))
+	return string(b)
+}
+
+// kill9 kills gpuqd with SIGKILL, as a crash would.
+func (c *cluster) kill9() {
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+	c.cmd = nil
+	c.log.Close()
+}
+
+// stop ends gpuqd with SIGTERM and checks that it exits cleanly.
+func (c *cluster) stop() {
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.t.Errorf("gpuqd exited with %v; log:\n%s", err, c.logText())
+		}
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		c.t.Errorf("gpuqd did not stop within 10s")
+	}
+	c.cmd = nil
+	c.log.Close()
+}
+
+// client dials gpuqd's socket.
+func (c *cluster) client() gpuqv1.QueueServiceClient {
+	c.t.Helper()
+	conn, err := grpc.NewClient("unix://"+c.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	return gpuqv1.NewQueueServiceClient(conn)
+}
+
+// ctl runs gpuqctl against this cluster and returns stdout, stderr and the exit code.
+func (c *cluster) ctl(args ...string) (string, string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "gpuqctl"), append([]string{"--server", "unix://" + c.sock}, args...)...)
+	cmd.Dir = c.dir
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("gpuqctl %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}

@@ -1,0 +1,141 @@
+package queue
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/store"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Outcome says what an action did to one job.
+type Outcome struct {
+	Job job.Ref
+	// Err is nil, or wraps job.ErrNotFound or job.ErrInvalidState.
+	Err error
+}
+
+// change computes the new record of one job, or an error saying why the
+// action does not apply to it.
+type change func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error)
+
+// Cancel ends every matching job that has not ended. Pending jobs end at
+// once; running jobs are stopped by their node (issue #3).
+func (q *Queue) Cancel(f Filter, reason string) ([]Outcome, error) {
+	if reason == "" {
+		reason = "CancelledByUser"
+	}
+	return q.apply(f, func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
+		switch j.State {
+		case gpuqv1.JobState_JOB_STATE_PENDING:
+			c := proto.CloneOf(j)
+			c.State, c.Reason, c.EndTime, c.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, reason, now, now
+			return c, nil
+		case gpuqv1.JobState_JOB_STATE_RUNNING, gpuqv1.JobState_JOB_STATE_COMPLETING:
+			// TODO(#3): send StopJob to the node; the node reports CANCELLED.
+			return nil, fmt.Errorf("%w: job is %s and no node daemon can stop it yet", job.ErrInvalidState, job.StateName(j.State))
+		}
+		return nil, fmt.Errorf("%w: job already ended (%s)", job.ErrInvalidState, job.StateName(j.State))
+	})
+}
+
+// Hold keeps matching pending jobs from starting.
+func (q *Queue) Hold(f Filter) ([]Outcome, error) {
+	return q.apply(f, setHeld(true))
+}
+
+// Release lets matching held jobs start.
+func (q *Queue) Release(f Filter) ([]Outcome, error) {
+	return q.apply(f, setHeld(false))
+}
+
+func setHeld(held bool) change {
+	return func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
+		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
+			return nil, fmt.Errorf("%w: job is %s, not PENDING", job.ErrInvalidState, job.StateName(j.State))
+		}
+		if j.Held == held {
+			return j, nil
+		}
+		c := proto.CloneOf(j)
+		c.Held, c.UpdateTime = held, now
+		if held {
+			c.Reason = "JobHeldUser"
+		} else {
+			c.Reason = "None"
+		}
+		return c, nil
+	}
+}
+
+// apply runs one change over the matching jobs in one transaction. Refs
+// named explicitly that match nothing get a not-found outcome; jobs that match
+// a filter without explicit refs are only those the change applies to.
+func (q *Queue) apply(f Filter, fn change) ([]Outcome, error) {
+	var out []Outcome
+	err := q.write(func(tx *store.Tx) (func(), error) {
+		out = out[:0]
+		now := timestamppb.New(q.now())
+		targets, missing := q.targets(f)
+		for _, r := range missing {
+			out = append(out, Outcome{Job: r, Err: errJob(r, job.ErrNotFound)})
+		}
+		var changed []*gpuqv1.Job
+		for _, j := range targets {
+			c, err := fn(j, now)
+			r := job.RefOf(j)
+			if err != nil {
+				out = append(out, Outcome{Job: r, Err: errJob(r, err)})
+				continue
+			}
+			out = append(out, Outcome{Job: r})
+			if c != j {
+				if err := tx.PutJob(c); err != nil {
+					return nil, err
+				}
+				changed = append(changed, c)
+			}
+		}
+		return func() {
+			for _, c := range changed {
+				q.jobs[job.RefOf(c)] = c
+			}
+		}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store change: %w", err)
+	}
+	q.Kick()
+	return out, nil
+}
+
+// targets resolves a filter for an action. Explicit refs select their jobs
+// whatever their state (so that acting on an ended job says so); the other
+// fields narrow further. Runs as the only writer.
+func (q *Queue) targets(f Filter) (found []*gpuqv1.Job, missing []job.Ref) {
+	if len(f.Jobs) == 0 {
+		for _, r := range q.order {
+			if j := q.jobs[r]; f.match(j) {
+				found = append(found, j)
+			}
+		}
+		return found, nil
+	}
+	g := f
+	g.IncludeEnded = true
+	for _, r := range f.Jobs {
+		refs := q.expand([]job.Ref{r})
+		if len(refs) == 0 {
+			missing = append(missing, r)
+		}
+		for _, x := range refs {
+			if j := q.jobs[x]; g.match(j) {
+				found = append(found, j)
+			}
+		}
+	}
+	return found, missing
+}

@@ -1,0 +1,148 @@
+package queue
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/sched"
+	"github.com/gpuq/gpuq/internal/store"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// scheduleLoop runs a cycle when kicked (at most every MinCycleGap) and at
+// least every CycleInterval.
+func (q *Queue) scheduleLoop(ctx context.Context) {
+	tick := time.NewTicker(q.opts.CycleInterval)
+	defer tick.Stop()
+	q.Cycle()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-q.kick:
+		}
+		q.Cycle()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(q.opts.MinCycleGap):
+		}
+	}
+}
+
+// Cycle runs one scheduling decision and applies it.
+func (q *Queue) Cycle() {
+	start := time.Now()
+	snap := q.snapshot()
+	plan := sched.Decide(snap)
+	cancelled, err := q.applyPlan(plan)
+	if err != nil {
+		q.log.Error("apply plan", "err", err)
+		return
+	}
+	q.log.Debug("scheduling cycle", "jobs", len(snap.Jobs), "pending", len(plan.Reasons),
+		"starts", len(plan.Starts), "cancelled", cancelled, "took", time.Since(start))
+}
+
+// snapshot builds the scheduler's input from the jobs that have not ended
+// and the ended jobs that pending jobs depend on.
+func (q *Queue) snapshot() *sched.Snapshot {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	s := &sched.Snapshot{Now: q.now()}
+	needed := map[uint64]bool{}
+	for _, r := range q.order {
+		j := q.jobs[r]
+		if j.State == gpuqv1.JobState_JOB_STATE_PENDING {
+			for _, d := range j.Spec.Dependencies {
+				needed[d.JobId] = true
+			}
+		}
+	}
+	for _, r := range q.order {
+		j := q.jobs[r]
+		if job.Ended(j.State) && !needed[r.ID] {
+			continue
+		}
+		s.Jobs = append(s.Jobs, schedJob(j))
+	}
+	return s
+}
+
+func schedJob(j *gpuqv1.Job) sched.Job {
+	sp := j.Spec
+	sj := sched.Job{
+		Ref:        job.RefOf(j),
+		State:      j.State,
+		ExitCode:   j.ExitCode,
+		Held:       j.Held,
+		Name:       sp.Name,
+		User:       sp.User,
+		Team:       sp.Team,
+		GPUType:    sp.Gpus.GetType(),
+		GPUs:       int(sp.Gpus.GetCount()),
+		Pool:       sp.Pool,
+		Nice:       sp.Nice,
+		SubmitTime: j.SubmitTime.AsTime(),
+		Singleton:  sp.Singleton,
+		ArrayMax:   sp.Array.GetMaxConcurrent(),
+	}
+	if sp.Begin != nil {
+		sj.Begin = sp.Begin.AsTime()
+	}
+	for _, d := range sp.Dependencies {
+		r := job.Ref{ID: d.JobId}
+		if d.ArrayTaskId != nil {
+			r.Task, r.HasTask = d.GetArrayTaskId(), true
+		}
+		sj.Deps = append(sj.Deps, sched.Dep{Type: d.Type, Job: r})
+	}
+	return sj
+}
+
+// applyPlan re-checks the plan against the current state and applies it:
+// cancellations are stored in one transaction; reasons and priorities are
+// derived state and only kept in memory.
+// TODO(#3): apply plan.Starts by assigning jobs to node daemons.
+func (q *Queue) applyPlan(p sched.Plan) (int, error) {
+	var n int
+	err := q.write(func(tx *store.Tx) (func(), error) {
+		now := timestamppb.New(q.now())
+		var changed []*gpuqv1.Job
+		for _, c := range p.Cancels {
+			j := q.jobs[c.Job]
+			if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Held {
+				continue // stale: the job changed since the snapshot
+			}
+			x := proto.CloneOf(j)
+			x.State, x.Reason, x.EndTime, x.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, c.Reason, now, now
+			if err := tx.PutJob(x); err != nil {
+				return nil, err
+			}
+			changed = append(changed, x)
+		}
+		n = len(changed)
+		return func() {
+			for _, x := range changed {
+				q.jobs[job.RefOf(x)] = x
+			}
+			for r, reason := range p.Reasons {
+				j := q.jobs[r]
+				if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
+					continue
+				}
+				if j.Reason != reason || j.Priority != p.Priority[r] {
+					x := proto.CloneOf(j)
+					x.Reason, x.Priority = reason, p.Priority[r]
+					q.jobs[r] = x
+				}
+			}
+		}, nil
+	})
+	return n, err
+}

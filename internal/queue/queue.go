@@ -1,0 +1,168 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/store"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Options configure a Queue.
+type Options struct {
+	Store  *store.Store
+	Rules  Rules
+	Clock  Clock
+	Logger *slog.Logger
+	// MaxBatch bounds the submissions committed in one transaction.
+	MaxBatch int
+	// CycleInterval is the longest time between two scheduling cycles.
+	CycleInterval time.Duration
+	// MinCycleGap is the shortest time between two cycles triggered by changes.
+	MinCycleGap time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.CycleInterval <= 0 {
+		o.CycleInterval = 5 * time.Second
+	}
+	if o.MinCycleGap <= 0 {
+		o.MinCycleGap = 200 * time.Millisecond
+	}
+	if o.Rules.MaxArrayTasks <= 0 {
+		o.Rules.MaxArrayTasks = 10_000
+	}
+}
+
+// Queue is the job queue. Create it with New and run its loops with Run.
+type Queue struct {
+	opts  Options
+	store *store.Store
+	log   *slog.Logger
+
+	// writeMu serialises writers (store first, then memory).
+	writeMu sync.Mutex
+	// mu guards the fields below for readers; writers take it only to apply.
+	mu       sync.RWMutex
+	jobs     map[job.Ref]*gpuqv1.Job
+	tasks    map[uint64][]job.Ref // refs of each job id, in task order
+	order    []job.Ref            // every ref, ascending
+	requests map[string]uint64
+	nextID   uint64
+
+	submits chan *submitReq
+	kick    chan struct{}
+}
+
+// New loads the queue from its store.
+func New(opts Options) (*Queue, error) {
+	opts.defaults()
+	if opts.Store == nil {
+		return nil, errors.New("queue: no store")
+	}
+	snap, err := opts.Store.Load()
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		opts:     opts,
+		store:    opts.Store,
+		log:      opts.Logger,
+		jobs:     make(map[job.Ref]*gpuqv1.Job, len(snap.Jobs)),
+		tasks:    make(map[uint64][]job.Ref, len(snap.Specs)),
+		order:    make([]job.Ref, 0, len(snap.Jobs)),
+		requests: snap.Requests,
+		nextID:   snap.NextID,
+		submits:  make(chan *submitReq, 4*opts.MaxBatch),
+		kick:     make(chan struct{}, 1),
+	}
+	for _, j := range snap.Jobs {
+		q.insert(j)
+		if j.Id >= q.nextID {
+			q.nextID = j.Id + 1
+		}
+	}
+	return q, nil
+}
+
+// insert adds a new job to the index; the caller holds mu or is New.
+func (q *Queue) insert(j *gpuqv1.Job) {
+	r := job.RefOf(j)
+	q.jobs[r] = j
+	q.tasks[r.ID] = append(q.tasks[r.ID], r)
+	q.order = append(q.order, r)
+}
+
+// Len is the number of jobs and array tasks in memory.
+func (q *Queue) Len() int {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return len(q.order)
+}
+
+// Run commits submissions and runs the scheduling loop until ctx ends.
+func (q *Queue) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { q.commitLoop(ctx) })
+	wg.Go(func() { q.scheduleLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+// Kick asks for a scheduling cycle soon.
+func (q *Queue) Kick() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// write runs one serialised change: fn reads the current state (it may, as
+// the only writer) and stages store writes; apply then runs under the memory
+// lock, only when the store committed.
+func (q *Queue) write(fn func(tx *store.Tx) (apply func(), err error)) error {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	var apply func()
+	err := q.store.Update(func(tx *store.Tx) error {
+		var err error
+		apply, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if apply != nil {
+		q.mu.Lock()
+		apply()
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+func (q *Queue) now() time.Time { return q.opts.Clock.Now().UTC() }
+
+func errJob(r job.Ref, err error) error { return fmt.Errorf("job %s: %w", r, err) }

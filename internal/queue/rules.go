@@ -1,0 +1,136 @@
+package queue
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Limits of a submission that do not depend on the site's config.
+const (
+	MaxScriptSize = 1 << 20
+	MaxNameLength = 256
+	MaxNice       = 10000
+)
+
+// Rules are the site's rules for submissions, taken from the daemon config.
+type Rules struct {
+	// Teams that may submit.
+	Teams []string
+	// DefaultTeam is used when a submission names none; "" means required.
+	DefaultTeam string
+	// GPUsPerNode is the largest node of each GPU type.
+	GPUsPerNode map[string]int
+	// PoolTypes maps each pool name to its GPU type.
+	PoolTypes map[string]string
+	// MaxTimeLimit bounds --time; 0 means no bound.
+	MaxTimeLimit time.Duration
+	// MaxArrayTasks bounds the tasks of one array job.
+	MaxArrayTasks int
+}
+
+// validate checks a submission against the rules and fills defaults. It
+// returns every problem at once.
+func (r *Rules) validate(spec *gpuqv1.JobSpec) error {
+	var bad job.InvalidError
+	if spec == nil {
+		bad.Add("spec", "required")
+		return bad.Err()
+	}
+	if len(spec.Script) == 0 || len(strings.TrimSpace(string(spec.Script))) == 0 {
+		bad.Add("spec.script", "empty script")
+	} else if len(spec.Script) > MaxScriptSize {
+		bad.Add("spec.script", "script is %d bytes; the limit is %d (1 MiB)", len(spec.Script), MaxScriptSize)
+	}
+	if spec.Team == "" {
+		spec.Team = r.DefaultTeam
+	}
+	switch {
+	case spec.Team == "":
+		bad.Add("spec.team", "required: name a team with --team or #GPUQ --team (teams: %s)", strings.Join(r.Teams, ", "))
+	case !slices.Contains(r.Teams, spec.Team):
+		bad.Add("spec.team", "unknown team %q (teams: %s)", spec.Team, strings.Join(r.Teams, ", "))
+	}
+	if spec.User == "" {
+		bad.Add("spec.user", "required")
+	}
+	if len(spec.Name) > MaxNameLength {
+		bad.Add("spec.name", "longer than %d characters", MaxNameLength)
+	}
+	r.validateGPUs(spec, &bad)
+	if d := spec.TimeLimit.AsDuration(); d < 0 {
+		bad.Add("spec.time_limit", "negative")
+	} else if r.MaxTimeLimit > 0 && d > r.MaxTimeLimit {
+		bad.Add("spec.time_limit", "%s is over the maximum of %s", d, r.MaxTimeLimit)
+	}
+	if spec.Nice < -MaxNice || spec.Nice > MaxNice {
+		bad.Add("spec.nice", "%d is outside -%d..%d", spec.Nice, MaxNice, MaxNice)
+	}
+	if a := spec.Array; a != nil {
+		switch {
+		case len(a.TaskIds) == 0:
+			bad.Add("spec.array", "no task ids")
+		case r.MaxArrayTasks > 0 && len(a.TaskIds) > r.MaxArrayTasks:
+			bad.Add("spec.array", "%d tasks; the limit is %d", len(a.TaskIds), r.MaxArrayTasks)
+		case !slices.IsSorted(a.TaskIds) || len(slices.Compact(slices.Clone(a.TaskIds))) != len(a.TaskIds):
+			bad.Add("spec.array", "task ids must be ascending and unique")
+		}
+	}
+	for i, d := range spec.Dependencies {
+		if d.JobId == 0 {
+			bad.Add(fmt.Sprintf("spec.dependencies[%d].job_id", i), "required")
+		}
+		if d.Type == gpuqv1.DependencyType_DEPENDENCY_TYPE_UNSPECIFIED {
+			bad.Add(fmt.Sprintf("spec.dependencies[%d].type", i), "required")
+		}
+	}
+	if s := spec.Signal; s != nil && s.Before.AsDuration() < 0 {
+		bad.Add("spec.signal.before", "negative")
+	}
+	return bad.Err()
+}
+
+func (r *Rules) validateGPUs(spec *gpuqv1.JobSpec, bad *job.InvalidError) {
+	g := spec.Gpus
+	if g == nil {
+		return
+	}
+	types := make([]string, 0, len(r.GPUsPerNode))
+	for t := range r.GPUsPerNode {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	if spec.Pool != "" {
+		pt, ok := r.PoolTypes[spec.Pool]
+		switch {
+		case !ok:
+			bad.Add("spec.pool", "unknown pool %q", spec.Pool)
+			return
+		case g.Type != "" && g.Type != pt:
+			bad.Add("spec.gpus.type", "pool %q has %s GPUs, not %s", spec.Pool, pt, g.Type)
+			return
+		}
+	}
+	maxPer := 0
+	if g.Type == "" {
+		for _, n := range r.GPUsPerNode {
+			maxPer = max(maxPer, n)
+		}
+	} else if n, ok := r.GPUsPerNode[g.Type]; ok {
+		maxPer = n
+	} else {
+		bad.Add("spec.gpus.type", "unknown GPU type %q (types: %s)", g.Type, strings.Join(types, ", "))
+		return
+	}
+	if int(g.Count) > maxPer {
+		what := "any node"
+		if g.Type != "" {
+			what = "any " + g.Type + " node"
+		}
+		bad.Add("spec.gpus.count", "%d GPUs is more than %s can hold (%d)", g.Count, what, maxPer)
+	}
+}

@@ -1,0 +1,23 @@
+// Package store keeps gpuqd's state durably in an embedded badger/v4 database.
+//
+// It knows keys and encodings and nothing of scheduling: callers hand it
+// protobuf messages inside a transaction, and every committed transaction is
+// synced to disk before Update returns (unless Options.NoSync is set for
+// benchmarks and tests that do not need durability).
+//
+// # Key schema, version 1
+//
+//	m/schema             "1"                       schema version, checked on open
+//	m/next_id            uint64 big-endian         the next job id to hand out
+//	j/<id>               gpuq.v1.JobSpec           a submission, script and environment stripped
+//	p/<id>               gpuq.v1.JobSpec           the same submission's script and environment only
+//	t/<id>/<task>        gpuq.v1.Job               one job, or one array task; spec unset
+//	r/<request id>       uint64 big-endian         idempotency: request id -> job id
+//
+// <id> is the job id as 8 bytes big-endian, so keys sort by id. <task> is 5
+// bytes: 0x00 and four zero bytes for a job that is not an array, 0x01 and the
+// task id big-endian for an array task, so a job's tasks sort after it in
+// task order.
+//
+// A change to this schema bumps SchemaVersion and adds a migration in Open.
+package store

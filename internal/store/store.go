@@ -1,0 +1,184 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// ErrSchema means the data directory was written by an incompatible version.
+var ErrSchema = errors.New("unsupported store schema")
+
+// Options configure Open.
+type Options struct {
+	// Dir is the data directory; ignored when InMemory is set.
+	Dir string
+	// InMemory keeps everything in memory (tests).
+	InMemory bool
+	// NoSync skips the fsync at commit. Only for benchmarks of the rest of the
+	// path: an acknowledged write may then be lost on a crash.
+	NoSync bool
+	// Logger receives badger's own messages at debug level and above.
+	Logger *slog.Logger
+}
+
+// Store is gpuqd's durable state.
+type Store struct {
+	db *badger.DB
+}
+
+// Open opens (creating if needed) the store and checks its schema version.
+func Open(opts Options) (*Store, error) {
+	bo := badger.DefaultOptions(opts.Dir).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(!opts.NoSync).
+		WithLogger(badgerLogger{log: logger(opts.Logger)}).
+		// Small tables and caches: gpuqd's hot state lives in its own memory,
+		// the store is read at start and written at every change.
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(128 << 20).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithMetricsEnabled(false).
+		WithDetectConflicts(false)
+	if opts.InMemory {
+		bo.Dir, bo.ValueDir = "", ""
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open store in %q: %w", opts.Dir, err)
+	}
+	s := &Store{db: db}
+	if err := s.checkSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkSchema() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keySchema)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keySchema, []byte(SchemaVersion))
+		}
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if string(v) != SchemaVersion {
+			return fmt.Errorf("%w: data has version %q, this gpuqd reads %q", ErrSchema, v, SchemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Tx is one read-write transaction. It is only valid inside Update.
+type Tx struct {
+	txn *badger.Txn
+}
+
+// Update runs fn in a transaction and commits it, durably unless NoSync.
+// Nothing is written when fn returns an error.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return fn(&Tx{txn: txn})
+	})
+}
+
+func (tx *Tx) putProto(key []byte, m proto.Message) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := tx.txn.Set(key, b); err != nil {
+		return fmt.Errorf("write %q: %w", key, err)
+	}
+	return nil
+}
+
+// PutSpec stores a submission. The script and environment go to a separate
+// key so that loading the queue does not read them.
+func (tx *Tx) PutSpec(id uint64, spec *gpuqv1.JobSpec) error {
+	slim, payload := SplitPayload(spec)
+	if err := tx.putProto(idKey(prefixSpec, id), slim); err != nil {
+		return err
+	}
+	return tx.putProto(idKey(prefixPayload, id), payload)
+}
+
+// PutJob stores one job or array task. job.Spec is not stored.
+func (tx *Tx) PutJob(j *gpuqv1.Job) error {
+	spec := j.Spec
+	j.Spec = nil
+	err := tx.putProto(taskKey(job.RefOf(j)), j)
+	j.Spec = spec
+	return err
+}
+
+// SetNextID records the next job id to hand out.
+func (tx *Tx) SetNextID(next uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], next)
+	if err := tx.txn.Set(keyNextID, b[:]); err != nil {
+		return fmt.Errorf("write next id: %w", err)
+	}
+	return nil
+}
+
+// PutRequest remembers which job a request id created.
+func (tx *Tx) PutRequest(requestID string, id uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], id)
+	if err := tx.txn.Set(requestKey(requestID), b[:]); err != nil {
+		return fmt.Errorf("write request %q: %w", requestID, err)
+	}
+	return nil
+}
+
+// Payload reads the script and environment of job id.
+func (s *Store) Payload(id uint64) (*gpuqv1.JobSpec, error) {
+	p := &gpuqv1.JobSpec{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(idKey(prefixPayload, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("payload of job %d: %w", id, job.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("payload of job %d: %w", id, err)
+		}
+		return item.Value(func(v []byte) error { return proto.Unmarshal(v, p) })
+	})
+	return p, err
+}
+
+// SplitPayload returns a copy of spec without script and environment, and a
+// spec holding only those two.
+func SplitPayload(spec *gpuqv1.JobSpec) (slim, payload *gpuqv1.JobSpec) {
+	slim = proto.CloneOf(spec)
+	slim.Script, slim.Environment = nil, nil
+	return slim, &gpuqv1.JobSpec{Script: spec.Script, Environment: spec.Environment}
+}
