@@ -111,4 +111,3 @@ func NewLogger(w io.Writer, lc config.Log) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
-

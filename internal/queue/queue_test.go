@@ -257,7 +257,7 @@ func TestCancelHoldRelease(t *testing.T) {
 	}
 	q.Cycle()
 	want := map[string]string{
-		fmt.Sprint(a):             "PENDING/JobHeldUser",
+		fmt.Sprint(a):            "PENDING/JobHeldUser",
 		fmt.Sprintf("%d_0", arr): "PENDING/ReqNodeNotAvail",
 		fmt.Sprintf("%d_1", arr): "CANCELLED/CancelledByUser",
 		fmt.Sprintf("%d_2", arr): "CANCELLED/CancelledByUser",

@@ -28,11 +28,15 @@ func pj(id uint64, mod ...func(*Job)) Job {
 }
 
 func afterOK(id uint64) func(*Job) {
-	return func(j *Job) { j.Deps = []Dep{{Type: gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_OK, Job: job.Ref{ID: id}}} }
+	return func(j *Job) {
+		j.Deps = []Dep{{Type: gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_OK, Job: job.Ref{ID: id}}}
+	}
 }
 
 func TestDecide(t *testing.T) {
-	node := func(name string, free ...string) Node { return Node{Name: name, Pool: "p", GPUType: "a100", Free: free} }
+	node := func(name string, free ...string) Node {
+		return Node{Name: name, Pool: "p", GPUType: "a100", Free: free}
+	}
 	tests := []struct {
 		name        string
 		snap        Snapshot
