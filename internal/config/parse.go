@@ -10,8 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads, parses and validates the config file at path. Errors name the
-// path; a *ValidationError lists every problem found.
+// Load reads, parses and validates the config file at path. Its errors name
+// the path and wrap those of os.ReadFile and Parse.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -27,34 +27,35 @@ func Load(path string) (Config, error) {
 // Parse decodes one YAML document over Default, fills the keys that teams and
 // pools leave out (or set to null) from DefaultTeam and DefaultPool, and
 // validates the result. A key that Config does not know is an error naming
-// its line. An empty document gives Default.
+// its line, as are values of the wrong type; every such error is reported at
+// once. An invalid config gives a *ValidationError. An empty document gives
+// Default.
 func Parse(data []byte) (Config, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("parse config: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return Config{}, fmt.Errorf("parse config: %w", err)
+	var root, extra yaml.Node
+	docs := yaml.NewDecoder(bytes.NewReader(data))
+	err := docs.Decode(&root)
+	if err == nil {
+		if err = docs.Decode(&extra); err == nil {
+			return Config{}, fmt.Errorf("yaml: line %d: a second document; a config is one document", extra.Line)
 		}
-		return Config{}, fmt.Errorf("parse config: line %d: a second YAML document; a config is one document", extra.Line)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
 	}
 
 	c := Default()
 	if body := content(&root); body != nil && !isNull(body) {
 		// Decode the text again rather than the node: only a Decoder
 		// rejects unknown keys.
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil {
-			return Config{}, fmt.Errorf("parse config: %w", err)
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		if err = strict.Decode(&c); err != nil {
+			return Config{}, err
 		}
 		fillItems(&c, body)
 	}
 	c.normalize()
-	if err := c.Validate(); err != nil {
+	if err = c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -135,6 +136,9 @@ func nilIfEmpty[S ~[]E, E any](s *S) {
 
 // content returns the node a document holds, following an alias.
 func content(n *yaml.Node) *yaml.Node {
+	if n.Kind == 0 { // no document
+		return nil
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return nil

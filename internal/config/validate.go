@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Problem is one thing wrong with a config: the path of the field, as its
@@ -286,9 +287,7 @@ func checkPositive(v *validator, field string, f float64) {
 	}
 }
 
-func isSpaceOrControl(r rune) bool {
-	return r <= ' ' || r == 0x7f || strings.ContainsRune("\u0085\u00a0\u1680\u2028\u2029\u202f\u205f\u3000", r) || (r >= 0x2000 && r <= 0x200a)
-}
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // loadZone loads an IANA zone. "Local" is refused: it would make the
 // config's meaning depend on the host.

@@ -130,7 +130,9 @@ func TestValidateProblems(t *testing.T) {
 				{"teams[0].working_days[2]", `unknown weekday "monday" (want mon, tue, wed, thu, fri, sat or sun)`},
 				{"teams[0].working_days[3]", `duplicate weekday "mon"`},
 			}},
-		{"holidays", func(c *Config) { c.Teams[0].Holidays = []string{"2026-12-25", "2026-02-29", "25.12.2026", "2026-1-1", "2026-12-25"} },
+		{"holidays", func(c *Config) {
+			c.Teams[0].Holidays = []string{"2026-12-25", "2026-02-29", "25.12.2026", "2026-1-1", "2026-12-25"}
+		},
 			[]Problem{
 				{"teams[0].holidays[1]", `invalid date "2026-02-29" (want YYYY-MM-DD)`},
 				{"teams[0].holidays[2]", `invalid date "25.12.2026" (want YYYY-MM-DD)`},
