@@ -47,10 +47,10 @@ func (o *Options) defaults() {
 		o.MaxBatch = 1024
 	}
 	if o.CycleInterval <= 0 {
-		o.CycleInterval = 5 * time.Second
+		o.CycleInterval = 10 * time.Second
 	}
 	if o.MinCycleGap <= 0 {
-		o.MinCycleGap = 200 * time.Millisecond
+		o.MinCycleGap = time.Second
 	}
 	if o.Rules.MaxArrayTasks <= 0 {
 		o.Rules.MaxArrayTasks = 10_000

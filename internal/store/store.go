@@ -42,13 +42,13 @@ func Open(opts Options) (*Store, error) {
 		WithLogger(badgerLogger{log: logger(opts.Logger)}).
 		// Small tables and caches: gpuqd's hot state lives in its own memory,
 		// the store is read at start and written at every change.
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithValueLogFileSize(128 << 20).
+		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false).
@@ -130,7 +130,8 @@ func (tx *Tx) PutSpec(id uint64, spec *gpuqv1.JobSpec) error {
 	return tx.putProto(idKey(prefixPayload, id), payload)
 }
 
-// PutJob stores one job or array task. job.Spec is not stored.
+// PutJob stores one job or array task; its Spec is not stored. j must not
+// be shared with readers yet: PutJob detaches the spec while it encodes.
 func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	spec := j.Spec
 	j.Spec = nil
