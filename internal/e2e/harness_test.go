@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)

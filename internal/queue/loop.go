@@ -105,9 +105,9 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 	return sj
 }
 
-// applyPlan re-checks the plan against the current state and applies it:
-// cancellations are stored in one transaction; reasons and priorities are
-// derived state and only kept in memory.
+// applyPlan re-checks the plan against the current state and applies it in
+// one transaction: cancellations, and the eligible time of jobs that became
+// eligible. Reasons and priorities are derived state, kept in memory only.
 // TODO(#3): apply plan.Starts by assigning jobs to node daemons.
 func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	var n int
@@ -121,12 +121,22 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 			}
 			x := proto.CloneOf(j)
 			x.State, x.Reason, x.EndTime, x.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, c.Reason, now, now
-			if err := tx.PutJob(x); err != nil {
-				return nil, err
-			}
 			changed = append(changed, x)
 		}
 		n = len(changed)
+		for r, reason := range p.Reasons {
+			j := q.jobs[r]
+			if j != nil && j.State == gpuqv1.JobState_JOB_STATE_PENDING && j.EligibleTime == nil && sched.Eligible(reason) {
+				x := proto.CloneOf(j)
+				x.EligibleTime, x.Reason, x.Priority = now, reason, p.Priority[r]
+				changed = append(changed, x)
+			}
+		}
+		for _, x := range changed {
+			if err := tx.PutJob(x); err != nil {
+				return nil, err
+			}
+		}
 		return func() {
 			for _, x := range changed {
 				q.jobs[job.RefOf(x)] = x

@@ -23,6 +23,16 @@ const (
 	ReasonSingletonDependent = "Dependency"
 )
 
+// Eligible reports whether a pending job with this reason is eligible to
+// start, waiting only for resources or its turn.
+func Eligible(reason string) bool {
+	switch reason {
+	case ReasonPriority, ReasonResources, ReasonNodeNotAvail, ReasonArrayTaskLimit:
+		return true
+	}
+	return false
+}
+
 // Job is what the scheduler needs to know of one job or array task.
 type Job struct {
 	Ref        job.Ref

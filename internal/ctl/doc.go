@@ -1,0 +1,42 @@
+// Package ctl is gpuqctl, the command-line client of gpuqd, built on
+// urfave/cli. It owns the command line and the output formats; it talks to
+// gpuqd through package client and reads batch scripts through package batch.
+//
+// Commands, with the Slurm command each one follows:
+//
+//	submit  sbatch           submit [options] SCRIPT [ARGS...] | --wrap CMD
+//	queue   squeue           queue [--me] [-u USERS] [-t STATES] [-j JOBS] [-o FORMAT] [-h] [-r] [--json]
+//	cancel  scancel          cancel [filters] [JOB...]
+//	hold    scontrol hold    hold JOB...
+//	release scontrol release release JOB...
+//	show    scontrol show    show job [--json] JOB
+//
+// The command line is read the getopt way, as Slurm reads it: -t10 and
+// -t 10, -HW for -H -W, --nice without a value; flags may follow job ids
+// (cancel 42 --me) and --server may follow the command. submit's flags end
+// at the script; what follows belongs to the script. -h is --noheader for
+// queue as in squeue; everywhere else it is --help.
+//
+// Exit status, which scripts can rely on:
+//
+//	0    success
+//	1    the action failed for at least one job (not found, wrong state), or gpuqd failed
+//	2    usage error or bad input: bad flags, a bad batch script, or input gpuqd
+//	     rejected as invalid (InvalidArgument)
+//	3    gpuqd cannot be reached, or said it is unavailable
+//	130  interrupted
+//
+// submit --wait exits with the job's exit code instead, like sbatch --wait:
+// the highest exit code of an array's tasks, 128+N for a task killed by
+// signal N, and 1 for a job that ended FAILED, CANCELLED, TIMEOUT, ... with
+// exit code 0.
+//
+// queue's --format takes squeue's %[.][WIDTH]CODE fields; `gpuqctl queue
+// --help` lists the codes (%i job id, %j name, %u user, %a team, %T state,
+// %t compact state, %M time used, %l time limit, %b GPUs, %R node or
+// reason, ...). gpuq has teams where Slurm has accounts, so %a is the team,
+// and pools where Slurm has partitions, so %P is the pool.
+//
+// Every run of gpuqctl is a process of its own, so nothing here works at init
+// time and the client dials lazily: a submit is one round trip.
+package ctl

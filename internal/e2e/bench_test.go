@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// median runs fn n times and returns the median wall time.
+func median(n int, fn func()) time.Duration {
+	d := make([]time.Duration, n)
+	for i := range d {
+		start := time.Now()
+		fn()
+		d[i] = time.Since(start)
+	}
+	slices.Sort(d)
+	return d[n/2]
+}
+
+func run(b *testing.B, name string, args ...string) {
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// fill submits n one-GPU jobs from 16 concurrent clients.
+func fill(b *testing.B, c *cluster, n int) {
+	cl := c.client()
+	var wg sync.WaitGroup
+	per := n / 16
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range per {
+				_, err := cl.SubmitJob(context.Background(), &gpuqv1.SubmitJobRequest{Spec: &gpuqv1.JobSpec{
+					Name: fmt.Sprintf("fill-%d-%d", w, i), Team: "sf", User: "alice", Script: []byte("#!/bin/sh\ntrue\n"),
+					Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 1}, Environment: map[string]string{"PATH": "/usr/bin:/bin", "HOME": "/home/alice"},
+				}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkCtlSubmit is `gpuqctl submit` as a whole process, beside the bare
+// start of a process (/bin/true) measured in the same run.
+func BenchmarkCtlSubmit(b *testing.B) {
+	c := newCluster(&testing.T{})
+	defer c.stop()
+	c.start()
+	ctl := filepath.Join(binDir, "gpuqctl")
+	server := "unix://" + c.sock
+	const n = 200
+	bare := median(n, func() { run(b, "/bin/true") })
+	submit := median(n, func() {
+		run(b, ctl, "--server", server, "submit", "--team", "sf", "--gpus", "a100:1", "--wrap", "true")
+	})
+	b.ReportMetric(ms(submit), "ms/submit-median")
+	b.ReportMetric(ms(bare), "ms/bare-process-median")
+	b.ReportMetric(float64(submit)/float64(bare), "ratio")
+}
+
+// BenchmarkCtlQueue10k is `gpuqctl queue` with 10,000 pending jobs, beside
+// `gpuqctl queue` on an empty queue, and a 1,000-task array submitted by
+// gpuqctl.
+func BenchmarkCtlQueue10k(b *testing.B) {
+	c := newCluster(&testing.T{})
+	defer c.stop()
+	c.start()
+	ctl := filepath.Join(binDir, "gpuqctl")
+	server := "unix://" + c.sock
+	const n = 30
+	empty := median(n, func() { run(b, ctl, "--server", server, "queue") })
+	fill(b, c, 10_000)
+	full := median(n, func() { run(b, ctl, "--server", server, "queue") })
+	array := median(n, func() {
+		run(b, ctl, "--server", server, "submit", "--team", "sf", "--array", "0-999%8", "--wrap", "true")
+	})
+	b.ReportMetric(ms(full), "ms/queue10k-median")
+	b.ReportMetric(ms(empty), "ms/queue-empty-median")
+	b.ReportMetric(float64(full)/float64(empty), "ratio")
+	b.ReportMetric(ms(array), "ms/array1000-submit-median")
+}
+
+// BenchmarkRestart100k holds 100,000 queued jobs: gpuqd's RSS, and the time
+// from starting gpuqd again until it answers a ListJobs.
+func BenchmarkRestart100k(b *testing.B) {
+	c := newCluster(&testing.T{})
+	defer c.stop()
+	c.start()
+	fill(b, c, 100_000)
+	c.stop()
+	start := time.Now()
+	c.start()
+	cl := c.client()
+	res, err := cl.ListJobs(context.Background(), &gpuqv1.ListJobsRequest{Filter: &gpuqv1.JobFilter{Teams: []string{"none"}}})
+	if err != nil || len(res.Jobs) != 0 {
+		b.Fatal(err)
+	}
+	restart := time.Since(start)
+	time.Sleep(2 * time.Second) // let the first scheduling cycle run
+	b.ReportMetric(restart.Seconds(), "s/restart-to-serving")
+	b.ReportMetric(float64(rssKB(b, c.cmd.Process.Pid))/1024, "MB-RSS")
+}
+
+func rssKB(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return 0
+}
