@@ -4,6 +4,9 @@ BIN       ?= bin
 PROTOC    ?= protoc
 PROTO_SRC := $(wildcard proto/gpuq/v1/*.proto)
 GOFLAGS_TEST ?= -race
+# urfave/cli's man-page generator and grpc's request tracing are never used;
+# leaving them out makes gpuqctl start faster.
+TAGS      ?= urfave_cli_no_docs,grpcnotrace
 
 .PHONY: help build test bench demo proto proto-check lint install clean
 
@@ -11,13 +14,14 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build gpuqd, gpuqctl and gpuq-node into ./bin
-	$(GO) build -o $(BIN)/ ./gpuqd ./gpuqctl
+	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqd ./gpuqctl
 
 test: ## run every test with the race detector
-	$(GO) test $(GOFLAGS_TEST) -count=1 ./...
+	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) -count=1 ./...
 
 bench: build ## run the benchmarks and print figures beside their baselines
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 1x ./internal/e2e ./gpuqctl
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3s ./internal/server ./internal/queue ./internal/ctl
 
 demo: build ## start a small cluster and submit jobs from three time zones
 	./examples/demo.sh

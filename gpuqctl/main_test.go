@@ -1,12 +1,9 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/gpuq/gpuq/internal/client/clienttest"
 )
@@ -46,31 +43,4 @@ func TestBinary(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Errorf("gpuqctl queue --bogus: %v, want exit status 2", err)
 	}
-}
-
-// BenchmarkSubmitProcess measures `gpuqctl submit script` as a whole
-// process against an in-memory gpuqd: start-up, reading and parsing the
-// script, one round trip, exit. The budget is 8 ms median.
-func BenchmarkSubmitProcess(b *testing.B) {
-	bin := build(b)
-	srv := &clienttest.Server{}
-	target := srv.Start(b)
-	script := filepath.Join(b.TempDir(), "train.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/bash\n#SBATCH -G a100:4 -t 2:00:00\n#SBATCH --job-name=train\npython train.py\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	env := append(os.Environ(), "GPUQ_SERVER="+target, "GPUQ_TEAM=sf")
-	var times []time.Duration
-	for b.Loop() {
-		cmd := exec.Command(bin, "submit", "--parsable", script)
-		cmd.Env = env
-		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("gpuqctl submit: %v\n%s", err, out)
-		}
-		times = append(times, time.Since(start))
-	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
-	b.ReportMetric(float64(times[len(times)*9/10].Microseconds())/1000, "p90-ms")
 }

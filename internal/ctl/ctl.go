@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -264,9 +265,9 @@ func (r *runner) app() *cli.App {
 		Name:        "gpuqctl",
 		Usage:       "submit and control jobs on a gpuq GPU cluster",
 		Description: appDescription,
+		Version:     version(),
 		Writer:      r.stdout,
 		ErrWriter:   r.stderr,
-		HideVersion: true,
 		// Lists are split by gpuqctl, which keeps 44_[1,3] whole.
 		DisableSliceFlagSeparator: true,
 		// Errors are reported and turned into exit codes by Run, never by os.Exit.
@@ -294,6 +295,22 @@ func (r *runner) app() *cli.App {
 			r.showCommand(),
 		},
 	}
+}
+
+// version is the module version gpuqctl was built from: a tag when built by
+// go install, else "(devel)", with the commit when the build recorded it.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // onUsageError makes a command's flag errors usage errors.

@@ -27,10 +27,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl")
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	// A Go program that does nothing: the bare baseline of process start-up.
+	cmd = exec.Command("go", "build", "-o", dir+"/hello", "./testdata/hello")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hello:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -64,11 +71,12 @@ pools:
 
 // cluster is one gpuqd in a temporary directory.
 type cluster struct {
-	t    *testing.T
-	dir  string
-	sock string
-	cmd  *exec.Cmd
-	log  *os.File
+	t      *testing.T
+	dir    string
+	sock   string
+	config string // gpuqd's config file; the socket and data dir are always overridden
+	cmd    *exec.Cmd
+	log    *os.File
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -82,7 +90,7 @@ func newCluster(t *testing.T) *cluster {
 	if err := os.WriteFile(filepath.Join(dir, "gpuqd.yaml"), fmt.Appendf(nil, testConfig, dir), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, dir: dir, sock: filepath.Join(dir, "gpuqd.sock")}
+	c := &cluster{t: t, dir: dir, sock: filepath.Join(dir, "gpuqd.sock"), config: filepath.Join(dir, "gpuqd.yaml")}
 	t.Cleanup(c.stop)
 	return c
 }
@@ -95,7 +103,8 @@ func (c *cluster) start() {
 		c.t.Fatal(err)
 	}
 	c.log = lf
-	c.cmd = exec.Command(filepath.Join(binDir, "gpuqd"), "--config", filepath.Join(c.dir, "gpuqd.yaml"))
+	c.cmd = exec.Command(filepath.Join(binDir, "gpuqd"), "--config", c.config,
+		"--socket", c.sock, "--data-dir", filepath.Join(c.dir, "data"), "--listen", "")
 	c.cmd.Stdout, c.cmd.Stderr = lf, lf
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)

@@ -118,6 +118,9 @@ func (q *Queue) Get(r job.Ref) ([]*gpuqv1.Job, error) {
 	for i, j := range jobs {
 		c := proto.CloneOf(j)
 		c.Spec.Script, c.Spec.Environment = payload.Script, payload.Environment
+		if c.Spec.Array != nil {
+			c.Spec.Array.TaskIds = payload.Array.GetTaskIds()
+		}
 		out[i] = c
 	}
 	return out, nil

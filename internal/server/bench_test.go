@@ -131,3 +131,31 @@ func BenchmarkSubmitArray1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/array")
 }
+
+// BenchmarkListJobs10k lists 10,000 pending jobs through the real gRPC path,
+// beside an empty gRPC call measured in the same run.
+func BenchmarkListJobs10k(b *testing.B) {
+	qc, hc, _ := benchServer(b)
+	ctx := context.Background()
+	rate(16, 10_000/16, func() {
+		if _, err := qc.SubmitJob(ctx, &gpuqv1.SubmitJobRequest{Spec: benchSpec}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	emptyCall := rate(1, 500, func() {
+		if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := qc.ListJobs(ctx, &gpuqv1.ListJobsRequest{}, grpc.MaxCallRecvMsgSize(256<<20))
+		if err != nil || len(res.Jobs) < 9_984 {
+			b.Fatal(len(res.GetJobs()), err)
+		}
+	}
+	perList := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(perList*1000, "ms/list")
+	b.ReportMetric(1000/emptyCall, "ms/emptycall")
+	b.ReportMetric(perList*emptyCall, "ratio")
+}

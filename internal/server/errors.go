@@ -63,8 +63,9 @@ func invalid(msg string, fields []job.FieldError) error {
 }
 
 // UnaryErrors is the interceptor that maps every handler error through
-// ToStatus and logs internal failures.
+// ToStatus and logs internal failures (log may be nil).
 func UnaryErrors(log *slog.Logger) grpc.UnaryServerInterceptor {
+	log = orDiscard(log)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		resp, err := h(ctx, req)
 		if err == nil {
@@ -80,6 +81,7 @@ func UnaryErrors(log *slog.Logger) grpc.UnaryServerInterceptor {
 
 // StreamErrors is UnaryErrors for streams.
 func StreamErrors(log *slog.Logger) grpc.StreamServerInterceptor {
+	log = orDiscard(log)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		err := h(srv, ss)
 		if err == nil {
@@ -91,4 +93,11 @@ func StreamErrors(log *slog.Logger) grpc.StreamServerInterceptor {
 		}
 		return st
 	}
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

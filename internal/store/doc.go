@@ -9,8 +9,8 @@
 //
 //	m/schema             "1"                       schema version, checked on open
 //	m/next_id            uint64 big-endian         the next job id to hand out
-//	j/<id>               gpuq.v1.JobSpec           a submission, script and environment stripped
-//	p/<id>               gpuq.v1.JobSpec           the same submission's script and environment only
+//	j/<id>               gpuq.v1.JobSpec           a submission without script, environment, array task ids
+//	p/<id>               gpuq.v1.JobSpec           the same submission's script, environment, array task ids
 //	t/<id>/<task>        gpuq.v1.Job               one job, or one array task; spec unset
 //	r/<request id>       uint64 big-endian         idempotency: request id -> job id
 //

@@ -14,7 +14,7 @@ import (
 type Snapshot struct {
 	// NextID is the next job id to hand out (at least 1).
 	NextID uint64
-	// Specs by job id, script and environment stripped.
+	// Specs by job id, without their bulky parts (see SplitPayload).
 	Specs map[uint64]*gpuqv1.JobSpec
 	// Jobs in key order (by id, then task), each with Spec pointing into Specs.
 	Jobs []*gpuqv1.Job

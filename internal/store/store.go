@@ -120,8 +120,8 @@ func (tx *Tx) putProto(key []byte, m proto.Message) error {
 	return nil
 }
 
-// PutSpec stores a submission. The script and environment go to a separate
-// key so that loading the queue does not read them.
+// PutSpec stores a submission. Its bulky parts (see SplitPayload) go to a
+// separate key so that loading the queue does not read them.
 func (tx *Tx) PutSpec(id uint64, spec *gpuqv1.JobSpec) error {
 	slim, payload := SplitPayload(spec)
 	if err := tx.putProto(idKey(prefixSpec, id), slim); err != nil {
@@ -160,7 +160,7 @@ func (tx *Tx) PutRequest(requestID string, id uint64) error {
 	return nil
 }
 
-// Payload reads the script and environment of job id.
+// Payload reads the bulky parts of job id's submission (see SplitPayload).
 func (s *Store) Payload(id uint64) (*gpuqv1.JobSpec, error) {
 	p := &gpuqv1.JobSpec{}
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -176,10 +176,16 @@ func (s *Store) Payload(id uint64) (*gpuqv1.JobSpec, error) {
 	return p, err
 }
 
-// SplitPayload returns a copy of spec without script and environment, and a
-// spec holding only those two.
+// SplitPayload returns a copy of spec without its bulky parts (script,
+// environment, the expanded array task ids), and a spec holding only those.
+// The slim spec is what the queue keeps in memory and lists.
 func SplitPayload(spec *gpuqv1.JobSpec) (slim, payload *gpuqv1.JobSpec) {
 	slim = proto.CloneOf(spec)
 	slim.Script, slim.Environment = nil, nil
-	return slim, &gpuqv1.JobSpec{Script: spec.Script, Environment: spec.Environment}
+	payload = &gpuqv1.JobSpec{Script: spec.Script, Environment: spec.Environment}
+	if spec.Array != nil {
+		slim.Array.TaskIds = nil
+		payload.Array = &gpuqv1.ArraySpec{TaskIds: spec.Array.TaskIds}
+	}
+	return slim, payload
 }

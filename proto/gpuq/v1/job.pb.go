@@ -389,7 +389,7 @@ type ArraySpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The expression as given, for display ("0-99%8").
 	Expr string `protobuf:"bytes,1,opt,name=expr,proto3" json:"expr,omitempty"`
-	// Expanded task ids, ascending and unique.
+	// Expanded task ids, ascending and unique; absent in listings.
 	TaskIds []uint32 `protobuf:"varint,2,rep,packed,name=task_ids,json=taskIds,proto3" json:"task_ids,omitempty"`
 	// At most this many tasks run at once; 0 means no limit.
 	MaxConcurrent uint32 `protobuf:"varint,3,opt,name=max_concurrent,json=maxConcurrent,proto3" json:"max_concurrent,omitempty"`

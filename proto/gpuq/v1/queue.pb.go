@@ -483,7 +483,8 @@ func (x *GetJobRequest) GetJob() *JobRef {
 
 type GetJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The job, or every task of an array job, with script and environment.
+	// The job, or every task of an array job, with script, environment and
+	// array task ids.
 	Jobs          []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

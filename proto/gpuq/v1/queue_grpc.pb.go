@@ -36,7 +36,8 @@ type QueueServiceClient interface {
 	// SubmitJob stores a job durably and returns its id. Retrying with the same
 	// request_id returns the first job instead of creating another.
 	SubmitJob(ctx context.Context, in *SubmitJobRequest, opts ...grpc.CallOption) (*SubmitJobResponse, error)
-	// ListJobs returns the jobs matching a filter, without scripts or environments.
+	// ListJobs returns the jobs matching a filter, without scripts, environments
+	// or expanded array task ids.
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
 	// GetJob returns one job, or every task of an array job, in full detail.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -123,7 +124,8 @@ type QueueServiceServer interface {
 	// SubmitJob stores a job durably and returns its id. Retrying with the same
 	// request_id returns the first job instead of creating another.
 	SubmitJob(context.Context, *SubmitJobRequest) (*SubmitJobResponse, error)
-	// ListJobs returns the jobs matching a filter, without scripts or environments.
+	// ListJobs returns the jobs matching a filter, without scripts, environments
+	// or expanded array task ids.
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
 	// GetJob returns one job, or every task of an array job, in full detail.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

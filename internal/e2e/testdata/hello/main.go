@@ -1,0 +1,4 @@
+// Command hello does nothing: the baseline of process start-up.
+package main
+
+func main() {}
