@@ -159,3 +159,37 @@ func sameJobs(t *testing.T, a, b string) bool {
 	}
 	return key(a) == key(b)
 }
+
+// TestSubmitWait: submit --wait returns when the job ends, with sbatch's exit
+// code (1 for a job cancelled before it ran).
+func TestSubmitWait(t *testing.T) {
+	c := newCluster(t)
+	c.start()
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := c.ctl("submit", "--wait", "--team=sf", "--wrap", "sleep 1")
+		done <- result{out, errOut, code}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, code := c.ctl("cancel", "1"); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("job 1 never appeared")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		if r.code != 1 || !strings.Contains(r.out, "Submitted job 1") {
+			t.Errorf("submit --wait: exit %d, stdout %q, stderr %q; want exit 1", r.code, r.out, r.errOut)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("submit --wait did not return after the job was cancelled")
+	}
+}

@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/config"
+)
+
+func TestConfigPrintAppliesFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"gpuqd", "--config", "../../examples/gpuqd.yaml",
+		"--data-dir", "/srv/gpuq", "--listen", "127.0.0.1:9999", "config", "print"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	cfg, err := config.Parse(out.Bytes())
+	if err != nil {
+		t.Fatalf("config print output does not parse: %v\n%s", err, out.String())
+	}
+	if cfg.DataDir != "/srv/gpuq" || cfg.Listen.TCP != "127.0.0.1:9999" || len(cfg.Teams) != 3 {
+		t.Errorf("effective config: data_dir %q, listen %q, %d teams", cfg.DataDir, cfg.Listen.TCP, len(cfg.Teams))
+	}
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(p, []byte("teams:\n  - name: sf\n    timezone: Europe/Berln\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"gpuqd", "--config", p, "config", "check"}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut.String(), `teams[0].timezone`) || !strings.Contains(errOut.String(), "Europe/Berln") {
+		t.Errorf("error does not name the field: %s", errOut.String())
+	}
+}
+
+// TestServeNotifiesReadiness starts gpuqd in-process with NOTIFY_SOCKET set
+// and reads READY=1 the way systemd would, then stops it.
+func TestServeNotifiesReadiness(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gpuqd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	notifySock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifySock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", notifySock)
+
+	cfg := config.Default()
+	cfg.Listen.TCP = "127.0.0.1:0"
+	cfg.Listen.Unix = filepath.Join(dir, "gpuqd.sock")
+	cfg.DataDir = filepath.Join(dir, "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, cfg, NewLogger(&bytes.Buffer{}, cfg.Log), nil) }()
+
+	buf := make([]byte, 64)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("notify socket read %q, %v; want READY=1", buf[:n], err)
+	}
+	if c, err := net.Dial("unix", cfg.Listen.Unix); err != nil {
+		t.Errorf("gpuqd is ready but its socket does not answer: %v", err)
+	} else {
+		c.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := os.Stat(cfg.Listen.Unix); !os.IsNotExist(err) {
+		t.Errorf("socket left behind after shutdown: %v", err)
+	}
+}
