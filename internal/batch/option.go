@@ -181,3 +181,36 @@ func dashed(name string) string {
 	}
 	return "--" + name
 }
+
+// Flag describes one option of the table for a command line built on it
+// (gpuqctl submit), so that the command line and the directives know the
+// same options.
+type Flag struct {
+	Name    string
+	Aliases []string // other long names, then the short letter if any
+	// Value: the option takes a value; OptionalValue: the value is optional
+	// and must be attached (--nice or --nice=5).
+	Value, OptionalValue bool
+	// Supported is false for Slurm options gpuq accepts and ignores with a
+	// warning.
+	Supported bool
+}
+
+// Flags lists every option gpuq knows, in table order.
+func Flags() []Flag {
+	out := make([]Flag, len(options))
+	for i, o := range options {
+		f := Flag{
+			Name:          o.name,
+			Aliases:       append([]string(nil), o.aliases...),
+			Value:         o.arg != argNone,
+			OptionalValue: o.arg == argOptional,
+			Supported:     o.set != nil,
+		}
+		if o.short != 0 {
+			f.Aliases = append(f.Aliases, string(o.short))
+		}
+		out[i] = f
+	}
+	return out
+}

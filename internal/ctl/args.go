@@ -1,18 +1,27 @@
 package ctl
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gpuq/gpuq/internal/batch"
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
 // optionalValue reports whether a flag's value is optional and must be
 // attached, as getopt's optional arguments: --nice or --nice=5.
-func optionalValue(name string) bool { return name == "nice" }
+func optionalValue(name string) bool {
+	for _, f := range batch.Flags() {
+		if f.OptionalValue && (f.Name == name || slices.Contains(f.Aliases, name)) {
+			return true
+		}
+	}
+	return false
+}
 
 // ordered reports whether a command's arguments end its flags: what follows
 // submit's script belongs to the script.

@@ -39,7 +39,8 @@ func TestNormalizeArgs(t *testing.T) {
 		{"submit --time", "submit --time"},
 		{"submit -t", "submit --time"},
 		{"submit -gpus 4 job.sh", "submit --gpus 4 job.sh"},
-		{"submit -Hx job.sh", "submit -Hx job.sh"},
+		{"submit -Hx job.sh", "submit --hold --exclude job.sh"}, // -x is sbatch's --exclude
+		{"submit -Hy job.sh", "submit -Hy job.sh"},              // no -y: left for urfave to report
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -19,43 +19,36 @@ import (
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
-// submitOption is one batch option as a submit flag. The name is batch's
-// canonical long name.
-type submitOption struct {
-	name    string
-	aliases []string
-	flag    bool // takes no value
-	usage   string
-}
-
-// submitOptions are the batch options submit takes as flags, in the order
-// they are applied. Read only.
-var submitOptions = []submitOption{
-	{name: "gpus", aliases: []string{"G", "gpus-per-node"}, usage: "`GPUS` as [TYPE:]COUNT: 4, a100:4"},
-	{name: "gres", usage: "`GRES`: GPUs the Slurm way, gpu[:TYPE]:COUNT"},
-	{name: "time", aliases: []string{"t"}, usage: "time `LIMIT`: MINUTES, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]"},
-	{name: "team", aliases: []string{"account", "A"}, usage: "charge the job to `TEAM` (default $GPUQ_TEAM)"},
-	{name: "job-name", aliases: []string{"J"}, usage: "job `NAME` (default: the script's file name)"},
-	{name: "output", aliases: []string{"o"}, usage: "stdout `FILE`; %j job id, %A array job id, %a task id, %x name, %u user"},
-	{name: "error", aliases: []string{"e"}, usage: "stderr `FILE`, as --output"},
-	{name: "chdir", aliases: []string{"D"}, usage: "working `DIR` of the job (default: the current one)"},
-	{name: "export", usage: "environment `VARS` to pass: ALL (default), NONE, or [ALL,]NAME[=VALUE],..."},
-	{name: "image", usage: "container `IMAGE` (default: the node's)"},
-	{name: "signal", usage: "`SIGNAL` to send before the time limit: [R:]SIG[@SECONDS]"},
-	{name: "requeue", flag: true, usage: "requeue after preemption or node failure (the default)"},
-	{name: "no-requeue", flag: true, usage: "never requeue"},
-	{name: "array", aliases: []string{"a"}, usage: "array `TASKS`: 0-99, 1,3,5-7:2, 0-99%8 for at most 8 at once"},
-	{name: "dependency", aliases: []string{"d"}, usage: "`DEPS`: TYPE:JOB[:JOB...][,...] with TYPE after, afterany, afterok or afternotok; or singleton"},
-	{name: "hold", aliases: []string{"H"}, flag: true, usage: "submit the job held (release it with gpuqctl release)"},
-	{name: "nice", usage: "lower the priority by `N` (--nice alone: 100; negative raises it)"},
-	{name: "begin", aliases: []string{"b"}, usage: "not before `TIME`: now+1hour, 16:00, 2026-11-27T09:00, tomorrow"},
-	{name: "partition", aliases: []string{"p", "pool"}, usage: "run in `POOL`"},
-	{name: "qos", aliases: []string{"q"}, usage: "quality of service `QOS`"},
-	{name: "cpus-per-task", aliases: []string{"c"}, usage: "`CPUS` (default: the node's)"},
-	{name: "mem", usage: "`MEM` per job: 32G, 512M (default: the node's)"},
-	{name: "comment", usage: "free-form `TEXT`"},
-	{name: "nodes", aliases: []string{"N"}, usage: "`N` nodes: gpuq runs every job on one node"},
-	{name: "ntasks", aliases: []string{"n"}, usage: "`N` tasks: gpuq runs one task per job"},
+// submitUsage is the help text of each option internal/batch supports; the
+// options themselves (names, aliases, short letters, whether they take a
+// value) come from batch.Flags, so the command line and the directives know
+// the same options. Slurm options gpuq ignores are hidden flags that warn.
+var submitUsage = map[string]string{
+	"gpus": "`GPUS` as [TYPE:]COUNT: 4, a100:4",
+	"gres": "`GRES`: GPUs the Slurm way, gpu[:TYPE]:COUNT",
+	"time": "time `LIMIT`: MINUTES, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]",
+	"team": "charge the job to `TEAM` (default $GPUQ_TEAM)",
+	"job-name": "job `NAME` (default: the script's file name)",
+	"output": "stdout `FILE`; %j job id, %A array job id, %a task id, %x name, %u user",
+	"error": "stderr `FILE`, as --output",
+	"chdir": "working `DIR` of the job (default: the current one)",
+	"export": "environment `VARS` to pass: ALL (default), NONE, or [ALL,]NAME[=VALUE],...",
+	"image": "container `IMAGE` (default: the node's)",
+	"signal": "`SIGNAL` to send before the time limit: [R:]SIG[@SECONDS]",
+	"requeue": "requeue after preemption or node failure (the default)",
+	"no-requeue": "never requeue",
+	"array": "array `TASKS`: 0-99, 1,3,5-7:2, 0-99%8 for at most 8 at once",
+	"dependency": "`DEPS`: TYPE:JOB[:JOB...][,...] with TYPE after, afterany, afterok or afternotok; or singleton",
+	"hold": "submit the job held (release it with gpuqctl release)",
+	"nice": "lower the priority by `N` (--nice alone: 100; negative raises it)",
+	"begin": "not before `TIME`: now+1hour, 16:00, 2026-11-27T09:00, tomorrow",
+	"partition": "run in `POOL`",
+	"qos": "quality of service `QOS`",
+	"cpus-per-task": "`CPUS` (default: the node's)",
+	"mem": "`MEM` per job: 32G, 512M (default: the node's)",
+	"comment": "free-form `TEXT`",
+	"nodes": "`N` nodes: gpuq runs every job on one node",
+	"ntasks": "`N` tasks: gpuq runs one task per job",
 }
 
 const submitDescription = `Submits a batch script like sbatch. Options come from #SBATCH and #GPUQ lines
@@ -77,6 +70,10 @@ signal N, or 1 for a job that ended FAILED, CANCELLED, TIMEOUT, ... with
 exit code 0. An exit code of 2 or 3 may then come from the job or from
 gpuqctl: check standard error.`
 
+// ownFlag reports whether submit handles an option itself rather than
+// through batch (as a directive these only warn).
+func ownFlag(name string) bool { return name == "wrap" || name == "parsable" || name == "wait" }
+
 func (r *runner) submitCommand() *cli.Command {
 	flags := []cli.Flag{
 		newStringFlag(&cli.StringFlag{Name: "wrap", Usage: "submit `COMMAND` wrapped in a /bin/sh script instead of a script file"}),
@@ -84,11 +81,16 @@ func (r *runner) submitCommand() *cli.Command {
 		newBoolFlag(&cli.BoolFlag{Name: "wait", Aliases: []string{"W"}, Usage: "wait for the job to end and exit with its exit code"}),
 		newStringFlag(&cli.StringFlag{Name: "request-id", Usage: "idempotency `KEY`: a submission with a key gpuqd has seen returns that job (default: random)"}),
 	}
-	for _, o := range submitOptions {
-		if o.flag {
-			flags = append(flags, newBoolFlag(&cli.BoolFlag{Name: o.name, Aliases: o.aliases, Usage: o.usage, Category: "Job options (also #SBATCH / #GPUQ directives)"}))
+	const category = "Job options (also #SBATCH / #GPUQ directives)"
+	for _, o := range batch.Flags() {
+		if ownFlag(o.Name) {
+			continue
+		}
+		usage, hidden := submitUsage[o.Name], !o.Supported
+		if o.Value {
+			flags = append(flags, newStringFlag(&cli.StringFlag{Name: o.Name, Aliases: o.Aliases, Usage: usage, Category: category, Hidden: hidden}))
 		} else {
-			flags = append(flags, newStringFlag(&cli.StringFlag{Name: o.name, Aliases: o.aliases, Usage: o.usage, Category: "Job options (also #SBATCH / #GPUQ directives)"}))
+			flags = append(flags, newBoolFlag(&cli.BoolFlag{Name: o.Name, Aliases: o.Aliases, Usage: usage, Category: category, Hidden: hidden}))
 		}
 	}
 	return &cli.Command{
@@ -237,18 +239,18 @@ func (r *runner) buildSpec(c *cli.Context, script []byte, src scriptSource) (*gp
 	for _, w := range append(warnings, more...) {
 		r.warn("%s", w)
 	}
-	for _, opt := range submitOptions {
-		if !c.IsSet(opt.name) {
+	for _, opt := range batch.Flags() {
+		if ownFlag(opt.Name) || !c.IsSet(opt.Name) {
 			continue
 		}
-		value := c.String(opt.name)
-		if opt.flag {
+		value := c.String(opt.Name)
+		if !opt.Value {
 			value = ""
-			if !c.Bool(opt.name) {
+			if !c.Bool(opt.Name) {
 				value = "false"
 			}
 		}
-		w, err := o.Set(opt.name, value)
+		w, err := o.Set(opt.Name, value)
 		if err != nil {
 			return nil, &inputError{err: err}
 		}

@@ -60,7 +60,10 @@ func TestCLI(t *testing.T) {
 	if out := mustCtl("submit", "--parsable", "--gpus=a800:2", "-J", "other", script); out != "2\n" {
 		t.Errorf("submit --parsable = %q", out)
 	}
-	mustCtl("submit", "--team=tokyo", "--array=0-9%2", "--wrap", "echo hi")
+	// A Slurm option gpuq cannot honour is accepted with a warning naming it.
+	if out, errOut, code := c.ctl("submit", "--parsable", "--team=tokyo", "--array=0-9%2", "--mail-type=END", "--wrap", "echo hi"); code != 0 || out != "3\n" || !strings.Contains(errOut, "--mail-type") {
+		t.Errorf("submit --mail-type: exit %d, stdout %q, stderr %q; want job 3 and a warning", code, out, errOut)
+	}
 	mustCtl("submit", "--team=berlin", "--hold", "--dependency=afterok:1", "--wrap", "true")
 
 	// Bad input: exit 2, the field named, nothing stored.
