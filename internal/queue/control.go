@@ -7,7 +7,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
-	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -75,37 +74,28 @@ func setHeld(held bool) change {
 // named explicitly that match nothing get a not-found outcome; jobs that match
 // a filter without explicit refs are only those the change applies to.
 func (q *Queue) apply(f Filter, fn change) ([]Outcome, error) {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
 	var out []Outcome
-	err := q.write(func(tx *store.Tx) (func(), error) {
-		out = out[:0]
-		now := timestamppb.New(q.now())
-		targets, missing := q.targets(f)
-		for _, r := range missing {
-			out = append(out, Outcome{Job: r, Err: errJob(r, job.ErrNotFound)})
+	now := timestamppb.New(q.now())
+	targets, missing := q.targets(f)
+	for _, r := range missing {
+		out = append(out, Outcome{Job: r, Err: errJob(r, job.ErrNotFound)})
+	}
+	var changed []*gpuqv1.Job
+	for _, j := range targets {
+		c, err := fn(j, now)
+		r := job.RefOf(j)
+		if err != nil {
+			out = append(out, Outcome{Job: r, Err: errJob(r, err)})
+			continue
 		}
-		var changed []*gpuqv1.Job
-		for _, j := range targets {
-			c, err := fn(j, now)
-			r := job.RefOf(j)
-			if err != nil {
-				out = append(out, Outcome{Job: r, Err: errJob(r, err)})
-				continue
-			}
-			out = append(out, Outcome{Job: r})
-			if c != j {
-				if err := tx.PutJob(c); err != nil {
-					return nil, err
-				}
-				changed = append(changed, c)
-			}
+		out = append(out, Outcome{Job: r})
+		if c != j {
+			changed = append(changed, c)
 		}
-		return func() {
-			for _, c := range changed {
-				q.jobs[job.RefOf(c)] = c
-			}
-		}, nil
-	})
-	if err != nil {
+	}
+	if err := q.commitRecords(changed); err != nil {
 		return nil, fmt.Errorf("store change: %w", err)
 	}
 	q.Kick()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/sched"
-	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -105,54 +104,49 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 	return sj
 }
 
-// applyPlan re-checks the plan against the current state and applies it in
-// one transaction: cancellations, and the eligible time of jobs that became
-// eligible. Reasons and priorities are derived state, kept in memory only.
+// applyPlan re-checks the plan against the current state and applies it:
+// cancellations, and the eligible time of jobs that became eligible, are
+// stored (see commitRecords); reasons and priorities are derived state, kept
+// in memory only.
 // TODO(#3): apply plan.Starts by assigning jobs to node daemons.
 func (q *Queue) applyPlan(p sched.Plan) (int, error) {
-	var n int
-	err := q.write(func(tx *store.Tx) (func(), error) {
-		now := timestamppb.New(q.now())
-		var changed []*gpuqv1.Job
-		for _, c := range p.Cancels {
-			j := q.jobs[c.Job]
-			if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Held {
-				continue // stale: the job changed since the snapshot
-			}
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	now := timestamppb.New(q.now())
+	var changed []*gpuqv1.Job
+	for _, c := range p.Cancels {
+		j := q.jobs[c.Job]
+		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Held {
+			continue // stale: the job changed since the snapshot
+		}
+		x := proto.CloneOf(j)
+		x.State, x.Reason, x.EndTime, x.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, c.Reason, now, now
+		changed = append(changed, x)
+	}
+	cancelled := len(changed)
+	for r, reason := range p.Reasons {
+		j := q.jobs[r]
+		if j != nil && j.State == gpuqv1.JobState_JOB_STATE_PENDING && j.EligibleTime == nil && sched.Eligible(reason) {
 			x := proto.CloneOf(j)
-			x.State, x.Reason, x.EndTime, x.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, c.Reason, now, now
+			x.EligibleTime, x.Reason, x.Priority = now, reason, p.Priority[r]
 			changed = append(changed, x)
 		}
-		n = len(changed)
-		for r, reason := range p.Reasons {
-			j := q.jobs[r]
-			if j != nil && j.State == gpuqv1.JobState_JOB_STATE_PENDING && j.EligibleTime == nil && sched.Eligible(reason) {
-				x := proto.CloneOf(j)
-				x.EligibleTime, x.Reason, x.Priority = now, reason, p.Priority[r]
-				changed = append(changed, x)
-			}
+	}
+	if err := q.commitRecords(changed); err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for r, reason := range p.Reasons {
+		j := q.jobs[r]
+		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
+			continue
 		}
-		for _, x := range changed {
-			if err := tx.PutJob(x); err != nil {
-				return nil, err
-			}
+		if j.Reason != reason || j.Priority != p.Priority[r] {
+			x := proto.CloneOf(j)
+			x.Reason, x.Priority = reason, p.Priority[r]
+			q.jobs[r] = x
 		}
-		return func() {
-			for _, x := range changed {
-				q.jobs[job.RefOf(x)] = x
-			}
-			for r, reason := range p.Reasons {
-				j := q.jobs[r]
-				if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
-					continue
-				}
-				if j.Reason != reason || j.Priority != p.Priority[r] {
-					x := proto.CloneOf(j)
-					x.Reason, x.Priority = reason, p.Priority[r]
-					q.jobs[r] = x
-				}
-			}
-		}, nil
-	})
-	return n, err
+	}
+	return cancelled, nil
 }

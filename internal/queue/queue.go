@@ -30,6 +30,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBatch bounds the submissions committed in one transaction.
 	MaxBatch int
+	// MaxBatchBytes bounds the estimated size of one submission transaction;
+	// badger refuses transactions over 15% of its memtable. A single larger
+	// submission is committed alone.
+	MaxBatchBytes int
 	// CycleInterval is the longest time between two scheduling cycles.
 	CycleInterval time.Duration
 	// MinCycleGap is the shortest time between two cycles triggered by changes.
@@ -45,6 +49,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 1 << 20
 	}
 	if o.CycleInterval <= 0 {
 		o.CycleInterval = 10 * time.Second
@@ -158,6 +165,37 @@ func (q *Queue) write(fn func(tx *store.Tx) (apply func(), err error)) error {
 	if apply != nil {
 		q.mu.Lock()
 		apply()
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+// maxTxnRecords bounds the job records changed in one transaction; larger
+// changes (cancelling 100,000 jobs) are committed in several, each atomic.
+const maxTxnRecords = 5000
+
+// commitRecords stores changed job records, in transactions of at most
+// maxTxnRecords, and swaps each part into memory once it has committed. Every
+// record is a new value (copy on write). The caller holds writeMu.
+func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
+	for len(recs) > 0 {
+		part := recs[:min(len(recs), maxTxnRecords)]
+		recs = recs[len(part):]
+		err := q.store.Update(func(tx *store.Tx) error {
+			for _, r := range part {
+				if err := tx.PutJob(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		q.mu.Lock()
+		for _, r := range part {
+			q.jobs[job.RefOf(r)] = r
+		}
 		q.mu.Unlock()
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +312,49 @@ func TestDependencyNeverSatisfiedIsCancelled(t *testing.T) {
 	}
 	if got[fmt.Sprint(c)] != "PENDING/ReqNodeNotAvail" {
 		t.Errorf("c = %s, want its afterany met", got[fmt.Sprint(c)])
+	}
+}
+
+// TestLargeChanges: a burst of submissions with real environments, and one
+// cancel of 30,000 tasks, are each more than badger takes in one
+// transaction; both must go through.
+func TestLargeChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("30,000 jobs")
+	}
+	q := newQueue(t, "")
+	env := map[string]string{}
+	for i := range 60 {
+		env[fmt.Sprintf("VAR_%d", i)] = strings.Repeat("x", 50)
+	}
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for range 40 {
+				if _, err := q.Submit(context.Background(), spec(func(s *gpuqv1.JobSpec) { s.Environment = env }), ""); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ids := make([]uint32, 10_000)
+	for i := range ids {
+		ids[i] = uint32(i)
+	}
+	for range 3 {
+		submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Array = &gpuqv1.ArraySpec{Expr: "0-9999", TaskIds: ids} }))
+	}
+	q.Cycle() // 31,280 jobs become eligible at once
+	out, err := q.Cancel(Filter{Users: []string{"alice"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 32*40+30_000 {
+		t.Errorf("%d outcomes, want %d", len(out), 32*40+30_000)
+	}
+	if n := len(q.List(Filter{})); n != 0 {
+		t.Errorf("%d jobs still active after cancelling all", n)
 	}
 }

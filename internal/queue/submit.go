@@ -76,21 +76,31 @@ func (q *Queue) arrayTasks(id uint64) int {
 }
 
 // commitLoop takes whatever submissions are waiting and commits them in one
-// transaction, so concurrent clients share one fsync.
+// transaction, so concurrent clients share one fsync. A batch stops at
+// MaxBatch submissions or MaxBatchBytes; what does not fit waits for the next.
 func (q *Queue) commitLoop(ctx context.Context) {
 	batch := make([]*submitReq, 0, q.opts.MaxBatch)
+	var next *submitReq // taken from the channel but over the last batch's budget
 	for {
-		select {
-		case <-ctx.Done():
-			q.drainSubmits(ctx.Err())
-			return
-		case r := <-q.submits:
-			batch = append(batch[:0], r)
+		if next == nil {
+			select {
+			case <-ctx.Done():
+				q.drainSubmits(ctx.Err())
+				return
+			case next = <-q.submits:
+			}
 		}
+		batch = append(batch[:0], next)
+		size := estimate(next)
+		next = nil
 	fill:
 		for len(batch) < q.opts.MaxBatch {
 			select {
 			case r := <-q.submits:
+				if size += estimate(r); size > q.opts.MaxBatchBytes {
+					next = r
+					break fill
+				}
 				batch = append(batch, r)
 			default:
 				break fill
@@ -99,6 +109,17 @@ func (q *Queue) commitLoop(ctx context.Context) {
 		q.commitBatch(batch)
 		q.Kick()
 	}
+}
+
+// estimate is about how many bytes a submission writes: its spec and one
+// record per task.
+func estimate(r *submitReq) int {
+	const perRecord = 160
+	n := proto.Size(r.spec) + len(r.requestID) + 64
+	if r.spec.Array != nil {
+		return n + len(r.spec.Array.TaskIds)*perRecord
+	}
+	return n + perRecord
 }
 
 func (q *Queue) drainSubmits(err error) {
