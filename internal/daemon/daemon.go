@@ -25,16 +25,20 @@ import (
 // Rules derives the queue's submission rules from the config.
 func Rules(c *config.Config) queue.Rules {
 	r := queue.Rules{
-		DefaultTeam:  c.Defaults.Team,
-		GPUsPerNode:  map[string]int{},
-		PoolTypes:    map[string]string{},
-		MaxTimeLimit: time.Duration(c.Defaults.MaxTimeLimit),
+		DefaultTeam:      c.Defaults.Team,
+		GPUsPerNode:      map[string]int{},
+		PoolTypes:        map[string]string{},
+		MaxTimeLimit:     time.Duration(c.Defaults.MaxTimeLimit),
+		DefaultTimeLimit: map[string]time.Duration{"": time.Duration(c.Defaults.TimeLimit)},
 	}
 	for _, t := range c.Teams {
 		r.Teams = append(r.Teams, t.Name)
 	}
 	for _, p := range c.Pools {
 		r.PoolTypes[p.Name] = p.GPUType
+		if def, _ := c.TimeLimits(&p); def > 0 {
+			r.DefaultTimeLimit[p.Name] = def
+		}
 		r.GPUsPerNode[p.GPUType] = max(r.GPUsPerNode[p.GPUType], p.GPUsPerNode)
 	}
 	return r
@@ -53,7 +57,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 	}()
 	start := time.Now()
-	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log})
+	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log,
+		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait)})
 	if err != nil {
 		return err
 	}
@@ -65,7 +70,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		grpc.MaxRecvMsgSize(4<<20),
 		grpc.MaxSendMsgSize(256<<20),
 	)
-	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q))
+	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q))
+	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 

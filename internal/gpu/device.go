@@ -148,7 +148,7 @@ func device(lib nvml.Interface, i int, types TypeMap) (Device, error) {
 func initError(ret nvml.Return) error {
 	switch ret {
 	case nvml.ERROR_LIBRARY_NOT_FOUND:
-		return fmt.Errorf("%w: NVML init: %w: libnvidia-ml.so.1 is not installed; install the NVIDIA driver, or %s", ErrNoNVML, ret, simulateHint)
+		return fmt.Errorf("%w: NVML init: %w: libnvidia-ml.so.1 could not be loaded; install the NVIDIA driver, or %s", ErrNoNVML, ret, simulateHint)
 	case nvml.ERROR_DRIVER_NOT_LOADED:
 		return fmt.Errorf("%w: NVML init: %w: libnvidia-ml is installed but the NVIDIA kernel driver is not loaded; load it (nvidia-smi shows whether it works), or %s", ErrNoNVML, ret, simulateHint)
 	case nvml.ERROR_LIB_RM_VERSION_MISMATCH:

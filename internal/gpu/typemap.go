@@ -84,16 +84,16 @@ func (m TypeMap) Validate() error {
 // It does not validate m: see Validate.
 func (m TypeMap) Type(model string) (string, error) {
 	upper := strings.ToUpper(model)
-	best, typ := "", "" // the longest matching entry's key and type
+	best, bestLen, typ := "", 0, "" // the longest matching entry
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		part := strings.ToUpper(strings.TrimSpace(k))
 		if part == "" || !strings.Contains(upper, part) {
 			continue
 		}
-		switch n := len(strings.TrimSpace(best)); {
-		case len(part) > n:
-			best, typ = k, m[k]
-		case len(part) == n && m[k] != typ:
+		switch {
+		case len(part) > bestLen:
+			best, bestLen, typ = k, len(part), m[k]
+		case len(part) == bestLen && m[k] != typ:
 			return "", fmt.Errorf("GPU model %q: entries %q (%s) and %q (%s) of the GPU type map match it equally: make one longer", model, best, typ, k, m[k])
 		}
 	}

@@ -2,8 +2,10 @@ package queue
 
 import (
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
@@ -33,9 +35,14 @@ func (q *Queue) Cancel(f Filter, reason string) ([]Outcome, error) {
 			c := proto.CloneOf(j)
 			c.State, c.Reason, c.EndTime, c.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, reason, now, now
 			return c, nil
-		case gpuqv1.JobState_JOB_STATE_RUNNING, gpuqv1.JobState_JOB_STATE_COMPLETING:
-			// TODO(#3): send StopJob to the node; the node reports CANCELLED.
-			return nil, fmt.Errorf("%w: job is %s and no node daemon can stop it yet", job.ErrInvalidState, job.StateName(j.State))
+		case gpuqv1.JobState_JOB_STATE_RUNNING:
+			// The node stops it (signal, KillWait, SIGKILL) and reports
+			// the end; the job is CANCELLED then.
+			c := proto.CloneOf(j)
+			c.State, c.Reason, c.UpdateTime = gpuqv1.JobState_JOB_STATE_COMPLETING, reasonCancelling, now
+			return c, nil
+		case gpuqv1.JobState_JOB_STATE_COMPLETING:
+			return j, nil
 		}
 		return nil, fmt.Errorf("%w: job already ended (%s)", job.ErrInvalidState, job.StateName(j.State))
 	})
@@ -98,6 +105,11 @@ func (q *Queue) apply(f Filter, fn change) ([]Outcome, error) {
 	if err := q.commitRecords(changed); err != nil {
 		return nil, fmt.Errorf("store change: %w", err)
 	}
+	for _, c := range changed {
+		if c.State == gpuqv1.JobState_JOB_STATE_COMPLETING && c.Reason == reasonCancelling {
+			q.send(c.Node, stopMessage(c, gpuqv1.StopJob_REASON_CANCEL, q.opts.KillWait))
+		}
+	}
 	q.Kick()
 	return out, nil
 }
@@ -128,4 +140,12 @@ func (q *Queue) targets(f Filter) (found []*gpuqv1.Job, missing []job.Ref) {
 		}
 	}
 	return found, missing
+}
+
+// stopMessage asks a node to stop an allocation: the job's warning signal,
+// the grace, then SIGKILL.
+func stopMessage(j *gpuqv1.Job, why gpuqv1.StopJob_Reason, grace time.Duration) *gpuqv1.ControllerMessage {
+	return &gpuqv1.ControllerMessage{Msg: &gpuqv1.ControllerMessage_Stop{Stop: &gpuqv1.StopJob{
+		AllocationId: j.AllocationId, Reason: why, Signal: j.Spec.GetSignal().GetName(), Grace: durationpb.New(grace),
+	}}}
 }

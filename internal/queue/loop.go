@@ -2,9 +2,11 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
@@ -23,6 +25,7 @@ func (q *Queue) scheduleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			q.checkNodes()
 		case <-q.kick:
 		}
 		q.Cycle()
@@ -53,7 +56,7 @@ func (q *Queue) Cycle() {
 func (q *Queue) snapshot() *sched.Snapshot {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
-	s := &sched.Snapshot{Now: q.now()}
+	s := &sched.Snapshot{Now: q.now(), Nodes: q.schedNodes()}
 	needed := map[uint64]bool{}
 	for _, r := range q.order {
 		j := q.jobs[r]
@@ -105,15 +108,15 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 }
 
 // applyPlan re-checks the plan against the current state and applies it:
-// cancellations, and the eligible time of jobs that became eligible, are
-// stored (see commitRecords); reasons and priorities are derived state, kept
-// in memory only.
-// TODO(#3): apply plan.Starts by assigning jobs to node daemons.
+// starts (assigned to their nodes once stored), cancellations, and the
+// eligible time of jobs that became eligible are stored (see commitRecords);
+// reasons and priorities are derived state, kept in memory only.
 func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	q.writeMu.Lock()
 	defer q.writeMu.Unlock()
 	now := timestamppb.New(q.now())
-	var changed []*gpuqv1.Job
+	starts := q.checkStarts(p.Starts, now)
+	changed := slices.Clone(starts)
 	for _, c := range p.Cancels {
 		j := q.jobs[c.Job]
 		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Held {
@@ -123,7 +126,7 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 		x.State, x.Reason, x.EndTime, x.UpdateTime = gpuqv1.JobState_JOB_STATE_CANCELLED, c.Reason, now, now
 		changed = append(changed, x)
 	}
-	cancelled := len(changed)
+	cancelled := len(changed) - len(starts)
 	for r, reason := range p.Reasons {
 		j := q.jobs[r]
 		if j != nil && j.State == gpuqv1.JobState_JOB_STATE_PENDING && j.EligibleTime == nil && sched.Eligible(reason) {
@@ -134,6 +137,9 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	}
 	if err := q.commitRecords(changed); err != nil {
 		return 0, err
+	}
+	for _, x := range starts {
+		q.assign(x)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -149,4 +155,73 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 		}
 	}
 	return cancelled, nil
+}
+
+// checkStarts keeps the starts that still hold: the job is pending and not
+// held, the node is up with a session, and its GPUs are free. It returns the
+// new records of those jobs. The caller holds writeMu.
+func (q *Queue) checkStarts(starts []sched.Start, now *timestamppb.Timestamp) []*gpuqv1.Job {
+	if len(starts) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, ref := range q.allocs {
+		for _, g := range q.jobs[ref].GpuIds {
+			used[g] = true
+		}
+	}
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	var out []*gpuqv1.Job
+	for _, st := range starts {
+		j, n := q.jobs[st.Job], q.nodes[st.Node]
+		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Held || n == nil || n.state != NodeUp || n.out == nil {
+			continue
+		}
+		ok := true
+		for _, g := range st.GPUs {
+			ok = ok && !used[g] && slices.ContainsFunc(n.info.Gpus, func(x *gpuqv1.GPU) bool { return x.Uuid == g })
+		}
+		if !ok {
+			continue
+		}
+		for _, g := range st.GPUs {
+			used[g] = true
+		}
+		x := proto.CloneOf(j)
+		x.State, x.Reason, x.Node, x.GpuIds = gpuqv1.JobState_JOB_STATE_RUNNING, "", st.Node, st.GPUs
+		x.AllocationId = newAllocationID(st.Job, j.Restarts)
+		x.StartTime, x.UpdateTime = now, now
+		if x.EligibleTime == nil {
+			x.EligibleTime = now
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// assign sends a stored start to its node, with the script, environment and
+// effective time limit. A node that cannot be reached registers again later
+// without the job, which then fails over.
+func (q *Queue) assign(x *gpuqv1.Job) {
+	payload, err := q.store.Payload(x.Id)
+	if err != nil {
+		q.log.Error("read job payload", "job", job.RefOf(x).String(), "err", err)
+		return
+	}
+	j := proto.CloneOf(x)
+	j.Spec.Script, j.Spec.Environment = payload.Script, payload.Environment
+	if j.Spec.TimeLimit.AsDuration() <= 0 {
+		pool := ""
+		q.mu.RLock()
+		if n := q.nodes[x.Node]; n != nil {
+			pool = n.info.Pool
+		}
+		q.mu.RUnlock()
+		j.Spec.TimeLimit = durationpb.New(q.opts.Rules.timeLimit(j.Spec, pool))
+	}
+	q.send(x.Node, &gpuqv1.ControllerMessage{Msg: &gpuqv1.ControllerMessage_Assignment{Assignment: &gpuqv1.Assignment{
+		AllocationId: x.AllocationId, Job: j, GpuIds: x.GpuIds, Grace: durationpb.New(q.opts.GracePeriod),
+	}}})
+	q.log.Info("job started", "job", job.RefOf(x).String(), "node", x.Node, "gpus", len(x.GpuIds), "allocation", x.AllocationId)
 }

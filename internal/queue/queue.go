@@ -38,6 +38,13 @@ type Options struct {
 	CycleInterval time.Duration
 	// MinCycleGap is the shortest time between two cycles triggered by changes.
 	MinCycleGap time.Duration
+	// HeartbeatInterval is how often nodes say they are alive.
+	HeartbeatInterval time.Duration
+	// NodeDownAfter without a heartbeat makes a node DOWN and fails over its jobs.
+	NodeDownAfter time.Duration
+	// GracePeriod is the time between the warning signal and SIGKILL when a
+	// job is preempted or reaches its time limit; KillWait the same for cancel.
+	GracePeriod, KillWait time.Duration
 }
 
 func (o *Options) defaults() {
@@ -59,6 +66,18 @@ func (o *Options) defaults() {
 	if o.MinCycleGap <= 0 {
 		o.MinCycleGap = time.Second
 	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 10 * time.Second
+	}
+	if o.NodeDownAfter <= 0 {
+		o.NodeDownAfter = 60 * time.Second
+	}
+	if o.GracePeriod <= 0 {
+		o.GracePeriod = 300 * time.Second
+	}
+	if o.KillWait <= 0 {
+		o.KillWait = 30 * time.Second
+	}
 	if o.Rules.MaxArrayTasks <= 0 {
 		o.Rules.MaxArrayTasks = 10_000
 	}
@@ -79,6 +98,8 @@ type Queue struct {
 	order    []job.Ref            // every ref, ascending
 	requests map[string]uint64
 	nextID   uint64
+	nodes    map[string]*node
+	allocs   map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
 
 	submits chan *submitReq
 	kick    chan struct{}
@@ -103,11 +124,16 @@ func New(opts Options) (*Queue, error) {
 		order:    make([]job.Ref, 0, len(snap.Jobs)),
 		requests: snap.Requests,
 		nextID:   snap.NextID,
+		nodes:    map[string]*node{},
+		allocs:   map[string]job.Ref{},
 		submits:  make(chan *submitReq, 4*opts.MaxBatch),
 		kick:     make(chan struct{}, 1),
 	}
 	for _, j := range snap.Jobs {
 		q.insert(j)
+		if active(j) {
+			q.allocs[j.AllocationId] = job.RefOf(j)
+		}
 		if j.Id >= q.nextID {
 			q.nextID = j.Id + 1
 		}
@@ -194,11 +220,23 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 		}
 		q.mu.Lock()
 		for _, r := range part {
-			q.jobs[job.RefOf(r)] = r
+			ref := job.RefOf(r)
+			if old := q.jobs[ref]; old != nil && old.AllocationId != "" {
+				delete(q.allocs, old.AllocationId)
+			}
+			q.jobs[ref] = r
+			if active(r) {
+				q.allocs[r.AllocationId] = ref
+			}
 		}
 		q.mu.Unlock()
 	}
 	return nil
+}
+
+// active reports whether a record holds an allocation on a node.
+func active(j *gpuqv1.Job) bool {
+	return j.AllocationId != "" && (j.State == gpuqv1.JobState_JOB_STATE_RUNNING || j.State == gpuqv1.JobState_JOB_STATE_COMPLETING)
 }
 
 func (q *Queue) now() time.Time { return q.opts.Clock.Now().UTC() }

@@ -17,9 +17,22 @@ import (
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
-type fakeClock struct{ t time.Time }
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *fakeClock) Now() time.Time { return c.t }
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 var testRules = Rules{
 	Teams:        []string{"berlin", "sf", "tokyo"},
@@ -32,11 +45,18 @@ var testRules = Rules{
 // when the test ends.
 func newQueue(t *testing.T, dir string) *Queue {
 	t.Helper()
+	q, _ := newQueueClock(t, dir)
+	return q
+}
+
+func newQueueClock(t *testing.T, dir string) (*Queue, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	st, err := store.Open(store.Options{Dir: dir, InMemory: dir == ""})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := New(Options{Store: st, Rules: testRules, Clock: &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}})
+	q, err := New(Options{Store: st, Rules: testRules, Clock: clock, CycleInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +70,7 @@ func newQueue(t *testing.T, dir string) *Queue {
 			t.Error(err)
 		}
 	})
-	return q
+	return q, clock
 }
 
 func spec(mod ...func(*gpuqv1.JobSpec)) *gpuqv1.JobSpec {

@@ -29,6 +29,9 @@ type Rules struct {
 	PoolTypes map[string]string
 	// MaxTimeLimit bounds --time; 0 means no bound.
 	MaxTimeLimit time.Duration
+	// DefaultTimeLimit applies to jobs that set none, per pool; "" keys the
+	// site-wide default.
+	DefaultTimeLimit map[string]time.Duration
 	// MaxArrayTasks bounds the tasks of one array job.
 	MaxArrayTasks int
 }
@@ -133,4 +136,18 @@ func (r *Rules) validateGPUs(spec *gpuqv1.JobSpec, bad *job.InvalidError) {
 		}
 		bad.Add("spec.gpus.count", "%d GPUs is more than %s can hold (%d)", g.Count, what, maxPer)
 	}
+}
+
+// timeLimit is the limit a job runs under on a node of pool.
+func (r *Rules) timeLimit(spec *gpuqv1.JobSpec, pool string) time.Duration {
+	if d := spec.TimeLimit.AsDuration(); d > 0 {
+		return d
+	}
+	if d, ok := r.DefaultTimeLimit[pool]; ok && d > 0 {
+		return d
+	}
+	if d := r.DefaultTimeLimit[""]; d > 0 {
+		return d
+	}
+	return time.Hour
 }

@@ -35,7 +35,7 @@ func benchServer(b *testing.B) (gpuqv1.QueueServiceClient, healthpb.HealthClient
 	done := make(chan struct{})
 	go func() { _ = q.Run(ctx); close(done) }()
 	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(server.UnaryErrors(nil)))
-	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q))
+	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q))
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	sock := filepath.Join(dir, "s.sock")
 	ln, err := net.Listen("unix", sock)

@@ -24,11 +24,12 @@ var _ Queue = (*queue.Queue)(nil)
 // QueueService implements gpuqv1.QueueServiceServer.
 type QueueService struct {
 	gpuqv1.UnimplementedQueueServiceServer
-	q Queue
+	q     Queue
+	nodes Nodes
 }
 
-// NewQueueService serves q.
-func NewQueueService(q Queue) *QueueService { return &QueueService{q: q} }
+// NewQueueService serves q and its nodes.
+func NewQueueService(q Queue, nodes Nodes) *QueueService { return &QueueService{q: q, nodes: nodes} }
 
 // MaxRequestIDLength bounds idempotency keys.
 const MaxRequestIDLength = 128

@@ -80,7 +80,7 @@ func (x StopJob_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StopJob_Reason.Descriptor instead.
 func (StopJob_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12, 0}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{13, 0}
 }
 
 // GPU is one device as the node found it.
@@ -342,9 +342,12 @@ func (x *RunningJob) GetStartTime() *timestamppb.Timestamp {
 }
 
 type RegisterNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          *NodeInfo              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	Running       []*RunningJob          `protobuf:"bytes,2,rep,name=running,proto3" json:"running,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *NodeInfo              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Jobs still running on the node.
+	Running []*RunningJob `protobuf:"bytes,2,rep,name=running,proto3" json:"running,omitempty"`
+	// Jobs that ended while the node was not connected, not yet acknowledged.
+	Finished      []*JobUpdate `protobuf:"bytes,3,rep,name=finished,proto3" json:"finished,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +392,13 @@ func (x *RegisterNodeRequest) GetNode() *NodeInfo {
 func (x *RegisterNodeRequest) GetRunning() []*RunningJob {
 	if x != nil {
 		return x.Running
+	}
+	return nil
+}
+
+func (x *RegisterNodeRequest) GetFinished() []*JobUpdate {
+	if x != nil {
+		return x.Finished
 	}
 	return nil
 }
@@ -841,6 +851,7 @@ type ControllerMessage struct {
 	//
 	//	*ControllerMessage_Assignment
 	//	*ControllerMessage_Stop
+	//	*ControllerMessage_Ack
 	Msg           isControllerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -901,6 +912,15 @@ func (x *ControllerMessage) GetStop() *StopJob {
 	return nil
 }
 
+func (x *ControllerMessage) GetAck() *JobAck {
+	if x != nil {
+		if x, ok := x.Msg.(*ControllerMessage_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
 type isControllerMessage_Msg interface {
 	isControllerMessage_Msg()
 }
@@ -913,9 +933,61 @@ type ControllerMessage_Stop struct {
 	Stop *StopJob `protobuf:"bytes,2,opt,name=stop,proto3,oneof"`
 }
 
+type ControllerMessage_Ack struct {
+	Ack *JobAck `protobuf:"bytes,3,opt,name=ack,proto3,oneof"`
+}
+
 func (*ControllerMessage_Assignment) isControllerMessage_Msg() {}
 
 func (*ControllerMessage_Stop) isControllerMessage_Msg() {}
+
+func (*ControllerMessage_Ack) isControllerMessage_Msg() {}
+
+// JobAck tells a node that gpuqd has durably recorded the end of an
+// allocation; until then the node keeps reporting it.
+type JobAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AllocationId  string                 `protobuf:"bytes,1,opt,name=allocation_id,json=allocationId,proto3" json:"allocation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobAck) Reset() {
+	*x = JobAck{}
+	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobAck) ProtoMessage() {}
+
+func (x *JobAck) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobAck.ProtoReflect.Descriptor instead.
+func (*JobAck) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *JobAck) GetAllocationId() string {
+	if x != nil {
+		return x.AllocationId
+	}
+	return ""
+}
 
 // Assignment tells a node to run a job on the named GPUs.
 type Assignment struct {
@@ -932,7 +1004,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	mi := &file_gpuq_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1016,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	mi := &file_gpuq_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1029,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Assignment) GetAllocationId() string {
@@ -1002,7 +1074,7 @@ type StopJob struct {
 
 func (x *StopJob) Reset() {
 	*x = StopJob{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[12]
+	mi := &file_gpuq_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1086,7 @@ func (x *StopJob) String() string {
 func (*StopJob) ProtoMessage() {}
 
 func (x *StopJob) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[12]
+	mi := &file_gpuq_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1099,7 @@ func (x *StopJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopJob.ProtoReflect.Descriptor instead.
 func (*StopJob) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopJob) GetAllocationId() string {
@@ -1089,10 +1161,11 @@ const file_gpuq_v1_node_proto_rawDesc = "" +
 	"\rallocation_id\x18\x01 \x01(\tR\fallocationId\x12!\n" +
 	"\x03job\x18\x02 \x01(\v2\x0f.gpuq.v1.JobRefR\x03job\x129\n" +
 	"\n" +
-	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"k\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x9b\x01\n" +
 	"\x13RegisterNodeRequest\x12%\n" +
 	"\x04node\x18\x01 \x01(\v2\x11.gpuq.v1.NodeInfoR\x04node\x12-\n" +
-	"\arunning\x18\x02 \x03(\v2\x13.gpuq.v1.RunningJobR\arunning\"\xae\x01\n" +
+	"\arunning\x18\x02 \x03(\v2\x13.gpuq.v1.RunningJobR\arunning\x12.\n" +
+	"\bfinished\x18\x03 \x03(\v2\x12.gpuq.v1.JobUpdateR\bfinished\"\xae\x01\n" +
 	"\x14RegisterNodeResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12H\n" +
@@ -1128,13 +1201,16 @@ const file_gpuq_v1_node_proto_rawDesc = "" +
 	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12'\n" +
 	"\x05usage\x18\t \x01(\v2\x11.gpuq.v1.GPUUsageR\x05usage\x12\x18\n" +
 	"\amessage\x18\n" +
-	" \x01(\tR\amessage\"y\n" +
+	" \x01(\tR\amessage\"\x9e\x01\n" +
 	"\x11ControllerMessage\x125\n" +
 	"\n" +
 	"assignment\x18\x01 \x01(\v2\x13.gpuq.v1.AssignmentH\x00R\n" +
 	"assignment\x12&\n" +
-	"\x04stop\x18\x02 \x01(\v2\x10.gpuq.v1.StopJobH\x00R\x04stopB\x05\n" +
-	"\x03msg\"\x9b\x01\n" +
+	"\x04stop\x18\x02 \x01(\v2\x10.gpuq.v1.StopJobH\x00R\x04stop\x12#\n" +
+	"\x03ack\x18\x03 \x01(\v2\x0f.gpuq.v1.JobAckH\x00R\x03ackB\x05\n" +
+	"\x03msg\"-\n" +
+	"\x06JobAck\x12#\n" +
+	"\rallocation_id\x18\x01 \x01(\tR\fallocationId\"\x9b\x01\n" +
 	"\n" +
 	"Assignment\x12#\n" +
 	"\rallocation_id\x18\x01 \x01(\tR\fallocationId\x12\x1e\n" +
@@ -1169,7 +1245,7 @@ func file_gpuq_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_gpuq_v1_node_proto_goTypes = []any{
 	(StopJob_Reason)(0),           // 0: gpuq.v1.StopJob.Reason
 	(*GPU)(nil),                   // 1: gpuq.v1.GPU
@@ -1183,47 +1259,50 @@ var file_gpuq_v1_node_proto_goTypes = []any{
 	(*GPUUsage)(nil),              // 9: gpuq.v1.GPUUsage
 	(*JobUpdate)(nil),             // 10: gpuq.v1.JobUpdate
 	(*ControllerMessage)(nil),     // 11: gpuq.v1.ControllerMessage
-	(*Assignment)(nil),            // 12: gpuq.v1.Assignment
-	(*StopJob)(nil),               // 13: gpuq.v1.StopJob
-	nil,                           // 14: gpuq.v1.NodeInfo.LabelsEntry
-	(*JobRef)(nil),                // 15: gpuq.v1.JobRef
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(JobState)(0),                 // 18: gpuq.v1.JobState
-	(*Job)(nil),                   // 19: gpuq.v1.Job
+	(*JobAck)(nil),                // 12: gpuq.v1.JobAck
+	(*Assignment)(nil),            // 13: gpuq.v1.Assignment
+	(*StopJob)(nil),               // 14: gpuq.v1.StopJob
+	nil,                           // 15: gpuq.v1.NodeInfo.LabelsEntry
+	(*JobRef)(nil),                // 16: gpuq.v1.JobRef
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(JobState)(0),                 // 19: gpuq.v1.JobState
+	(*Job)(nil),                   // 20: gpuq.v1.Job
 }
 var file_gpuq_v1_node_proto_depIdxs = []int32{
-	14, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
+	15, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
 	1,  // 1: gpuq.v1.NodeInfo.gpus:type_name -> gpuq.v1.GPU
-	15, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
-	16, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
+	16, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
+	17, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: gpuq.v1.RegisterNodeRequest.node:type_name -> gpuq.v1.NodeInfo
 	3,  // 5: gpuq.v1.RegisterNodeRequest.running:type_name -> gpuq.v1.RunningJob
-	17, // 6: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	7,  // 7: gpuq.v1.NodeMessage.hello:type_name -> gpuq.v1.SessionHello
-	8,  // 8: gpuq.v1.NodeMessage.heartbeat:type_name -> gpuq.v1.Heartbeat
-	10, // 9: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
-	16, // 10: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	15, // 11: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
-	18, // 12: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
-	16, // 13: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
-	16, // 14: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 15: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
-	12, // 16: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
-	13, // 17: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
-	19, // 18: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
-	17, // 19: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
-	0,  // 20: gpuq.v1.StopJob.reason:type_name -> gpuq.v1.StopJob.Reason
-	17, // 21: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
-	4,  // 22: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
-	6,  // 23: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
-	5,  // 24: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
-	11, // 25: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
-	24, // [24:26] is the sub-list for method output_type
-	22, // [22:24] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	10, // 6: gpuq.v1.RegisterNodeRequest.finished:type_name -> gpuq.v1.JobUpdate
+	18, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	7,  // 8: gpuq.v1.NodeMessage.hello:type_name -> gpuq.v1.SessionHello
+	8,  // 9: gpuq.v1.NodeMessage.heartbeat:type_name -> gpuq.v1.Heartbeat
+	10, // 10: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
+	17, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	16, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
+	19, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
+	17, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
+	17, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
+	13, // 17: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
+	14, // 18: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
+	12, // 19: gpuq.v1.ControllerMessage.ack:type_name -> gpuq.v1.JobAck
+	20, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
+	18, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
+	0,  // 22: gpuq.v1.StopJob.reason:type_name -> gpuq.v1.StopJob.Reason
+	18, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
+	4,  // 24: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
+	6,  // 25: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
+	5,  // 26: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
+	11, // 27: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
+	26, // [26:28] is the sub-list for method output_type
+	24, // [24:26] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_node_proto_init() }
@@ -1240,6 +1319,7 @@ func file_gpuq_v1_node_proto_init() {
 	file_gpuq_v1_node_proto_msgTypes[10].OneofWrappers = []any{
 		(*ControllerMessage_Assignment)(nil),
 		(*ControllerMessage_Stop)(nil),
+		(*ControllerMessage_Ack)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1247,7 +1327,7 @@ func file_gpuq_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_node_proto_rawDesc), len(file_gpuq_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

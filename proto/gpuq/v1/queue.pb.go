@@ -11,6 +11,7 @@ package gpuqv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -22,6 +23,61 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// NodeState is gpuqd's view of a node.
+type NodeState int32
+
+const (
+	NodeState_NODE_STATE_UNSPECIFIED NodeState = 0
+	NodeState_NODE_STATE_UP          NodeState = 1
+	// Missed its heartbeats; its jobs were failed over.
+	NodeState_NODE_STATE_DOWN NodeState = 2
+	// Runs what it has, gets nothing new.
+	NodeState_NODE_STATE_DRAIN NodeState = 3
+)
+
+// Enum value maps for NodeState.
+var (
+	NodeState_name = map[int32]string{
+		0: "NODE_STATE_UNSPECIFIED",
+		1: "NODE_STATE_UP",
+		2: "NODE_STATE_DOWN",
+		3: "NODE_STATE_DRAIN",
+	}
+	NodeState_value = map[string]int32{
+		"NODE_STATE_UNSPECIFIED": 0,
+		"NODE_STATE_UP":          1,
+		"NODE_STATE_DOWN":        2,
+		"NODE_STATE_DRAIN":       3,
+	}
+)
+
+func (x NodeState) Enum() *NodeState {
+	p := new(NodeState)
+	*p = x
+	return p
+}
+
+func (x NodeState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeState) Descriptor() protoreflect.EnumDescriptor {
+	return file_gpuq_v1_queue_proto_enumTypes[0].Descriptor()
+}
+
+func (NodeState) Type() protoreflect.EnumType {
+	return &file_gpuq_v1_queue_proto_enumTypes[0]
+}
+
+func (x NodeState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeState.Descriptor instead.
+func (NodeState) EnumDescriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
+}
 
 type JobOutcome_Result int32
 
@@ -61,11 +117,11 @@ func (x JobOutcome_Result) String() string {
 }
 
 func (JobOutcome_Result) Descriptor() protoreflect.EnumDescriptor {
-	return file_gpuq_v1_queue_proto_enumTypes[0].Descriptor()
+	return file_gpuq_v1_queue_proto_enumTypes[1].Descriptor()
 }
 
 func (JobOutcome_Result) Type() protoreflect.EnumType {
-	return &file_gpuq_v1_queue_proto_enumTypes[0]
+	return &file_gpuq_v1_queue_proto_enumTypes[1]
 }
 
 func (x JobOutcome_Result) Number() protoreflect.EnumNumber {
@@ -74,7 +130,350 @@ func (x JobOutcome_Result) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobOutcome_Result.Descriptor instead.
 func (JobOutcome_Result) EnumDescriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1, 0}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8, 0}
+}
+
+// Node is one node daemon as gpuqd sees it.
+type Node struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Info     *NodeInfo              `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	State    NodeState              `protobuf:"varint,2,opt,name=state,proto3,enum=gpuq.v1.NodeState" json:"state,omitempty"`
+	Reason   string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	LastSeen *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	// A session stream is attached.
+	Connected bool `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
+	// Jobs running there.
+	Jobs          []*JobRef `protobuf:"bytes,6,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	AllocatedGpus uint32    `protobuf:"varint,7,opt,name=allocated_gpus,json=allocatedGpus,proto3" json:"allocated_gpus,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Node) Reset() {
+	*x = Node{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Node) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Node) ProtoMessage() {}
+
+func (x *Node) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Node.ProtoReflect.Descriptor instead.
+func (*Node) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Node) GetInfo() *NodeInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *Node) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_STATE_UNSPECIFIED
+}
+
+func (x *Node) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Node) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *Node) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *Node) GetJobs() []*JobRef {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *Node) GetAllocatedGpus() uint32 {
+	if x != nil {
+		return x.AllocatedGpus
+	}
+	return 0
+}
+
+type ListNodesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesRequest) Reset() {
+	*x = ListNodesRequest{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesRequest) ProtoMessage() {}
+
+func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
+func (*ListNodesRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1}
+}
+
+type ListNodesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesResponse) Reset() {
+	*x = ListNodesResponse{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesResponse) ProtoMessage() {}
+
+func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
+func (*ListNodesResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListNodesResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type DrainNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DrainNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DrainNodeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type DrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{4}
+}
+
+type ResumeNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeNodeRequest) Reset() {
+	*x = ResumeNodeRequest{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeNodeRequest) ProtoMessage() {}
+
+func (x *ResumeNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeNodeRequest.ProtoReflect.Descriptor instead.
+func (*ResumeNodeRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ResumeNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ResumeNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeNodeResponse) Reset() {
+	*x = ResumeNodeResponse{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeNodeResponse) ProtoMessage() {}
+
+func (x *ResumeNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeNodeResponse.ProtoReflect.Descriptor instead.
+func (*ResumeNodeResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{6}
 }
 
 // JobFilter selects jobs. Fields combine with AND; values inside a field with OR.
@@ -94,7 +493,7 @@ type JobFilter struct {
 
 func (x *JobFilter) Reset() {
 	*x = JobFilter{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +505,7 @@ func (x *JobFilter) String() string {
 func (*JobFilter) ProtoMessage() {}
 
 func (x *JobFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +518,7 @@ func (x *JobFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobFilter.ProtoReflect.Descriptor instead.
 func (*JobFilter) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobFilter) GetJobs() []*JobRef {
@@ -176,7 +575,7 @@ type JobOutcome struct {
 
 func (x *JobOutcome) Reset() {
 	*x = JobOutcome{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +587,7 @@ func (x *JobOutcome) String() string {
 func (*JobOutcome) ProtoMessage() {}
 
 func (x *JobOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +600,7 @@ func (x *JobOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobOutcome.ProtoReflect.Descriptor instead.
 func (*JobOutcome) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JobOutcome) GetJob() *JobRef {
@@ -236,7 +635,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +647,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +660,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{2}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -293,7 +692,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +704,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +717,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{3}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitJobResponse) GetJobId() uint64 {
@@ -358,7 +757,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +769,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +782,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{4}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListJobsRequest) GetFilter() *JobFilter {
@@ -402,7 +801,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +813,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +826,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{5}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -446,7 +845,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +857,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +870,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{6}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetJobRequest) GetJob() *JobRef {
@@ -492,7 +891,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +903,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +916,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{7}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetJobResponse) GetJobs() []*Job {
@@ -538,7 +937,7 @@ type CancelJobsRequest struct {
 
 func (x *CancelJobsRequest) Reset() {
 	*x = CancelJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +949,7 @@ func (x *CancelJobsRequest) String() string {
 func (*CancelJobsRequest) ProtoMessage() {}
 
 func (x *CancelJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +962,7 @@ func (x *CancelJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobsRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelJobsRequest) GetFilter() *JobFilter {
@@ -589,7 +988,7 @@ type CancelJobsResponse struct {
 
 func (x *CancelJobsResponse) Reset() {
 	*x = CancelJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +1000,7 @@ func (x *CancelJobsResponse) String() string {
 func (*CancelJobsResponse) ProtoMessage() {}
 
 func (x *CancelJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +1013,7 @@ func (x *CancelJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobsResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{9}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelJobsResponse) GetOutcomes() []*JobOutcome {
@@ -633,7 +1032,7 @@ type HoldJobsRequest struct {
 
 func (x *HoldJobsRequest) Reset() {
 	*x = HoldJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +1044,7 @@ func (x *HoldJobsRequest) String() string {
 func (*HoldJobsRequest) ProtoMessage() {}
 
 func (x *HoldJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +1057,7 @@ func (x *HoldJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldJobsRequest.ProtoReflect.Descriptor instead.
 func (*HoldJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{10}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HoldJobsRequest) GetFilter() *JobFilter {
@@ -677,7 +1076,7 @@ type HoldJobsResponse struct {
 
 func (x *HoldJobsResponse) Reset() {
 	*x = HoldJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +1088,7 @@ func (x *HoldJobsResponse) String() string {
 func (*HoldJobsResponse) ProtoMessage() {}
 
 func (x *HoldJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +1101,7 @@ func (x *HoldJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldJobsResponse.ProtoReflect.Descriptor instead.
 func (*HoldJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{11}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HoldJobsResponse) GetOutcomes() []*JobOutcome {
@@ -721,7 +1120,7 @@ type ReleaseJobsRequest struct {
 
 func (x *ReleaseJobsRequest) Reset() {
 	*x = ReleaseJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1132,7 @@ func (x *ReleaseJobsRequest) String() string {
 func (*ReleaseJobsRequest) ProtoMessage() {}
 
 func (x *ReleaseJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1145,7 @@ func (x *ReleaseJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseJobsRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{12}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReleaseJobsRequest) GetFilter() *JobFilter {
@@ -765,7 +1164,7 @@ type ReleaseJobsResponse struct {
 
 func (x *ReleaseJobsResponse) Reset() {
 	*x = ReleaseJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1176,7 @@ func (x *ReleaseJobsResponse) String() string {
 func (*ReleaseJobsResponse) ProtoMessage() {}
 
 func (x *ReleaseJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1189,7 @@ func (x *ReleaseJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseJobsResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{13}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReleaseJobsResponse) GetOutcomes() []*JobOutcome {
@@ -804,7 +1203,25 @@ var File_gpuq_v1_queue_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\n" +
-	"\x13gpuq/v1/queue.proto\x12\agpuq.v1\x1a\x11gpuq/v1/job.proto\"\xc2\x01\n" +
+	"\x13gpuq/v1/queue.proto\x12\agpuq.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11gpuq/v1/job.proto\x1a\x12gpuq/v1/node.proto\"\x92\x02\n" +
+	"\x04Node\x12%\n" +
+	"\x04info\x18\x01 \x01(\v2\x11.gpuq.v1.NodeInfoR\x04info\x12(\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x12.gpuq.v1.NodeStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x127\n" +
+	"\tlast_seen\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x1c\n" +
+	"\tconnected\x18\x05 \x01(\bR\tconnected\x12#\n" +
+	"\x04jobs\x18\x06 \x03(\v2\x0f.gpuq.v1.JobRefR\x04jobs\x12%\n" +
+	"\x0eallocated_gpus\x18\a \x01(\rR\rallocatedGpus\"\x12\n" +
+	"\x10ListNodesRequest\"8\n" +
+	"\x11ListNodesResponse\x12#\n" +
+	"\x05nodes\x18\x01 \x03(\v2\r.gpuq.v1.NodeR\x05nodes\">\n" +
+	"\x10DrainNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x13\n" +
+	"\x11DrainNodeResponse\"'\n" +
+	"\x11ResumeNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
+	"\x12ResumeNodeResponse\"\xc2\x01\n" +
 	"\tJobFilter\x12#\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x0f.gpuq.v1.JobRefR\x04jobs\x12\x14\n" +
 	"\x05teams\x18\x02 \x03(\tR\x05teams\x12\x14\n" +
@@ -851,7 +1268,12 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\x12ReleaseJobsRequest\x12*\n" +
 	"\x06filter\x18\x01 \x01(\v2\x12.gpuq.v1.JobFilterR\x06filter\"F\n" +
 	"\x13ReleaseJobsResponse\x12/\n" +
-	"\boutcomes\x18\x01 \x03(\v2\x13.gpuq.v1.JobOutcomeR\boutcomes2\xa0\x03\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x13.gpuq.v1.JobOutcomeR\boutcomes*e\n" +
+	"\tNodeState\x12\x1a\n" +
+	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rNODE_STATE_UP\x10\x01\x12\x13\n" +
+	"\x0fNODE_STATE_DOWN\x10\x02\x12\x14\n" +
+	"\x10NODE_STATE_DRAIN\x10\x032\xef\x04\n" +
 	"\fQueueService\x12B\n" +
 	"\tSubmitJob\x12\x19.gpuq.v1.SubmitJobRequest\x1a\x1a.gpuq.v1.SubmitJobResponse\x12?\n" +
 	"\bListJobs\x12\x18.gpuq.v1.ListJobsRequest\x1a\x19.gpuq.v1.ListJobsResponse\x129\n" +
@@ -859,7 +1281,11 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\n" +
 	"CancelJobs\x12\x1a.gpuq.v1.CancelJobsRequest\x1a\x1b.gpuq.v1.CancelJobsResponse\x12?\n" +
 	"\bHoldJobs\x12\x18.gpuq.v1.HoldJobsRequest\x1a\x19.gpuq.v1.HoldJobsResponse\x12H\n" +
-	"\vReleaseJobs\x12\x1b.gpuq.v1.ReleaseJobsRequest\x1a\x1c.gpuq.v1.ReleaseJobsResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
+	"\vReleaseJobs\x12\x1b.gpuq.v1.ReleaseJobsRequest\x1a\x1c.gpuq.v1.ReleaseJobsResponse\x12B\n" +
+	"\tListNodes\x12\x19.gpuq.v1.ListNodesRequest\x1a\x1a.gpuq.v1.ListNodesResponse\x12B\n" +
+	"\tDrainNode\x12\x19.gpuq.v1.DrainNodeRequest\x1a\x1a.gpuq.v1.DrainNodeResponse\x12E\n" +
+	"\n" +
+	"ResumeNode\x12\x1a.gpuq.v1.ResumeNodeRequest\x1a\x1b.gpuq.v1.ResumeNodeResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
 var (
 	file_gpuq_v1_queue_proto_rawDescOnce sync.Once
@@ -873,62 +1299,83 @@ func file_gpuq_v1_queue_proto_rawDescGZIP() []byte {
 	return file_gpuq_v1_queue_proto_rawDescData
 }
 
-var file_gpuq_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gpuq_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gpuq_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_gpuq_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_gpuq_v1_queue_proto_goTypes = []any{
-	(JobOutcome_Result)(0),      // 0: gpuq.v1.JobOutcome.Result
-	(*JobFilter)(nil),           // 1: gpuq.v1.JobFilter
-	(*JobOutcome)(nil),          // 2: gpuq.v1.JobOutcome
-	(*SubmitJobRequest)(nil),    // 3: gpuq.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),   // 4: gpuq.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),     // 5: gpuq.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),    // 6: gpuq.v1.ListJobsResponse
-	(*GetJobRequest)(nil),       // 7: gpuq.v1.GetJobRequest
-	(*GetJobResponse)(nil),      // 8: gpuq.v1.GetJobResponse
-	(*CancelJobsRequest)(nil),   // 9: gpuq.v1.CancelJobsRequest
-	(*CancelJobsResponse)(nil),  // 10: gpuq.v1.CancelJobsResponse
-	(*HoldJobsRequest)(nil),     // 11: gpuq.v1.HoldJobsRequest
-	(*HoldJobsResponse)(nil),    // 12: gpuq.v1.HoldJobsResponse
-	(*ReleaseJobsRequest)(nil),  // 13: gpuq.v1.ReleaseJobsRequest
-	(*ReleaseJobsResponse)(nil), // 14: gpuq.v1.ReleaseJobsResponse
-	(*JobRef)(nil),              // 15: gpuq.v1.JobRef
-	(JobState)(0),               // 16: gpuq.v1.JobState
-	(*JobSpec)(nil),             // 17: gpuq.v1.JobSpec
-	(*Job)(nil),                 // 18: gpuq.v1.Job
+	(NodeState)(0),                // 0: gpuq.v1.NodeState
+	(JobOutcome_Result)(0),        // 1: gpuq.v1.JobOutcome.Result
+	(*Node)(nil),                  // 2: gpuq.v1.Node
+	(*ListNodesRequest)(nil),      // 3: gpuq.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 4: gpuq.v1.ListNodesResponse
+	(*DrainNodeRequest)(nil),      // 5: gpuq.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 6: gpuq.v1.DrainNodeResponse
+	(*ResumeNodeRequest)(nil),     // 7: gpuq.v1.ResumeNodeRequest
+	(*ResumeNodeResponse)(nil),    // 8: gpuq.v1.ResumeNodeResponse
+	(*JobFilter)(nil),             // 9: gpuq.v1.JobFilter
+	(*JobOutcome)(nil),            // 10: gpuq.v1.JobOutcome
+	(*SubmitJobRequest)(nil),      // 11: gpuq.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 12: gpuq.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),       // 13: gpuq.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 14: gpuq.v1.ListJobsResponse
+	(*GetJobRequest)(nil),         // 15: gpuq.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 16: gpuq.v1.GetJobResponse
+	(*CancelJobsRequest)(nil),     // 17: gpuq.v1.CancelJobsRequest
+	(*CancelJobsResponse)(nil),    // 18: gpuq.v1.CancelJobsResponse
+	(*HoldJobsRequest)(nil),       // 19: gpuq.v1.HoldJobsRequest
+	(*HoldJobsResponse)(nil),      // 20: gpuq.v1.HoldJobsResponse
+	(*ReleaseJobsRequest)(nil),    // 21: gpuq.v1.ReleaseJobsRequest
+	(*ReleaseJobsResponse)(nil),   // 22: gpuq.v1.ReleaseJobsResponse
+	(*NodeInfo)(nil),              // 23: gpuq.v1.NodeInfo
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*JobRef)(nil),                // 25: gpuq.v1.JobRef
+	(JobState)(0),                 // 26: gpuq.v1.JobState
+	(*JobSpec)(nil),               // 27: gpuq.v1.JobSpec
+	(*Job)(nil),                   // 28: gpuq.v1.Job
 }
 var file_gpuq_v1_queue_proto_depIdxs = []int32{
-	15, // 0: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
-	16, // 1: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
-	15, // 2: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
-	0,  // 3: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
-	17, // 4: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
-	1,  // 5: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	18, // 6: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
-	15, // 7: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
-	18, // 8: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
-	1,  // 9: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	2,  // 10: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	1,  // 11: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	2,  // 12: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	1,  // 13: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	2,  // 14: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	3,  // 15: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
-	5,  // 16: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
-	7,  // 17: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
-	9,  // 18: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
-	11, // 19: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
-	13, // 20: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
-	4,  // 21: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
-	6,  // 22: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
-	8,  // 23: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
-	10, // 24: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
-	12, // 25: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
-	14, // 26: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	23, // 0: gpuq.v1.Node.info:type_name -> gpuq.v1.NodeInfo
+	0,  // 1: gpuq.v1.Node.state:type_name -> gpuq.v1.NodeState
+	24, // 2: gpuq.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	25, // 3: gpuq.v1.Node.jobs:type_name -> gpuq.v1.JobRef
+	2,  // 4: gpuq.v1.ListNodesResponse.nodes:type_name -> gpuq.v1.Node
+	25, // 5: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
+	26, // 6: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
+	25, // 7: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
+	1,  // 8: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
+	27, // 9: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
+	9,  // 10: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	28, // 11: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
+	25, // 12: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
+	28, // 13: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
+	9,  // 14: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	10, // 15: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	9,  // 16: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	10, // 17: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	9,  // 18: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	10, // 19: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	11, // 20: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
+	13, // 21: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
+	15, // 22: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
+	17, // 23: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
+	19, // 24: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
+	21, // 25: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
+	3,  // 26: gpuq.v1.QueueService.ListNodes:input_type -> gpuq.v1.ListNodesRequest
+	5,  // 27: gpuq.v1.QueueService.DrainNode:input_type -> gpuq.v1.DrainNodeRequest
+	7,  // 28: gpuq.v1.QueueService.ResumeNode:input_type -> gpuq.v1.ResumeNodeRequest
+	12, // 29: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
+	14, // 30: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
+	16, // 31: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
+	18, // 32: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
+	20, // 33: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
+	22, // 34: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
+	4,  // 35: gpuq.v1.QueueService.ListNodes:output_type -> gpuq.v1.ListNodesResponse
+	6,  // 36: gpuq.v1.QueueService.DrainNode:output_type -> gpuq.v1.DrainNodeResponse
+	8,  // 37: gpuq.v1.QueueService.ResumeNode:output_type -> gpuq.v1.ResumeNodeResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_queue_proto_init() }
@@ -937,13 +1384,14 @@ func file_gpuq_v1_queue_proto_init() {
 		return
 	}
 	file_gpuq_v1_job_proto_init()
+	file_gpuq_v1_node_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_queue_proto_rawDesc), len(file_gpuq_v1_queue_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

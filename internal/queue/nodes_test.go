@@ -1,0 +1,163 @@
+package queue
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+func nodeInfo(name string, gpus int) *gpuqv1.NodeInfo {
+	n := &gpuqv1.NodeInfo{Name: name, Pool: "a100-us-west1", Simulated: true}
+	for i := range gpus {
+		n.Gpus = append(n.Gpus, &gpuqv1.GPU{Index: uint32(i), Uuid: fmt.Sprintf("GPU-%s-%d", name, i), Type: "a100"})
+	}
+	return n
+}
+
+// fakeNode registers with the queue and attaches a session.
+type fakeNode struct {
+	t       *testing.T
+	q       *Queue
+	name    string
+	session string
+	out     <-chan *gpuqv1.ControllerMessage
+}
+
+func register(t *testing.T, q *Queue, name string, gpus int, running ...*gpuqv1.RunningJob) (*fakeNode, *gpuqv1.RegisterNodeResponse) {
+	t.Helper()
+	resp, err := q.RegisterNode(nodeInfo(name, gpus), running, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, detach, err := q.AttachSession(name, resp.SessionId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(detach)
+	return &fakeNode{t: t, q: q, name: name, session: resp.SessionId, out: out}, resp
+}
+
+func (n *fakeNode) next() *gpuqv1.ControllerMessage {
+	n.t.Helper()
+	select {
+	case m := <-n.out:
+		return m
+	case <-time.After(5 * time.Second):
+		n.t.Fatalf("node %s got no message", n.name)
+		return nil
+	}
+}
+
+func (n *fakeNode) update(alloc string, s gpuqv1.JobState, code int32) {
+	n.t.Helper()
+	u := &gpuqv1.JobUpdate{AllocationId: alloc, State: s, ExitCode: code, EndTime: timestamppb.Now()}
+	if err := n.q.JobUpdate(n.name, u); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func jobState(q *Queue, id uint64) *gpuqv1.Job {
+	jobs := q.List(Filter{Jobs: []job.Ref{{ID: id}}})
+	return jobs[0]
+}
+
+func TestRunOnNode(t *testing.T) {
+	q := newQueue(t, "")
+	n, _ := register(t, q, "n1", 4)
+	a := submit(t, q, spec())
+	b := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 2 }))
+	q.Cycle()
+	as := n.next().GetAssignment()
+	if as == nil || as.Job.Id != a || len(as.GpuIds) != 4 || string(as.Job.Spec.Script) == "" || as.Job.Spec.TimeLimit.AsDuration() != time.Hour {
+		t.Fatalf("assignment = %v, want job %d on 4 GPUs with its script and a time limit", as, a)
+	}
+	if j := jobState(q, b); j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Reason != "Resources" {
+		t.Errorf("job b = %s/%s, want PENDING/Resources", job.StateName(j.State), j.Reason)
+	}
+	n.update(as.AllocationId, gpuqv1.JobState_JOB_STATE_COMPLETED, 0)
+	if ack := n.next().GetAck(); ack.GetAllocationId() != as.AllocationId {
+		t.Errorf("ack = %v, want %s", ack, as.AllocationId)
+	}
+	if j := jobState(q, a); j.State != gpuqv1.JobState_JOB_STATE_COMPLETED {
+		t.Errorf("job a = %s, want COMPLETED", job.StateName(j.State))
+	}
+	q.Cycle()
+	bs := n.next().GetAssignment()
+	if bs.GetJob().GetId() != b {
+		t.Fatalf("second assignment = %v, want job %d", bs, b)
+	}
+	// Cancelling a running job asks the node to stop it; it ends CANCELLED.
+	if _, err := q.Cancel(Filter{Jobs: []job.Ref{{ID: b}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	stop := n.next().GetStop()
+	if stop.GetAllocationId() != bs.AllocationId || stop.Reason != gpuqv1.StopJob_REASON_CANCEL {
+		t.Fatalf("stop = %v", stop)
+	}
+	n.update(bs.AllocationId, gpuqv1.JobState_JOB_STATE_FAILED, 143)
+	if j := jobState(q, b); j.State != gpuqv1.JobState_JOB_STATE_CANCELLED {
+		t.Errorf("job b = %s, want CANCELLED", job.StateName(j.State))
+	}
+}
+
+func TestNodeLostJobsRequeuedAndFenced(t *testing.T) {
+	q, clock := newQueueClock(t, "")
+	n1, _ := register(t, q, "n1", 1)
+	a := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }))
+	keep := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1; s.NoRequeue = true }))
+	q.Cycle()
+	first := n1.next().GetAssignment()
+	if first.GetJob().GetId() != a {
+		t.Fatalf("assignment %v, want job %d", first, a)
+	}
+	// n1 stops answering; n2 joins.
+	clock.Add(2 * time.Minute)
+	n2, _ := register(t, q, "n2", 1)
+	q.checkNodes()
+	j := jobState(q, a)
+	if j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Restarts != 1 || j.Reason != "NodeFail" {
+		t.Fatalf("job on the lost node = %s/%s restarts %d, want PENDING/NodeFail restarts 1", job.StateName(j.State), j.Reason, j.Restarts)
+	}
+	q.Cycle()
+	second := n2.next().GetAssignment()
+	if second.GetJob().GetId() != a || second.AllocationId == first.AllocationId {
+		t.Fatalf("requeued job assignment %v", second)
+	}
+	// n1 comes back still running the first allocation: it is fenced.
+	_, resp := register(t, q, "n1", 1, &gpuqv1.RunningJob{AllocationId: first.AllocationId, Job: job.RefOf(first.Job).Proto()})
+	if len(resp.FencedAllocations) != 1 || resp.FencedAllocations[0] != first.AllocationId {
+		t.Errorf("fenced = %v, want [%s]", resp.FencedAllocations, first.AllocationId)
+	}
+	q.Cycle()
+	// The job that must not be requeued starts on n1, whose node is lost again.
+	third := n1Next(t, q)
+	if third.GetJob().GetId() != keep {
+		t.Fatalf("assignment %v, want job %d", third, keep)
+	}
+	clock.Add(2 * time.Minute)
+	_ = n2
+	q.checkNodes()
+	if j := jobState(q, keep); j.State != gpuqv1.JobState_JOB_STATE_NODE_FAIL {
+		t.Errorf("--no-requeue job on a lost node = %s, want NODE_FAIL", job.StateName(j.State))
+	}
+}
+
+// n1Next reads the next message of n1's current session.
+func n1Next(t *testing.T, q *Queue) *gpuqv1.Assignment {
+	t.Helper()
+	q.mu.RLock()
+	out := q.nodes["n1"].out
+	q.mu.RUnlock()
+	select {
+	case m := <-out:
+		return m.GetAssignment()
+	case <-time.After(5 * time.Second):
+		t.Fatal("n1 got no message")
+		return nil
+	}
+}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/queue"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Nodes is what the NodeService and the node RPCs of the QueueService need
+// of the queue.
+type Nodes interface {
+	RegisterNode(info *gpuqv1.NodeInfo, running []*gpuqv1.RunningJob, finished []*gpuqv1.JobUpdate) (*gpuqv1.RegisterNodeResponse, error)
+	AttachSession(name, session string) (<-chan *gpuqv1.ControllerMessage, func(), error)
+	Heartbeat(name, session string) error
+	JobUpdate(name string, u *gpuqv1.JobUpdate) error
+	Nodes() []queue.NodeView
+	SetNodeState(name string, s queue.NodeState, reason string) error
+}
+
+var _ Nodes = (*queue.Queue)(nil)
+
+// NodeService implements gpuqv1.NodeServiceServer.
+type NodeService struct {
+	gpuqv1.UnimplementedNodeServiceServer
+	n Nodes
+}
+
+// NewNodeService serves n.
+func NewNodeService(n Nodes) *NodeService { return &NodeService{n: n} }
+
+func (s *NodeService) RegisterNode(_ context.Context, req *gpuqv1.RegisterNodeRequest) (*gpuqv1.RegisterNodeResponse, error) {
+	return s.n.RegisterNode(req.Node, req.Running, req.Finished)
+}
+
+// Session serves one node's stream: the first message says who it is; then
+// heartbeats and job updates flow in while assignments and stop orders flow
+// out, until either side ends it.
+func (s *NodeService) Session(stream gpuqv1.NodeService_SessionServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return &job.FieldError{Field: "hello", Problem: "the first message of a session must be a hello"}
+	}
+	out, detach, err := s.n.AttachSession(hello.Node, hello.SessionId)
+	if err != nil {
+		return err
+	}
+	defer detach()
+	errc := make(chan error, 1)
+	go func() { errc <- s.receive(hello, stream) }()
+	for {
+		select {
+		case m, ok := <-out:
+			if !ok {
+				return job.ErrUnavailable // replaced by a newer session, or the node went down
+			}
+			if err := stream.Send(m); err != nil {
+				return err
+			}
+		case err := <-errc:
+			return err
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		}
+	}
+}
+
+func (s *NodeService) receive(hello *gpuqv1.SessionHello, stream gpuqv1.NodeService_SessionServer) error {
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch x := m.Msg.(type) {
+		case *gpuqv1.NodeMessage_Heartbeat:
+			err = s.n.Heartbeat(hello.Node, hello.SessionId)
+		case *gpuqv1.NodeMessage_JobUpdate:
+			if err = s.n.Heartbeat(hello.Node, hello.SessionId); err == nil {
+				err = s.n.JobUpdate(hello.Node, x.JobUpdate)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var nodeStates = map[queue.NodeState]gpuqv1.NodeState{
+	queue.NodeUp:    gpuqv1.NodeState_NODE_STATE_UP,
+	queue.NodeDown:  gpuqv1.NodeState_NODE_STATE_DOWN,
+	queue.NodeDrain: gpuqv1.NodeState_NODE_STATE_DRAIN,
+}
+
+func (s *QueueService) ListNodes(context.Context, *gpuqv1.ListNodesRequest) (*gpuqv1.ListNodesResponse, error) {
+	views := s.nodes.Nodes()
+	out := make([]*gpuqv1.Node, len(views))
+	for i, v := range views {
+		n := &gpuqv1.Node{Info: v.Info, State: nodeStates[v.State], Reason: v.Reason,
+			LastSeen: timestamppb.New(v.LastSeen), Connected: v.Connected, AllocatedGpus: uint32(v.UsedGPUs)}
+		for _, r := range v.Jobs {
+			n.Jobs = append(n.Jobs, r.Proto())
+		}
+		out[i] = n
+	}
+	return &gpuqv1.ListNodesResponse{Nodes: out}, nil
+}
+
+func (s *QueueService) DrainNode(_ context.Context, req *gpuqv1.DrainNodeRequest) (*gpuqv1.DrainNodeResponse, error) {
+	reason := req.Reason
+	if reason == "" {
+		reason = "drained by an operator"
+	}
+	return &gpuqv1.DrainNodeResponse{}, s.nodes.SetNodeState(req.Name, queue.NodeDrain, reason)
+}
+
+func (s *QueueService) ResumeNode(_ context.Context, req *gpuqv1.ResumeNodeRequest) (*gpuqv1.ResumeNodeResponse, error) {
+	return &gpuqv1.ResumeNodeResponse{}, s.nodes.SetNodeState(req.Name, queue.NodeUp, "")
+}
