@@ -7,6 +7,8 @@ GOFLAGS_TEST ?= -race
 # urfave/cli's man-page generator and grpc's request tracing are never used;
 # leaving them out makes gpuqctl start faster.
 TAGS      ?= urfave_cli_no_docs,grpcnotrace
+# go-nvml's header marks many functions deprecated; gcc would warn on each.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 .PHONY: help build test bench demo proto proto-check lint install clean
 
@@ -15,13 +17,14 @@ help: ## list the targets
 
 build: ## build gpuqd, gpuqctl and gpuq-node into ./bin
 	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqd ./gpuqctl
+	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/gpuq-node ./node
 
 test: ## run every test with the race detector
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) -count=1 ./...
 
 bench: build ## run the benchmarks and print figures beside their baselines
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 1x ./internal/e2e ./gpuqctl
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3s ./internal/server ./internal/queue ./internal/ctl
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3s ./internal/server ./internal/queue ./internal/ctl ./internal/calendar
 
 demo: build ## start a small cluster and submit jobs from three time zones
 	./examples/demo.sh
@@ -43,7 +46,7 @@ lint: ## gofmt, go vet, staticcheck when installed
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed; skipped"; fi
 
 install: build ## install the binaries into /usr/local/bin
-	install -m 0755 $(BIN)/gpuqd $(BIN)/gpuqctl /usr/local/bin/
+	install -m 0755 $(BIN)/gpuqd $(BIN)/gpuqctl $(BIN)/gpuq-node /usr/local/bin/
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

@@ -194,3 +194,7 @@ func (c *Client) err(err error) error {
 	}
 	return e
 }
+
+// Conn is the client's connection, for other services on the same gpuqd
+// (the node daemon's NodeService).
+func (c *Client) Conn() grpc.ClientConnInterface { return c.conn }

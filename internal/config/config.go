@@ -74,7 +74,11 @@ type Defaults struct {
 	MaxTimeLimit Duration `yaml:"max_time_limit"` // the most a job may ask for
 	GracePeriod  Duration `yaml:"grace_period"`   // from the signal to SIGKILL on preemption or time limit
 	KillWait     Duration `yaml:"kill_wait"`      // from the signal to SIGKILL on cancel
-	Team         string   `yaml:"team,omitempty"` // for submissions that name no team; "" for none
+	// Node daemons send a heartbeat this often; one silent for NodeDownAfter
+	// is DOWN and its jobs are requeued (or NODE_FAIL).
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	NodeDownAfter     Duration `yaml:"node_down_after"`
+	Team              string   `yaml:"team,omitempty"` // for submissions that name no team; "" for none
 }
 
 // Default returns the configuration gpuqd runs with when its file sets
@@ -86,10 +90,12 @@ func Default() Config {
 		DataDir: "/var/lib/gpuq",
 		Log:     Log{Level: "info", Format: "text"},
 		Defaults: Defaults{
-			TimeLimit:    Duration(time.Hour),
-			MaxTimeLimit: Duration(7 * 24 * time.Hour),
-			GracePeriod:  Duration(300 * time.Second),
-			KillWait:     Duration(30 * time.Second),
+			TimeLimit:         Duration(time.Hour),
+			MaxTimeLimit:      Duration(7 * 24 * time.Hour),
+			GracePeriod:       Duration(300 * time.Second),
+			KillWait:          Duration(30 * time.Second),
+			HeartbeatInterval: Duration(10 * time.Second),
+			NodeDownAfter:     Duration(60 * time.Second),
 		},
 	}
 }

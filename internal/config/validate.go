@@ -251,6 +251,8 @@ func (c *Config) validateDefaults(v *validator) {
 		{"max_time_limit", d.MaxTimeLimit},
 		{"grace_period", d.GracePeriod},
 		{"kill_wait", d.KillWait},
+		{"heartbeat_interval", d.HeartbeatInterval},
+		{"node_down_after", d.NodeDownAfter},
 	} {
 		if f.val <= 0 {
 			v.add("defaults."+f.name, "must be positive, got %s", f.val)
@@ -258,6 +260,9 @@ func (c *Config) validateDefaults(v *validator) {
 	}
 	if d.TimeLimit > 0 && d.MaxTimeLimit > 0 && d.TimeLimit > d.MaxTimeLimit {
 		v.add("defaults.time_limit", "%s exceeds max_time_limit %s", d.TimeLimit, d.MaxTimeLimit)
+	}
+	if d.HeartbeatInterval > 0 && d.NodeDownAfter > 0 && d.NodeDownAfter < 2*d.HeartbeatInterval {
+		v.add("defaults.node_down_after", "%s is less than two heartbeat intervals (%s)", d.NodeDownAfter, d.HeartbeatInterval)
 	}
 	if d.Team != "" {
 		if _, ok := c.Team(d.Team); !ok {

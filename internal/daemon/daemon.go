@@ -58,7 +58,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}()
 	start := time.Now()
 	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log,
-		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait)})
+		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait),
+		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter)})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	// go-nvml's header marks many functions deprecated; gcc would warn on each.
+	os.Setenv("CGO_CFLAGS", "-O2 -g -Wno-deprecated-declarations")
 	dir, err := os.MkdirTemp("", "gpuq-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -31,6 +33,12 @@ func TestMain(m *testing.M) {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	cmd = exec.Command("go", "build", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir+"/gpuq-node", "github.com/gpuq/gpuq/node")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gpuq-node:", err)
 		os.Exit(1)
 	}
 	// A Go program that does nothing: the bare baseline of process start-up.
@@ -50,7 +58,12 @@ const testConfig = `listen:
   unix: %[1]s/gpuqd.sock
 data_dir: %[1]s/data
 log:
-  level: info
+  level: debug
+defaults:
+  heartbeat_interval: 1s
+  node_down_after: 3s
+  kill_wait: 2s
+  grace_period: 2s
 teams:
   - name: sf
     timezone: America/Los_Angeles
@@ -185,4 +198,62 @@ func (c *cluster) ctl(args ...string) (string, string, int) {
 		c.t.Fatalf("gpuqctl %v: %v", args, err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// nodeDaemon is one gpuq-node of a cluster.
+type nodeDaemon struct {
+	c    *cluster
+	name string
+	args []string
+	cmd  *exec.Cmd
+}
+
+// startNode runs a gpuq-node with simulated GPUs and the exec runtime.
+func (c *cluster) startNode(name, pool, gpus string) *nodeDaemon {
+	c.t.Helper()
+	n := &nodeDaemon{c: c, name: name, args: []string{"--server", "unix://" + c.sock, "--name", name, "--pool", pool,
+		"--simulate-gpus", gpus, "--runtime", "exec", "--state-dir", filepath.Join(c.dir, "node-"+name), "--log-level", "debug"}}
+	n.start()
+	c.t.Cleanup(n.stop)
+	return n
+}
+
+func (n *nodeDaemon) start() {
+	n.c.t.Helper()
+	lf, err := os.OpenFile(filepath.Join(n.c.dir, "node-"+n.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	n.cmd = exec.Command(filepath.Join(binDir, "gpuq-node"), n.args...)
+	n.cmd.Stdout, n.cmd.Stderr = lf, lf
+	if err := n.cmd.Start(); err != nil {
+		n.c.t.Fatal(err)
+	}
+}
+
+func (n *nodeDaemon) log() string {
+	b, _ := os.ReadFile(filepath.Join(n.c.dir, "node-"+n.name+".log"))
+	return string(b)
+}
+
+func (n *nodeDaemon) kill9() {
+	if n.cmd != nil {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+		n.cmd = nil
+	}
+}
+
+func (n *nodeDaemon) stop() {
+	if n.cmd != nil {
+		_ = n.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = n.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = n.cmd.Process.Kill()
+		}
+		n.cmd = nil
+	}
 }

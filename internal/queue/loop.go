@@ -17,8 +17,10 @@ import (
 // scheduleLoop runs a cycle when kicked (at most every MinCycleGap) and at
 // least every CycleInterval.
 func (q *Queue) scheduleLoop(ctx context.Context) {
-	tick := time.NewTicker(q.opts.CycleInterval)
+	// Ticks often enough to notice a silent node within a heartbeat.
+	tick := time.NewTicker(min(q.opts.CycleInterval, q.opts.HeartbeatInterval))
 	defer tick.Stop()
+	last := time.Now()
 	q.Cycle()
 	for {
 		select {
@@ -26,8 +28,12 @@ func (q *Queue) scheduleLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 			q.checkNodes()
+			if time.Since(last) < q.opts.CycleInterval {
+				continue
+			}
 		case <-q.kick:
 		}
+		last = time.Now()
 		q.Cycle()
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,361 @@
+package execrun
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cgroupParent is the directory under each hierarchy that holds the jobs'
+// cgroups: <root>/<controller>/gpuq/<id> (v1), <root>/gpuq/<id> (v2).
+const cgroupParent = "gpuq"
+
+// cgroupConfig is where job cgroups go. New decides it once and hands it to
+// every shim in spec.json.
+type cgroupConfig struct {
+	// Version is 0 (no cgroups), 1 or 2.
+	Version int `json:"version"`
+	// Memory and CPU are the v1 parents, <root>/memory/gpuq and
+	// <root>/cpu/gpuq; either may be empty when that controller cannot be used.
+	Memory string `json:"memory,omitempty"`
+	CPU    string `json:"cpu,omitempty"`
+	// Unified is the v2 parent, <root>/gpuq.
+	Unified string `json:"unified,omitempty"`
+}
+
+// jobDirs lists every cgroup directory the run id may have, whether it was
+// made or not: for clean-up when state.json is missing.
+func (c cgroupConfig) jobDirs(id string) []string {
+	var dirs []string
+	for _, p := range []string{c.Memory, c.CPU, c.Unified} {
+		if p != "" {
+			dirs = append(dirs, filepath.Join(p, id))
+		}
+	}
+	return dirs
+}
+
+// detectCgroups finds which cgroup version root holds and makes the gpuq
+// parents. What cannot be used comes back as warnings; a config with
+// Version 0 means no cgroups at all.
+func detectCgroups(root string) (cgroupConfig, []string) {
+	if root == "" {
+		return cgroupConfig{}, nil
+	}
+	var warn []string
+	if fileExists(filepath.Join(root, "cgroup.controllers")) {
+		parent := filepath.Join(root, cgroupParent)
+		if err := makeParent(parent); err != nil {
+			return cgroupConfig{}, []string{fmt.Sprintf("cgroup v2 at %s not usable, jobs run without cgroups: %v", root, err)}
+		}
+		// Delegate memory and cpu to the jobs' cgroups where the root
+		// offers them; a hybrid host's unified hierarchy offers neither.
+		avail := strings.Fields(readString(filepath.Join(root, "cgroup.controllers")))
+		for _, ctl := range []string{"memory", "cpu"} {
+			if !slices.Contains(avail, ctl) {
+				warn = append(warn, fmt.Sprintf("cgroup v2 at %s has no %s controller: %s limits are not applied", root, ctl, ctl))
+				continue
+			}
+			for _, dir := range []string{root, parent} {
+				if err := writeCgroupFile(dir, "cgroup.subtree_control", "+"+ctl); err != nil {
+					warn = append(warn, fmt.Sprintf("cgroup v2: enable %s in %s: %v", ctl, dir, err))
+					break
+				}
+			}
+		}
+		return cgroupConfig{Version: 2, Unified: parent}, warn
+	}
+	c := cgroupConfig{Version: 1}
+	for _, ctl := range []string{"memory", "cpu"} {
+		mnt := filepath.Join(root, ctl)
+		if !fileExists(filepath.Join(mnt, "cgroup.procs")) {
+			warn = append(warn, fmt.Sprintf("cgroup v1: no %s controller at %s", ctl, mnt))
+			continue
+		}
+		parent := filepath.Join(mnt, cgroupParent)
+		if err := makeParent(parent); err != nil {
+			warn = append(warn, fmt.Sprintf("cgroup v1: %s controller not usable: %v", ctl, err))
+			continue
+		}
+		if ctl == "memory" {
+			c.Memory = parent
+		} else {
+			c.CPU = parent
+		}
+	}
+	if c.Memory == "" && c.CPU == "" {
+		warn = append(warn, fmt.Sprintf("no usable cgroup under %s: jobs run without cgroups, limits are not applied", root))
+		return cgroupConfig{}, warn
+	}
+	return c, warn
+}
+
+// makeParent makes dir and checks that cgroups can be made in it.
+func makeParent(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// jobCgroup is one job's cgroups, as the shim made them.
+type jobCgroup struct {
+	v2 bool
+	// dirs are the job's cgroup directories; processes are listed from the
+	// first.
+	dirs []string
+	// mem is the directory of the memory controller, for OOM counts.
+	mem string
+}
+
+// setupJobCgroup makes the cgroups of run id with its limits. What cannot
+// be made or set is returned as warnings: the job then runs with less.
+func setupJobCgroup(c cgroupConfig, id string, memBytes uint64, cpus float64) (jobCgroup, []string) {
+	var warn []string
+	j := jobCgroup{v2: c.Version == 2}
+	mk := func(parent string) (string, bool) {
+		dir := filepath.Join(parent, id)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			warn = append(warn, fmt.Sprintf("make cgroup: %v", err))
+			return "", false
+		}
+		return dir, true
+	}
+	quota := int64(cpus * 100000)
+	if cpus > 0 && quota < 1000 {
+		quota = 1000 // the kernel's minimum quota is 1 ms
+	}
+	switch c.Version {
+	case 1:
+		if c.Memory != "" {
+			if dir, ok := mk(c.Memory); ok {
+				j.dirs, j.mem = append(j.dirs, dir), dir
+				if memBytes > 0 {
+					v := strconv.FormatUint(memBytes, 10)
+					if err := writeCgroupFile(dir, "memory.limit_in_bytes", v); err != nil {
+						warn = append(warn, fmt.Sprintf("memory limit not applied: %v", err))
+					} else if fileExists(filepath.Join(dir, "memory.memsw.limit_in_bytes")) {
+						// Memory plus swap: the job cannot swap its way past the limit.
+						if err := writeCgroupFile(dir, "memory.memsw.limit_in_bytes", v); err != nil {
+							warn = append(warn, fmt.Sprintf("memory+swap limit not applied: %v", err))
+						}
+					}
+				}
+			}
+		} else if memBytes > 0 {
+			warn = append(warn, "memory limit not applied: no memory cgroup")
+		}
+		if c.CPU != "" {
+			if dir, ok := mk(c.CPU); ok {
+				j.dirs = append(j.dirs, dir)
+				if cpus > 0 {
+					err := writeCgroupFile(dir, "cpu.cfs_period_us", "100000")
+					if err == nil {
+						err = writeCgroupFile(dir, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
+					}
+					if err != nil {
+						warn = append(warn, fmt.Sprintf("cpu limit not applied: %v", err))
+					}
+				}
+			}
+		} else if cpus > 0 {
+			warn = append(warn, "cpu limit not applied: no cpu cgroup")
+		}
+	case 2:
+		dir, ok := mk(c.Unified)
+		if !ok {
+			break
+		}
+		j.dirs, j.mem = []string{dir}, dir
+		if memBytes > 0 {
+			if err := writeCgroupFile(dir, "memory.max", strconv.FormatUint(memBytes, 10)); err != nil {
+				warn = append(warn, fmt.Sprintf("memory limit not applied: %v", err))
+			} else if fileExists(filepath.Join(dir, "memory.swap.max")) {
+				if err := writeCgroupFile(dir, "memory.swap.max", "0"); err != nil {
+					warn = append(warn, fmt.Sprintf("swap limit not applied: %v", err))
+				}
+			}
+		}
+		if cpus > 0 {
+			if err := writeCgroupFile(dir, "cpu.max", strconv.FormatInt(quota, 10)+" 100000"); err != nil {
+				warn = append(warn, fmt.Sprintf("cpu limit not applied: %v", err))
+			}
+		}
+	}
+	return j, warn
+}
+
+// enter moves the calling process (every thread of it) into the job's v1
+// cgroups, so that a child started next is born inside them; leave moves
+// it back to where it was. Cgroup v2 uses CLONE_INTO_CGROUP instead.
+func (j jobCgroup) enter() (leave func() error, err error) {
+	pid := strconv.Itoa(os.Getpid())
+	var back []string
+	leave = func() error {
+		var errs []error
+		for _, dir := range back {
+			if err := writeCgroupFile(dir, "cgroup.procs", pid); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, dir := range j.dirs {
+		mnt := filepath.Dir(filepath.Dir(dir))
+		orig := ownV1Cgroup(mnt)
+		if err := writeCgroupFile(dir, "cgroup.procs", pid); err != nil {
+			return nil, errors.Join(fmt.Errorf("enter cgroup: %w", err), leave())
+		}
+		back = append(back, orig)
+	}
+	return leave, nil
+}
+
+// ownV1Cgroup is the calling process's cgroup in the v1 hierarchy mounted
+// at mnt (<root>/memory, <root>/cpu), read from /proc/self/cgroup; mnt
+// itself when it cannot be told.
+func ownV1Cgroup(mnt string) string {
+	ctl := filepath.Base(mnt)
+	if real, err := filepath.EvalSymlinks(mnt); err == nil {
+		ctl = filepath.Base(real) // "cpu" may be a link to "cpu,cpuacct"
+	}
+	want := strings.Split(ctl, ",")
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return mnt
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		// hierarchy-id:controller-list:path
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if slices.Contains(strings.Split(parts[1], ","), want[0]) {
+			dir := filepath.Join(mnt, parts[2])
+			if fileExists(filepath.Join(dir, "cgroup.procs")) {
+				return dir
+			}
+			return mnt
+		}
+	}
+	return mnt
+}
+
+// cgroupPids lists the processes in the cgroup at dir.
+func cgroupPids(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// drainCgroup kills every process in the cgroup at dir until none is left
+// or timeout has passed; it reports whether the cgroup is empty (or gone).
+func drainCgroup(dir string, v2 bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	delay := time.Millisecond
+	for {
+		pids, err := cgroupPids(dir)
+		if err != nil {
+			return errors.Is(err, fs.ErrNotExist)
+		}
+		if len(pids) == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		if v2 && writeCgroupFile(dir, "cgroup.kill", "1") == nil {
+			// The kernel kills every process, including those being forked.
+		} else {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// removeCgroup removes the (empty) cgroup at dir, retrying while the kernel
+// still counts processes that are exiting. A missing cgroup is no error.
+func removeCgroup(dir string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	delay := time.Millisecond
+	for {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return &fs.PathError{Op: "rmdir", Path: dir, Err: err}
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// oomKills is how many processes the OOM killer ended in the job's memory
+// cgroup: "oom_kill N" in memory.oom_control (v1) or memory.events (v2).
+func (j jobCgroup) oomKills() int {
+	if j.mem == "" {
+		return 0
+	}
+	name := "memory.oom_control"
+	if j.v2 {
+		name = "memory.events"
+	}
+	for line := range strings.Lines(readString(filepath.Join(j.mem, name))) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// writeCgroupFile writes s to an existing control file dir/name.
+func writeCgroupFile(dir, name, s string) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", s, filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,140 @@
+package execrun
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/jobrun"
+)
+
+// Files in a run's directory, StateDir/<id>/. See the package comment for
+// who writes each and when.
+const (
+	specFile    = "spec.json"
+	stateFile   = "state.json"
+	exitFile    = "exit.json"
+	shimLogFile = "shim.log"
+
+	// formatVersion is written into every JSON file; a change to their
+	// fields that an older reader would misread bumps it.
+	formatVersion = 1
+)
+
+// shimSpec is spec.json: what Start hands to the shim.
+type shimSpec struct {
+	Version int          `json:"version"`
+	Spec    jobrun.Spec  `json:"spec"`
+	Cgroup  cgroupConfig `json:"cgroup"`
+}
+
+// state is state.json, written by the shim once the job has started.
+type state struct {
+	Version int               `json:"version"`
+	ID      string            `json:"id"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// ShimPID and ShimStart identify the shim: its pid and its start time
+	// in clock ticks after boot (/proc/<pid>/stat field 22).
+	ShimPID   int    `json:"shim_pid"`
+	ShimStart uint64 `json:"shim_start"`
+	// PID is the job's first process, which leads the job's process group
+	// (its pgid is PID); PIDStart is its start time in clock ticks.
+	PID      int    `json:"pid"`
+	PIDStart uint64 `json:"pid_start"`
+	// Started is when the job was started, in UTC.
+	Started time.Time `json:"started"`
+	// Cgroups are the job's cgroup directories, the one to list processes
+	// from first; empty when the job runs without a cgroup.
+	Cgroups []string `json:"cgroups,omitempty"`
+	// CgroupV2 is set when Cgroups is a single cgroup v2 directory.
+	CgroupV2 bool `json:"cgroup_v2,omitempty"`
+	// Warnings are what the shim could not set up (a limit not applied).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// exitRecord is exit.json, written by the shim when the job has ended.
+type exitRecord struct {
+	Version int       `json:"version"`
+	Code    int       `json:"code"`
+	Signal  int       `json:"signal,omitempty"`
+	OOM     bool      `json:"oom,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+}
+
+func (e exitRecord) exit() jobrun.Exit {
+	return jobrun.Exit{
+		Code:    e.Code,
+		Signal:  syscall.Signal(e.Signal),
+		OOM:     e.OOM,
+		Started: e.Started.UTC(),
+		Ended:   e.Ended.UTC(),
+	}
+}
+
+// exitFromStatus turns a wait status into Code and Signal as a shell shows
+// them: the exit status, or 128+N when killed by signal N.
+func exitFromStatus(ws syscall.WaitStatus) (code, sig int) {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus(), 0
+	case ws.Signaled():
+		return 128 + int(ws.Signal()), int(ws.Signal())
+	default:
+		return -1, 0
+	}
+}
+
+// writeJSONAtomic writes v as dir/name so that a reader sees either no file
+// or the whole of it: a temporary file renamed. With durable, the file
+// also survives a crash once it returns: fsync of the file before the
+// rename and of the directory after.
+func writeJSONAtomic(dir, name string, v any, durable bool) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	b = append(b, '\n')
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if durable {
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
+
+// readJSON reads the JSON file at path into v. A missing file gives an
+// error satisfying errors.Is(err, fs.ErrNotExist).
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}

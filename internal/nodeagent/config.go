@@ -1,0 +1,132 @@
+package nodeagent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gpuq/gpuq/internal/gpu"
+)
+
+// Config is gpuq-node's configuration file (YAML).
+type Config struct {
+	// Server is gpuqd: "unix:///run/gpuq/gpuqd.sock" or "host:port".
+	Server string `yaml:"server"`
+	// Name of the node; default the host name.
+	Name   string            `yaml:"name"`
+	Pool   string            `yaml:"pool"`
+	Region string            `yaml:"region"`
+	Labels map[string]string `yaml:"labels,omitempty"`
+	// SimulateGPUs ("a100:8") gives a simulated inventory instead of NVML's.
+	SimulateGPUs string `yaml:"simulate_gpus,omitempty"`
+	// GPUTypes maps parts of NVML model names to config GPU types, before
+	// the built-in rules (A100 -> a100, ...).
+	GPUTypes map[string]string `yaml:"gpu_types,omitempty"`
+	Runtime  RuntimeConfig     `yaml:"runtime"`
+	// StateDir keeps scripts, runs and the ends of runs not yet reported.
+	StateDir string `yaml:"state_dir"`
+	// CheckpointDir holds each job's checkpoint directory; default
+	// <state_dir>/checkpoints. Put it on shared storage for jobs to resume
+	// on another node.
+	CheckpointDir string    `yaml:"checkpoint_dir,omitempty"`
+	Log           LogConfig `yaml:"log"`
+}
+
+// RuntimeConfig chooses how jobs run.
+type RuntimeConfig struct {
+	// Kind is "exec" (processes) or "containerd".
+	Kind string `yaml:"kind"`
+	// CgroupRoot for the exec runtime's per-job limits; "" for none.
+	CgroupRoot string `yaml:"cgroup_root,omitempty"`
+	// ContainerdAddress, Namespace and Image for the containerd runtime.
+	ContainerdAddress string `yaml:"containerd_address,omitempty"`
+	Namespace         string `yaml:"namespace,omitempty"`
+	Image             string `yaml:"image,omitempty"`
+}
+
+// LogConfig is the level (debug, info, warn, error) and format (text, json).
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig is the only source of gpuq-node's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Server:   "unix:///run/gpuq/gpuqd.sock",
+		StateDir: "/var/lib/gpuq-node",
+		Runtime: RuntimeConfig{
+			Kind:              "exec",
+			CgroupRoot:        "/sys/fs/cgroup",
+			ContainerdAddress: "/run/containerd/containerd.sock",
+			Namespace:         "gpuq",
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// LoadConfig reads a config file over the defaults.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("load config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate reports every problem with its field.
+func (c *Config) Validate() error {
+	var probs []string
+	add := func(field, format string, args ...any) {
+		probs = append(probs, field+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Server == "" {
+		add("server", "required")
+	}
+	if !namePattern.MatchString(c.Name) {
+		add("name", "%q: want letters, digits, '.', '_' or '-', at most 64", c.Name)
+	}
+	if c.Pool == "" {
+		add("pool", "required: the gpuqd pool this node belongs to")
+	}
+	if c.SimulateGPUs != "" {
+		if _, err := gpu.ParseSimulated("check", c.SimulateGPUs); err != nil {
+			add("simulate_gpus", "%v", err)
+		}
+	}
+	if err := gpu.TypeMap(c.GPUTypes).Validate(); err != nil {
+		add("gpu_types", "%v", err)
+	}
+	switch c.Runtime.Kind {
+	case "exec":
+	case "containerd":
+		if c.Runtime.ContainerdAddress == "" {
+			add("runtime.containerd_address", "required for the containerd runtime")
+		}
+		if c.Runtime.Image == "" {
+			add("runtime.image", "required for the containerd runtime: the image of jobs that name none")
+		}
+	default:
+		add("runtime.kind", "%q: want exec or containerd", c.Runtime.Kind)
+	}
+	if c.StateDir == "" {
+		add("state_dir", "required")
+	}
+	if len(probs) > 0 {
+		return errors.New("invalid config:\n  " + strings.Join(probs, "\n  "))
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+// Package nodeagent is gpuq-node: it registers a node's GPUs with gpuqd,
+// keeps one session stream open, runs the jobs gpuqd assigns through a
+// Runtime (internal/execrun for processes, internal/ctrdrun for containerd),
+// and stops them the one way every stop goes: the job's warning signal, the
+// grace period, then SIGKILL.
+//
+// What it must not lose survives its own restart: runs are found again
+// through Runtime.List, and the end of every run is kept on disk until gpuqd
+// acknowledges it.
+package nodeagent

@@ -1,0 +1,138 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gpuq/gpuq/internal/client"
+	"github.com/gpuq/gpuq/internal/execrun"
+	"github.com/gpuq/gpuq/internal/gpu"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Main is gpuq-node's command line; it returns the exit code. The exec
+// runtime's shim is dispatched by node/main.go before Main.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:      "gpuq-node",
+		Usage:     "the gpuq node daemon: registers this node's GPUs with gpuqd and runs the jobs it assigns",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config file (YAML)", EnvVars: []string{"GPUQ_NODE_CONFIG"}},
+			&cli.StringFlag{Name: "server", Usage: "gpuqd address, overriding server", EnvVars: []string{"GPUQ_SERVER"}},
+			&cli.StringFlag{Name: "name", Usage: "node name, overriding name (default: the host name)"},
+			&cli.StringFlag{Name: "pool", Usage: "pool, overriding pool"},
+			&cli.StringFlag{Name: "region", Usage: "region, overriding region"},
+			&cli.StringFlag{Name: "simulate-gpus", Usage: "simulated `GPUS` (a100:8 or a100:4,a800:4) instead of NVML's"},
+			&cli.StringFlag{Name: "runtime", Usage: "exec or containerd, overriding runtime.kind"},
+			&cli.StringFlag{Name: "state-dir", Usage: "state directory, overriding state_dir"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			return serve(c.Context, cfg, newLogger(stderr, cfg.Log))
+		},
+	}
+	if err := app.RunContext(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "gpuq-node: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func loadConfig(c *cli.Context) (Config, error) {
+	cfg := DefaultConfig()
+	if p := c.String("config"); p != "" {
+		var err error
+		if cfg, err = LoadConfig(p); err != nil {
+			return cfg, err
+		}
+	}
+	for flag, field := range map[string]*string{
+		"server": &cfg.Server, "name": &cfg.Name, "pool": &cfg.Pool, "region": &cfg.Region,
+		"simulate-gpus": &cfg.SimulateGPUs, "runtime": &cfg.Runtime.Kind, "state-dir": &cfg.StateDir, "log-level": &cfg.Log.Level,
+	} {
+		if c.IsSet(flag) {
+			*field = c.String(flag)
+		}
+	}
+	if cfg.Name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("name: not set and no host name: %w", err)
+		}
+		cfg.Name = strings.Split(h, ".")[0]
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(w io.Writer, lc LogConfig) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(lc.Level))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// inventory finds the node's GPUs: simulated when asked, else through NVML.
+func inventory(cfg Config) ([]gpu.Device, error) {
+	if cfg.SimulateGPUs != "" {
+		return gpu.ParseSimulated(cfg.Name, cfg.SimulateGPUs)
+	}
+	return gpu.Discover(gpu.OpenNVML(), gpu.TypeMap(cfg.GPUTypes))
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	devs, err := inventory(cfg)
+	if err != nil {
+		return err
+	}
+	info := &gpuqv1.NodeInfo{Name: cfg.Name, Pool: cfg.Pool, Region: cfg.Region, Labels: cfg.Labels,
+		Simulated: cfg.SimulateGPUs != "", Cpus: uint32(runtime.NumCPU()), Version: "dev"}
+	for _, d := range devs {
+		info.Gpus = append(info.Gpus, d.Proto())
+	}
+	rt, err := openRuntime(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	cl, err := client.Dial(cfg.Server)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	a, err := New(Options{Conn: cl.Conn(), Info: info, Devices: devs, Runtime: rt, StateDir: cfg.StateDir,
+		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("gpuq-node starting", "node", cfg.Name, "pool", cfg.Pool, "gpus", len(devs), "simulated", info.Simulated, "runtime", cfg.Runtime.Kind)
+	return a.Run(ctx)
+}
+
+// openRuntime opens the configured runtime.
+// TODO(#3): the containerd runtime (internal/ctrdrun) is wired here next.
+func openRuntime(_ context.Context, cfg Config, log *slog.Logger) (Runtime, error) {
+	switch cfg.Runtime.Kind {
+	case "exec":
+		return execrun.New(execrun.Options{StateDir: filepath.Join(cfg.StateDir, "exec"), CgroupRoot: cfg.Runtime.CgroupRoot, Logger: log})
+	}
+	return nil, fmt.Errorf("runtime.kind: %q is not available in this build yet; use exec", cfg.Runtime.Kind)
+}

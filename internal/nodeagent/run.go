@@ -1,0 +1,311 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/gpu"
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/jobrun"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// start runs an assignment. A run that cannot start is reported FAILED with
+// the reason.
+func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
+	j := as.Job
+	ref := job.RefOf(j)
+	a.mu.Lock()
+	_, dup := a.runs[as.AllocationId]
+	a.mu.Unlock()
+	if dup {
+		return
+	}
+	now := a.opts.Now().UTC()
+	r := &run{alloc: as.AllocationId, ref: ref, started: now, grace: as.Grace.AsDuration(), signal: syscall.SIGTERM}
+	if sig := j.Spec.GetSignal(); sig != nil {
+		if s, ok := signalByName(sig.Name); ok {
+			r.signal = s
+		}
+	}
+	if limit := j.Spec.TimeLimit.AsDuration(); limit > 0 {
+		r.deadline = now.Add(limit)
+		r.warnAt = r.deadline.Add(-j.Spec.GetSignal().GetBefore().AsDuration())
+	}
+	spec, err := a.runSpec(as, r)
+	if err == nil {
+		err = a.opts.Runtime.Start(ctx, spec)
+	}
+	if err != nil {
+		a.log.Error("job failed to start", "job", ref.String(), "allocation", r.alloc, "err", err)
+		a.finish(&gpuqv1.JobUpdate{AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_FAILED,
+			ExitCode: 1, StartTime: timestamppb.New(now), EndTime: timestamppb.New(now), Message: "LaunchFailed: " + err.Error()})
+		return
+	}
+	a.mu.Lock()
+	a.runs[r.alloc] = r
+	a.mu.Unlock()
+	a.log.Info("job started", "job", ref.String(), "allocation", r.alloc, "gpus", len(as.GpuIds))
+	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: &gpuqv1.JobUpdate{
+		AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: timestamppb.New(now),
+	}}})
+	a.watch(ctx, r)
+}
+
+// runSpec writes the script and builds what the runtime runs.
+func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
+	j := as.Job
+	sp := j.Spec
+	dir := filepath.Join(a.opts.StateDir, "jobs", r.alloc)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return jobrun.Spec{}, fmt.Errorf("job directory: %w", err)
+	}
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, sp.Script, 0o755); err != nil {
+		return jobrun.Spec{}, fmt.Errorf("write script: %w", err)
+	}
+	ckpt := filepath.Join(a.opts.CheckpointDir, checkpointName(j))
+	if err := os.MkdirAll(ckpt, 0o755); err != nil {
+		return jobrun.Spec{}, fmt.Errorf("checkpoint directory: %w", err)
+	}
+	workDir := sp.Chdir
+	if workDir == "" {
+		workDir = dir
+	}
+	stdout := outputPath(sp.Output, j, a.opts.Info.Name)
+	stderr := stdout
+	if sp.Error != "" {
+		stderr = outputPath(sp.Error, j, a.opts.Info.Name)
+	}
+	for _, p := range []string{stdout, stderr} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return jobrun.Spec{}, fmt.Errorf("output directory: %w", err)
+		}
+	}
+	var devs []gpu.Device
+	for _, d := range a.opts.Devices {
+		for _, id := range as.GpuIds {
+			if d.UUID == id {
+				devs = append(devs, d)
+			}
+		}
+	}
+	if len(devs) != len(as.GpuIds) {
+		return jobrun.Spec{}, fmt.Errorf("assigned GPUs %v are not all on this node", as.GpuIds)
+	}
+	image := sp.Image
+	if image == "" {
+		image = a.opts.Image
+	}
+	labels := map[string]string{
+		labelAllocation: r.alloc,
+		labelJob:        r.ref.String(),
+		labelGrace:      r.grace.String(),
+		labelSignal:     strings.TrimPrefix(unixName(r.signal), "SIG"),
+		"gpuq.team":     sp.Team,
+		"gpuq.user":     sp.User,
+	}
+	if !r.deadline.IsZero() {
+		labels[labelDeadline] = r.deadline.Format(time.RFC3339Nano)
+		labels[labelSignalAt] = r.warnAt.Format(time.RFC3339Nano)
+	}
+	args := append([]string{script}, sp.Args...)
+	return jobrun.Spec{
+		ID:          r.alloc,
+		Image:       image,
+		Args:        args,
+		Env:         jobEnv(as, a.opts.Info.Name, ckpt, gpu.VisibleDevicesEnv(devs)),
+		Dir:         workDir,
+		Mounts:      []jobrun.Mount{{Source: dir, Target: dir, ReadOnly: true}, {Source: workDir, Target: workDir}, {Source: ckpt, Target: ckpt}},
+		Devices:     gpu.DeviceNodes(devs),
+		Stdout:      stdout,
+		Stderr:      stderr,
+		MemoryBytes: sp.MemoryBytes,
+		CPUs:        float64(sp.Cpus),
+		Labels:      labels,
+	}, nil
+}
+
+// watch waits for a run to end and reports the end. At the time limit it
+// starts the stop: the warning signal at the limit (or --signal's seconds
+// before it), SIGKILL a grace period later.
+func (a *Agent) watch(ctx context.Context, r *run) {
+	a.wg.Go(func() {
+		var timers []*time.Timer
+		if !r.deadline.IsZero() {
+			now := a.opts.Now()
+			timers = append(timers, time.AfterFunc(max(r.warnAt.Sub(now), 0), func() {
+				a.stop(r.alloc, gpuqv1.StopJob_REASON_TIME_LIMIT, "", r.grace)
+			}))
+		}
+		defer func() {
+			for _, t := range timers {
+				t.Stop()
+			}
+		}()
+		// Wait outlives the session's context: a job's end is reported even
+		// while gpuqd is away. It ends with the agent's.
+		exit, err := a.opts.Runtime.Wait(context.WithoutCancel(ctx), r.alloc)
+		if err != nil {
+			a.log.Error("wait for job", "allocation", r.alloc, "err", err)
+			exit = jobrun.Exit{Code: 1, Ended: a.opts.Now()}
+		}
+		a.mu.Lock()
+		why := r.why
+		a.mu.Unlock()
+		a.finish(endUpdate(r, why, exit))
+		if err := a.opts.Runtime.Delete(context.WithoutCancel(ctx), r.alloc); err != nil {
+			a.log.Warn("delete run", "allocation", r.alloc, "err", err)
+		}
+		_ = os.RemoveAll(filepath.Join(a.opts.StateDir, "jobs", r.alloc))
+		a.mu.Lock()
+		delete(a.runs, r.alloc)
+		a.mu.Unlock()
+	})
+}
+
+// endUpdate says how a run ended, in gpuq's states.
+func endUpdate(r *run, why gpuqv1.StopJob_Reason, exit jobrun.Exit) *gpuqv1.JobUpdate {
+	u := &gpuqv1.JobUpdate{AllocationId: r.alloc, Job: r.ref.Proto(), ExitCode: int32(exit.Code), ExitSignal: int32(exit.Signal),
+		OutOfMemory: exit.OOM, StartTime: timestamppb.New(r.started), EndTime: timestamppb.New(exit.Ended)}
+	if exit.Ended.IsZero() {
+		u.EndTime = timestamppb.Now()
+	}
+	switch {
+	case why == gpuqv1.StopJob_REASON_TIME_LIMIT:
+		u.State = gpuqv1.JobState_JOB_STATE_TIMEOUT
+	case why == gpuqv1.StopJob_REASON_CANCEL || why == gpuqv1.StopJob_REASON_FENCE:
+		u.State = gpuqv1.JobState_JOB_STATE_CANCELLED
+	case why == gpuqv1.StopJob_REASON_PREEMPT:
+		u.State = gpuqv1.JobState_JOB_STATE_PREEMPTED
+	case exit.OOM:
+		u.State, u.Message = gpuqv1.JobState_JOB_STATE_OUT_OF_MEMORY, "OutOfMemory"
+	case exit.Code == 0:
+		u.State = gpuqv1.JobState_JOB_STATE_COMPLETED
+	default:
+		u.State, u.Message = gpuqv1.JobState_JOB_STATE_FAILED, "NonZeroExitCode"
+	}
+	return u
+}
+
+// stop ends a run the one way every stop goes: the warning signal (the
+// job's --signal, or SIGTERM; sigName overrides), the grace, then SIGKILL.
+// The first stop of a run decides its final state; later ones are ignored.
+func (a *Agent) stop(alloc string, why gpuqv1.StopJob_Reason, sigName string, grace time.Duration) {
+	a.mu.Lock()
+	r := a.runs[alloc]
+	a.mu.Unlock()
+	if r == nil {
+		if why == gpuqv1.StopJob_REASON_FENCE {
+			_ = a.opts.Runtime.Signal(context.Background(), alloc, syscall.SIGKILL)
+		}
+		return
+	}
+	r.stopOnce.Do(func() {
+		a.mu.Lock()
+		r.why = why
+		a.mu.Unlock()
+		sig := r.signal
+		if s, ok := signalByName(sigName); ok {
+			sig = s
+		}
+		a.log.Info("stopping job", "allocation", alloc, "job", r.ref.String(), "why", why.String(), "signal", unixName(sig), "grace", grace)
+		ctx := context.Background()
+		if err := a.opts.Runtime.Signal(ctx, alloc, sig); err != nil {
+			a.log.Warn("signal job", "allocation", alloc, "err", err)
+		}
+		if sig == syscall.SIGKILL {
+			return
+		}
+		time.AfterFunc(grace, func() {
+			a.mu.Lock()
+			_, alive := a.runs[alloc]
+			a.mu.Unlock()
+			if alive {
+				a.log.Info("grace over; killing job", "allocation", alloc)
+				_ = a.opts.Runtime.Signal(ctx, alloc, syscall.SIGKILL)
+			}
+		})
+	})
+}
+
+// finish keeps a run's end on disk until gpuqd acknowledges it, and reports it.
+func (a *Agent) finish(u *gpuqv1.JobUpdate) {
+	b, err := proto.Marshal(u)
+	if err == nil {
+		err = writeFileAtomic(a.finishedPath(u.AllocationId), b)
+	}
+	if err != nil {
+		a.log.Error("record the end of a run", "allocation", u.AllocationId, "err", err)
+	}
+	a.mu.Lock()
+	a.finished[u.AllocationId] = u
+	a.mu.Unlock()
+	a.log.Info("job ended", "allocation", u.AllocationId, "state", job.StateName(u.State), "exit", u.ExitCode)
+	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: u}})
+}
+
+// acked forgets a run's end once gpuqd has recorded it.
+func (a *Agent) acked(alloc string) {
+	a.mu.Lock()
+	delete(a.finished, alloc)
+	a.mu.Unlock()
+	if err := os.Remove(a.finishedPath(alloc)); err != nil && !os.IsNotExist(err) {
+		a.log.Warn("forget acknowledged run", "allocation", alloc, "err", err)
+	}
+}
+
+func (a *Agent) finishedPath(alloc string) string {
+	return filepath.Join(a.opts.StateDir, "finished", alloc+".pb")
+}
+
+// loadFinished reads the ends of runs an earlier agent had not had
+// acknowledged.
+func (a *Agent) loadFinished() error {
+	files, err := filepath.Glob(filepath.Join(a.opts.StateDir, "finished", "*.pb"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f, err)
+		}
+		u := &gpuqv1.JobUpdate{}
+		if err := proto.Unmarshal(b, u); err != nil {
+			a.log.Warn("unreadable run record; removing it", "file", f, "err", err)
+			_ = os.Remove(f)
+			continue
+		}
+		a.finished[u.AllocationId] = u
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
