@@ -9,4 +9,4 @@
 #SBATCH --mail-user=ops@example.org
 
 echo "evaluating on GPUs ${CUDA_VISIBLE_DEVICES:-none}"
-sleep 30
+sleep 8

@@ -10,7 +10,7 @@
 ckpt=${GPUQ_CHECKPOINT_DIR:-/tmp}/step
 trap 'echo "checkpointing at step $(cat "$ckpt" 2>/dev/null)"; exit 0' USR1 TERM
 step=$(cat "$ckpt" 2>/dev/null || echo 0)
-while [ "$step" -lt 600 ]; do
+while [ "$step" -lt 20 ]; do
   step=$((step + 1)); echo "$step" > "$ckpt"
   sleep 1
 done

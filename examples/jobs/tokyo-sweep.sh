@@ -8,4 +8,4 @@
 
 lr=$(echo "0.001 0.003 0.01 0.03" | cut -d' ' -f$(( (${GPUQ_ARRAY_TASK_ID:-0} % 4) + 1 )))
 echo "task ${GPUQ_ARRAY_TASK_ID:-0}: learning rate $lr"
-sleep 20
+sleep 3
