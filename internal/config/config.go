@@ -45,6 +45,8 @@ type Team struct {
 	MonthlyBudget   money.Amount `yaml:"monthly_budget,omitempty"`   // 0: no budget
 	PreferredRegion string       `yaml:"preferred_region,omitempty"` // a region of some pool
 	Users           []string     `yaml:"users,omitempty"`
+	// GracePeriod overrides defaults.grace_period for the team's jobs; 0: the default.
+	GracePeriod Duration `yaml:"grace_period,omitempty"`
 
 	loc *time.Location // loaded by Validate
 }

@@ -169,6 +169,9 @@ func (t *Team) validate(v *validator, path string, regions map[string]bool) {
 	if t.MonthlyBudget < 0 {
 		v.add(path+".monthly_budget", "must not be negative, got %s", t.MonthlyBudget)
 	}
+	if t.GracePeriod < 0 {
+		v.add(path+".grace_period", "must not be negative, got %s", t.GracePeriod)
+	}
 	if t.PreferredRegion != "" && !regions[t.PreferredRegion] {
 		known := make([]string, 0, len(regions))
 		for r := range regions {

@@ -31,8 +31,12 @@ func Rules(c *config.Config) queue.Rules {
 		MaxTimeLimit:     time.Duration(c.Defaults.MaxTimeLimit),
 		DefaultTimeLimit: map[string]time.Duration{"": time.Duration(c.Defaults.TimeLimit)},
 	}
+	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
 		r.Teams = append(r.Teams, t.Name)
+		if t.GracePeriod > 0 {
+			r.TeamGrace[t.Name] = time.Duration(t.GracePeriod)
+		}
 	}
 	for _, p := range c.Pools {
 		r.PoolTypes[p.Name] = p.GPUType

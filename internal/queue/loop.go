@@ -227,7 +227,15 @@ func (q *Queue) assign(x *gpuqv1.Job) {
 		j.Spec.TimeLimit = durationpb.New(q.opts.Rules.timeLimit(j.Spec, pool))
 	}
 	q.send(x.Node, &gpuqv1.ControllerMessage{Msg: &gpuqv1.ControllerMessage_Assignment{Assignment: &gpuqv1.Assignment{
-		AllocationId: x.AllocationId, Job: j, GpuIds: x.GpuIds, Grace: durationpb.New(q.opts.GracePeriod),
+		AllocationId: x.AllocationId, Job: j, GpuIds: x.GpuIds, Grace: durationpb.New(q.grace(j.Spec.Team)),
 	}}})
 	q.log.Info("job started", "job", job.RefOf(x).String(), "node", x.Node, "gpus", len(x.GpuIds), "allocation", x.AllocationId)
+}
+
+// grace is the time between the warning signal and SIGKILL for a team's jobs.
+func (q *Queue) grace(team string) time.Duration {
+	if g, ok := q.opts.Rules.TeamGrace[team]; ok && g > 0 {
+		return g
+	}
+	return q.opts.GracePeriod
 }

@@ -161,3 +161,13 @@ func n1Next(t *testing.T, q *Queue) *gpuqv1.Assignment {
 		return nil
 	}
 }
+
+func TestTeamGrace(t *testing.T) {
+	q := &Queue{opts: Options{GracePeriod: 300 * time.Second, Rules: Rules{TeamGrace: map[string]time.Duration{"tokyo": time.Minute}}}}
+	if g := q.grace("tokyo"); g != time.Minute {
+		t.Errorf("tokyo grace = %s, want 1m", g)
+	}
+	if g := q.grace("sf"); g != 300*time.Second {
+		t.Errorf("sf grace = %s, want the default 5m", g)
+	}
+}

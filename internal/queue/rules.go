@@ -29,6 +29,8 @@ type Rules struct {
 	PoolTypes map[string]string
 	// MaxTimeLimit bounds --time; 0 means no bound.
 	MaxTimeLimit time.Duration
+	// TeamGrace overrides the grace period for a team's jobs.
+	TeamGrace map[string]time.Duration
 	// DefaultTimeLimit applies to jobs that set none, per pool; "" keys the
 	// site-wide default.
 	DefaultTimeLimit map[string]time.Duration
