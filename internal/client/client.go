@@ -178,6 +178,32 @@ func (c *Client) Release(ctx context.Context, f *gpuqv1.JobFilter, opts ...grpc.
 	return resp.GetOutcomes(), nil
 }
 
+// ListNodes returns every node gpuqd knows, in no particular order.
+func (c *Client) ListNodes(ctx context.Context, opts ...grpc.CallOption) ([]*gpuqv1.Node, error) {
+	resp, err := c.rpc.ListNodes(ctx, &gpuqv1.ListNodesRequest{}, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp.GetNodes(), nil
+}
+
+// DrainNode lets the jobs running on the node finish and starts no new ones
+// there; reason is recorded with the state (gpuqd fills in one when it is
+// empty). Draining a drained node replaces its reason. A node gpuqd does not
+// know is an error wrapping job.ErrNotFound.
+func (c *Client) DrainNode(ctx context.Context, name, reason string, opts ...grpc.CallOption) error {
+	_, err := c.rpc.DrainNode(ctx, &gpuqv1.DrainNodeRequest{Name: name, Reason: reason}, opts...)
+	return c.err(err)
+}
+
+// ResumeNode undoes DrainNode. A node gpuqd does not know is an error wrapping
+// job.ErrNotFound; a DOWN node, which comes back only when its daemon
+// registers again, is an error wrapping job.ErrInvalidState.
+func (c *Client) ResumeNode(ctx context.Context, name string, opts ...grpc.CallOption) error {
+	_, err := c.rpc.ResumeNode(ctx, &gpuqv1.ResumeNodeRequest{Name: name}, opts...)
+	return c.err(err)
+}
+
 // err maps a failed call to a domain error. An unavailable daemon whose
 // connection is not up is an *UnreachableError naming the target; a daemon
 // that answered "unavailable" itself is a *StatusError.

@@ -195,3 +195,61 @@ func TestDialBadTarget(t *testing.T) {
 		t.Fatalf("Dial = %v, want *job.InvalidError for field server", err)
 	}
 }
+
+func TestNodes(t *testing.T) {
+	srv := &clienttest.Server{}
+	c, err := client.Dial(srv.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nodes := []*gpuqv1.Node{
+		{Info: &gpuqv1.NodeInfo{Name: "gpu-a01", Pool: "a100"}, State: gpuqv1.NodeState_NODE_STATE_UP, Connected: true},
+		{Info: &gpuqv1.NodeInfo{Name: "gpu-a02", Pool: "a100"}, State: gpuqv1.NodeState_NODE_STATE_DOWN, Reason: "missed heartbeats"},
+	}
+	srv.SetNodes(nodes)
+	got, err := c.ListNodes(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(nodes, got, protocmp.Transform()); diff != "" {
+		t.Errorf("ListNodes (-want +got):\n%s", diff)
+	}
+
+	if err := c.DrainNode(ctx(t), "gpu-a01", "bad fan"); err != nil {
+		t.Fatalf("DrainNode: %v", err)
+	}
+	if n := srv.Nodes()[0]; n.State != gpuqv1.NodeState_NODE_STATE_DRAIN || n.Reason != "bad fan" {
+		t.Errorf("after DrainNode: %v (%q), want DRAIN (bad fan)", n.State, n.Reason)
+	}
+	if err := c.ResumeNode(ctx(t), "gpu-a01"); err != nil {
+		t.Fatalf("ResumeNode: %v", err)
+	}
+	if n := srv.Nodes()[0]; n.State != gpuqv1.NodeState_NODE_STATE_UP || n.Reason != "" {
+		t.Errorf("after ResumeNode: %v (%q), want UP with no reason", n.State, n.Reason)
+	}
+
+	tests := []struct {
+		name string
+		call func() error
+		want error
+		msg  string
+	}{
+		{"drain unknown", func() error { return c.DrainNode(ctx(t), "gpu-z99", "x") }, job.ErrNotFound, "node gpu-z99: not found"},
+		{"resume unknown", func() error { return c.ResumeNode(ctx(t), "gpu-z99") }, job.ErrNotFound, "node gpu-z99: not found"},
+		{"resume down", func() error { return c.ResumeNode(ctx(t), "gpu-a02") }, job.ErrInvalidState,
+			"node gpu-a02: invalid state for this action: it is DOWN; it comes back when its daemon registers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			var se *client.StatusError
+			if !errors.Is(err, tt.want) || !errors.As(err, &se) {
+				t.Fatalf("err = %#v, want a *StatusError wrapping %v", err, tt.want)
+			}
+			if err.Error() != tt.msg {
+				t.Errorf("message = %q, want %q", err.Error(), tt.msg)
+			}
+		})
+	}
+}

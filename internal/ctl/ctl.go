@@ -242,17 +242,17 @@ func setHelpFlag() {
 
 var helpFlagOnce sync.Once
 
-const appDescription = `gpuqctl submits batch jobs to gpuqd and shows and controls them, with the
-commands, options and output formats of Slurm's sbatch, squeue, scancel and
-scontrol.
+const appDescription = `gpuqctl submits batch jobs to gpuqd and shows and controls them, and shows,
+drains and resumes the cluster's nodes, with the commands, options and output
+formats of Slurm's sbatch, squeue, scancel, sinfo and scontrol.
 
 The server is --server, else $GPUQ_SERVER, else unix:///run/gpuq/gpuqd.sock.
 It is "unix:///path", a socket path, or "host:port".
 
 EXIT STATUS:
    0    success
-   1    the action failed for at least one job (not found, wrong state),
-        or gpuqd failed
+   1    the action failed for at least one job or node (not found, wrong
+        state), or gpuqd failed
    2    usage error or bad input: bad flags, a bad batch script, or input
         gpuqd rejected as invalid
    3    gpuqd cannot be reached or is unavailable; retrying later may work
@@ -293,6 +293,8 @@ func (r *runner) app() *cli.App {
 			r.holdCommand("hold", "keep pending jobs from starting (like scontrol hold)"),
 			r.holdCommand("release", "let held jobs start (like scontrol release)"),
 			r.showCommand(),
+			r.nodesCommand(),
+			r.nodeCommand(),
 		},
 	}
 }

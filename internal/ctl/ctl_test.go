@@ -138,7 +138,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"cancel"}, "gpuqctl: error: name the jobs to cancel, or select them with --me, --team, --user, --state or --name\nRun 'gpuqctl cancel --help' for usage.\n"},
 		{[]string{"cancel", "4x"}, "gpuqctl: error: job id \"4x\": want a positive number, 42_3 or 42_[1-5]\nRun 'gpuqctl cancel --help' for usage.\n"},
 		{[]string{"hold"}, "gpuqctl: error: name the jobs to hold\nRun 'gpuqctl hold --help' for usage.\n"},
-		{[]string{"show"}, "gpuqctl: error: show what? (gpuqctl show job JOB)\nRun 'gpuqctl show --help' for usage.\n"},
+		{[]string{"show"}, "gpuqctl: error: show what? (gpuqctl show job JOB, or show node [NAME])\nRun 'gpuqctl show --help' for usage.\n"},
 		{[]string{"show", "job"}, "gpuqctl: error: want one job, 42 or 42_3\nRun 'gpuqctl show job --help' for usage.\n"},
 		{[]string{"show", "job", "42_[1-3]"}, "gpuqctl: error: want one job, 42 or 42_3, not \"42_[1-3]\"\nRun 'gpuqctl show job --help' for usage.\n"},
 	}

@@ -9,18 +9,22 @@
 //	cancel  scancel          cancel [filters] [JOB...]
 //	hold    scontrol hold    hold JOB...
 //	release scontrol release release JOB...
-//	show    scontrol show    show job [--json] JOB
+//	show    scontrol show    show job [--json] JOB | show node [--json] [NAME...]
+//	nodes   sinfo -N -l      nodes [-t STATES] [-p POOLS] [-h] [--json] | nodes [--json] NAME...
+//	node    scontrol update  node drain --reason REASON NAME... | node resume NAME...
 //
 // The command line is read the getopt way, as Slurm reads it: -t10 and
 // -t 10, -HW for -H -W, --nice without a value; flags may follow job ids
 // (cancel 42 --me) and --server may follow the command. submit's flags end
 // at the script; what follows belongs to the script. -h is --noheader for
-// queue as in squeue; everywhere else it is --help.
+// queue and nodes as in squeue and sinfo; everywhere else it is --help.
 //
 // Exit status, which scripts can rely on:
 //
 //	0    success
-//	1    the action failed for at least one job (not found, wrong state), or gpuqd failed
+//	1    the action failed for at least one job or node (not found, wrong state: a node
+//	     named to nodes, show node, node drain or node resume that gpuqd does not know,
+//	     node resume of a DOWN node), or gpuqd failed
 //	2    usage error or bad input: bad flags, a bad batch script, or input gpuqd
 //	     rejected as invalid (InvalidArgument)
 //	3    gpuqd cannot be reached, or said it is unavailable
@@ -36,6 +40,24 @@
 // %t compact state, %M time used, %l time limit, %b GPUs, %R node or
 // reason, ...). gpuq has teams where Slurm has accounts, so %a is the team,
 // and pools where Slurm has partitions, so %P is the pool.
+//
+// nodes shows gpuqd's node states (UP, DRAIN, DOWN) in sinfo's lowercase
+// words, refined by how many GPUs jobs hold:
+//
+//	UP     no jobs                         idle
+//	UP     jobs hold some GPUs, or none    mixed
+//	UP     jobs hold every GPU             allocated
+//	DRAIN  no jobs                         drained
+//	DRAIN  jobs still running              draining
+//	DOWN                                   down
+//	other                                  unknown
+//
+// with a trailing * when the node daemon is not connected, like sinfo's "not
+// responding" marker, and "(simulated)" after the GPUs of a node with
+// simulated GPUs. show node writes scontrol's form: IDLE, MIXED, ALLOCATED,
+// +DRAIN for a drained node, DOWN, with the * after the base state
+// (IDLE*+DRAIN). nodes --state takes the sinfo words, and drain (drained and
+// draining), up and no_respond.
 //
 // Every run of gpuqctl is a process of its own, so nothing here works at init
 // time and the client dials lazily: a submit is one round trip.

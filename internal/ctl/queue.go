@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -210,16 +211,17 @@ func collapse(jobs []*gpuqv1.Job, together bool) []*view {
 	return out
 }
 
-// writeJSON writes jobs as an indented JSON array of protojson objects.
-// protojson's spacing is deliberately unstable; json.Indent makes it stable.
-func writeJSON(w io.Writer, jobs []*gpuqv1.Job) error {
+// writeJSON writes messages (jobs, nodes) as an indented JSON array of
+// protojson objects. protojson's spacing is deliberately unstable;
+// json.Indent makes it stable.
+func writeJSON[M proto.Message](w io.Writer, msgs []M) error {
 	var raw bytes.Buffer
 	raw.WriteByte('[')
-	for i, j := range jobs {
+	for i, m := range msgs {
 		if i > 0 {
 			raw.WriteByte(',')
 		}
-		b, err := protojson.Marshal(j)
+		b, err := protojson.Marshal(m)
 		if err != nil {
 			return err
 		}

@@ -18,13 +18,13 @@ func (r *runner) showCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "show",
 		Usage:        "show details (like scontrol show)",
-		UsageText:    "gpuqctl show job JOB",
+		UsageText:    "gpuqctl show job JOB\ngpuqctl show node [NAME...]",
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return usagef(c, "show what? (gpuqctl show job JOB)")
+				return usagef(c, "show what? (gpuqctl show job JOB, or show node [NAME])")
 			}
-			return usagef(c, "cannot show %q (gpuqctl show job JOB)", c.Args().First())
+			return usagef(c, "cannot show %q (gpuqctl show job JOB, or show node [NAME])", c.Args().First())
 		},
 		Subcommands: []*cli.Command{{
 			Name:      "job",
@@ -36,7 +36,7 @@ func (r *runner) showCommand() *cli.Command {
 			},
 			OnUsageError: onUsageError,
 			Action:       r.showJob,
-		}},
+		}, r.showNodeCommand()},
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package clienttest provides an in-memory gpuq QueueService served on a unix
-// socket, for the tests of the client and of gpuqctl. It keeps jobs in a
-// slice, records every request, and lets a test fail or intercept any call.
-// It follows the real server's conventions for errors and outcomes but makes
-// no scheduling decisions: tests set job states themselves.
+// socket, for the tests of the client and of gpuqctl. It keeps jobs and nodes
+// in slices, records every request, and lets a test fail or intercept any
+// call. It follows the real server's conventions for errors and outcomes but
+// makes no scheduling decisions: tests set job and node states themselves.
 package clienttest
 
 import (
@@ -38,6 +38,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	jobs     []*gpuqv1.Job
+	nodes    []*gpuqv1.Node
 	requests map[string]uint64
 	nextID   uint64
 	calls    []proto.Message
@@ -103,6 +104,28 @@ func (s *Server) Jobs() []*gpuqv1.Job {
 	out := make([]*gpuqv1.Job, len(s.jobs))
 	for i, j := range s.jobs {
 		out[i] = proto.CloneOf(j)
+	}
+	return out
+}
+
+// SetNodes replaces the stored nodes with copies of nodes; ListNodes returns
+// them in this order.
+func (s *Server) SetNodes(nodes []*gpuqv1.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nodes = make([]*gpuqv1.Node, len(nodes))
+	for i, n := range nodes {
+		s.nodes[i] = proto.CloneOf(n)
+	}
+}
+
+// Nodes returns copies of the stored nodes.
+func (s *Server) Nodes() []*gpuqv1.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*gpuqv1.Node, len(s.nodes))
+	for i, n := range s.nodes {
+		out[i] = proto.CloneOf(n)
 	}
 	return out
 }
@@ -313,6 +336,65 @@ func (s *Server) apply(f *gpuqv1.JobFilter, fn func(*gpuqv1.Job) string) []*gpuq
 		out = append(out, &gpuqv1.JobOutcome{Job: r.Proto(), Result: gpuqv1.JobOutcome_RESULT_DONE})
 	}
 	return out
+}
+
+// ListNodes returns the stored nodes.
+func (s *Server) ListNodes(_ context.Context, req *gpuqv1.ListNodesRequest) (*gpuqv1.ListNodesResponse, error) {
+	if err := s.begin("ListNodes", req); err != nil {
+		return nil, err
+	}
+	return &gpuqv1.ListNodesResponse{Nodes: s.Nodes()}, nil
+}
+
+// DrainNode drains a node like the real server, whatever its state; an
+// empty reason becomes the server's default. NotFound for an unknown node.
+func (s *Server) DrainNode(_ context.Context, req *gpuqv1.DrainNodeRequest) (*gpuqv1.DrainNodeResponse, error) {
+	if err := s.begin("DrainNode", req); err != nil {
+		return nil, err
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "drained by an operator"
+	}
+	err := s.setNodeState(req.Name, func(n *gpuqv1.Node) error {
+		n.State, n.Reason = gpuqv1.NodeState_NODE_STATE_DRAIN, reason
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gpuqv1.DrainNodeResponse{}, nil
+}
+
+// ResumeNode makes a node UP and clears its reason. NotFound for an unknown
+// node, FailedPrecondition for a DOWN one, as the real server answers.
+func (s *Server) ResumeNode(_ context.Context, req *gpuqv1.ResumeNodeRequest) (*gpuqv1.ResumeNodeResponse, error) {
+	if err := s.begin("ResumeNode", req); err != nil {
+		return nil, err
+	}
+	err := s.setNodeState(req.Name, func(n *gpuqv1.Node) error {
+		if n.State == gpuqv1.NodeState_NODE_STATE_DOWN {
+			return status.Errorf(codes.FailedPrecondition, "node %s: %v: it is DOWN; it comes back when its daemon registers", req.Name, job.ErrInvalidState)
+		}
+		n.State, n.Reason = gpuqv1.NodeState_NODE_STATE_UP, ""
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gpuqv1.ResumeNodeResponse{}, nil
+}
+
+// setNodeState runs fn on the named node; NotFound when there is none.
+func (s *Server) setNodeState(name string, fn func(*gpuqv1.Node) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.nodes {
+		if n.GetInfo().GetName() == name {
+			return fn(n)
+		}
+	}
+	return status.Errorf(codes.NotFound, "node %s: %v", name, job.ErrNotFound)
 }
 
 func matchRef(r job.Ref, j *gpuqv1.Job) bool {
