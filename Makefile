@@ -18,6 +18,7 @@ help: ## list the targets
 build: ## build gpuqd, gpuqctl and gpuq-node into ./bin
 	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqd ./gpuqctl
 	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/gpuq-node ./node
+	$(GO) build -trimpath -o $(BIN)/gpuq-shim ./node/shim
 
 test: ## run every test with the race detector
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) -count=1 ./...
@@ -46,7 +47,7 @@ lint: ## gofmt, go vet, staticcheck when installed
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed; skipped"; fi
 
 install: build ## install the binaries into /usr/local/bin
-	install -m 0755 $(BIN)/gpuqd $(BIN)/gpuqctl $(BIN)/gpuq-node /usr/local/bin/
+	install -m 0755 $(BIN)/gpuqd $(BIN)/gpuqctl $(BIN)/gpuq-node $(BIN)/gpuq-shim /usr/local/bin/
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

@@ -61,7 +61,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // BenchmarkCtlSubmit is `gpuqctl submit` as a whole process, beside the bare
 // start of a Go program that does nothing, measured in the same run.
 func BenchmarkCtlSubmit(b *testing.B) {
-	c := newCluster(&testing.T{})
+	c := newCluster(b)
 	defer c.stop()
 	c.start()
 	ctl := filepath.Join(binDir, "gpuqctl")
@@ -80,7 +80,7 @@ func BenchmarkCtlSubmit(b *testing.B) {
 // `gpuqctl queue` on an empty queue, and a 1,000-task array submitted by
 // gpuqctl.
 func BenchmarkCtlQueue10k(b *testing.B) {
-	c := newCluster(&testing.T{})
+	c := newCluster(b)
 	defer c.stop()
 	c.start()
 	ctl := filepath.Join(binDir, "gpuqctl")
@@ -101,7 +101,7 @@ func BenchmarkCtlQueue10k(b *testing.B) {
 // BenchmarkRestart100k holds 100,000 queued jobs: gpuqd's RSS, and the time
 // from starting gpuqd again until it answers a ListJobs.
 func BenchmarkRestart100k(b *testing.B) {
-	c := newCluster(&testing.T{})
+	c := newCluster(b)
 	defer c.stop()
 	c.start()
 	fill(b, c, 100_000)
@@ -131,4 +131,71 @@ func rssKB(b *testing.B, pid int) int {
 		}
 	}
 	return 0
+}
+
+// BenchmarkJobThroughput pushes trivial jobs through the whole path (submit,
+// schedule, start on a gpuq-node with the exec runtime, exit, recorded) and
+// reports jobs/s, beside starting /bin/true directly in the same run.
+func BenchmarkJobThroughput(b *testing.B) {
+	c := newCluster(b)
+	defer c.stop()
+	c.start()
+	n := c.startNode("n1", "a100-us-west1", "a100:8")
+	defer n.stop()
+	waitNodesB(b, c)
+	const jobs = 400
+	start := time.Now()
+	for range jobs {
+		run(b, "/bin/true")
+	}
+	bare := float64(jobs) / time.Since(start).Seconds()
+
+	cl := c.client()
+	ctx := context.Background()
+	start = time.Now()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range jobs / 8 {
+				_, err := cl.SubmitJob(ctx, &gpuqv1.SubmitJobRequest{Spec: &gpuqv1.JobSpec{
+					Name: fmt.Sprintf("t-%d-%d", w, i), Team: "sf", User: "bench", Chdir: c.dir,
+					Output: "/dev/null", Script: []byte("#!/bin/sh\ntrue\n"),
+				}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for {
+		res, err := cl.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: &gpuqv1.JobFilter{States: []gpuqv1.JobState{gpuqv1.JobState_JOB_STATE_COMPLETED}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Jobs) == jobs {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("only %d of %d jobs completed in 5 minutes", len(res.Jobs), jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rate := float64(jobs) / time.Since(start).Seconds()
+	b.ReportMetric(rate, "jobs/s")
+	b.ReportMetric(bare, "bare-exec/s")
+	b.ReportMetric(rate/bare, "ratio")
+}
+
+func waitNodesB(b *testing.B, c *cluster) {
+	cl := c.client()
+	for range 200 {
+		res, err := cl.ListNodes(context.Background(), &gpuqv1.ListNodesRequest{})
+		if err == nil && len(res.Nodes) > 0 && res.Nodes[0].Connected {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatal("node did not connect")
 }

@@ -41,6 +41,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build gpuq-node:", err)
 		os.Exit(1)
 	}
+	cmd = exec.Command("go", "build", "-trimpath", "-o", dir+"/gpuq-shim", "github.com/gpuq/gpuq/node/shim")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gpuq-shim:", err)
+		os.Exit(1)
+	}
 	// A Go program that does nothing: the bare baseline of process start-up.
 	cmd = exec.Command("go", "build", "-o", dir+"/hello", "./testdata/hello")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -84,7 +90,7 @@ pools:
 
 // cluster is one gpuqd in a temporary directory.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	sock   string
 	config string // gpuqd's config file; the socket and data dir are always overridden
@@ -92,7 +98,7 @@ type cluster struct {
 	log    *os.File
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "gpuq")

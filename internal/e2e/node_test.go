@@ -118,3 +118,36 @@ func (c *cluster) waitNodes(t *testing.T, n int) {
 	}
 	t.Fatalf("fewer than %d nodes up; gpuqd log:\n%s", n, c.logText())
 }
+
+// TestNodeRestartKeepsJobs: gpuq-node killed with -9 while its job runs; the
+// job goes on, and the restarted gpuq-node re-attaches and reports its real
+// exit.
+func TestNodeRestartKeepsJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := newCluster(t)
+	c.start()
+	n := c.startNode("n1", "a100-us-west1", "a100:1")
+	c.waitNodes(t, 1)
+	c.ctl("submit", "--team=sf", "--gpus=a100:1", "-o", "out.txt", "--wrap", "sleep 2; echo finished; exit 7")
+	c.waitFor(t, "job 1 to run", func(o string) bool { return strings.Contains(o, "1|RUNNING|") })
+	// RUNNING means assigned; wait until the node has really started it.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(n.log(), `msg="job started"`) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.kill9()
+	n.start()
+	out := c.waitFor(t, "job 1 to end", func(o string) bool { return strings.Contains(o, "1|FAILED|") || strings.Contains(o, "1|COMPLETED|") })
+	if !strings.Contains(out, "1|FAILED|") {
+		t.Errorf("job 1 = %q, want FAILED (exit 7)", out)
+	}
+	show, _, _ := c.ctl("show", "job", "1")
+	if !strings.Contains(show, "ExitCode=7:0") || !strings.Contains(show, "Restarts=0") {
+		t.Errorf("show job 1 after the node restart:\n%s\nnode log:\n%s", show, n.log())
+	}
+	if b, _ := os.ReadFile(filepath.Join(c.dir, "out.txt")); !strings.Contains(string(b), "finished") {
+		t.Errorf("job output = %q", b)
+	}
+}

@@ -2,6 +2,7 @@ package execrun
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -16,8 +17,10 @@ import (
 //	ms/job      Start+Wait+Delete of one run
 //	ms/bare     exec.Command("/bin/true").Run()
 //	ratio       ms/job / ms/bare
+//	ms/goexec   running the shim binary to an immediate exit: the part of
+//	            ms/job that is a Go program starting
 //
-// The shim here is the test binary; gpuq-node is a smaller one.
+// The shim here is the test binary; gpuq-node is a bigger one.
 func BenchmarkRunTrivial(b *testing.B) {
 	for _, mode := range []struct{ name, root string }{
 		{"cgroup=off", ""},
@@ -35,7 +38,8 @@ func BenchmarkRunTrivial(b *testing.B) {
 			if mode.root != "" && r.cg.Version == 0 {
 				b.Skipf("no writable cgroup under %s", mode.root)
 			}
-			bare := bareRun(b, 50)
+			bare := bareRun(b, 50, "/bin/true")
+			goexec := bareRun(b, 20, os.Args[0], ShimCommand) // usage error: exits at once
 			ctx := b.Context()
 			n := 0
 			for b.Loop() {
@@ -56,16 +60,18 @@ func BenchmarkRunTrivial(b *testing.B) {
 			b.ReportMetric(perJob, "ms/job")
 			b.ReportMetric(bare, "ms/bare")
 			b.ReportMetric(perJob/bare, "ratio")
+			b.ReportMetric(goexec, "ms/goexec")
 		})
 	}
 }
 
-// bareRun is the mean time of exec.Command("/bin/true").Run() over n runs,
-// in milliseconds.
-func bareRun(b *testing.B, n int) float64 {
+// bareRun is the mean time of exec.Command(args...).Run() over n runs, in
+// milliseconds; the exit status does not matter.
+func bareRun(b *testing.B, n int, args ...string) float64 {
 	start := time.Now()
 	for range n {
-		if err := exec.Command("/bin/true").Run(); err != nil {
+		err := exec.Command(args[0], args[1:]...).Run()
+		if _, exited := err.(*exec.ExitError); err != nil && !exited {
 			b.Fatal(err)
 		}
 	}

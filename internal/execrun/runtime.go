@@ -308,7 +308,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return jobrun.Exit{}, ctx.Err()
+			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
 		case <-done:
 			done = nil // the shim is gone: look once more, at once
 		case <-timer.C:
@@ -476,7 +476,8 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 
 // List returns the runs in the state directory, sorted by id: running, and
 // exited but not yet deleted. A run whose start has not finished (no
-// state.json yet) is left out.
+// state.json yet) is left out; one whose shim died without recording the
+// exit shows Exited nil, and Wait says ErrLost.
 func (r *Runtime) List(ctx context.Context) ([]jobrun.Running, error) {
 	if err := r.open(); err != nil {
 		return nil, err

@@ -108,6 +108,17 @@ func (s *shim) start() error {
 	if env == nil {
 		env = []string{} // nil would hand the job the shim's environment
 	}
+	if sp.Dir != "" {
+		// Checked here for a clear message: the kernel's chdir in the
+		// child reports a missing directory as the command missing.
+		fi, err := os.Stat(sp.Dir)
+		if err != nil {
+			return fmt.Errorf("job directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("job directory %s: not a directory", sp.Dir)
+		}
+	}
 	path, err := lookPath(sp.Args[0], env, sp.Dir)
 	if err != nil {
 		return err
@@ -131,13 +142,13 @@ func (s *shim) start() error {
 	switch {
 	case len(s.cg.dirs) > 0 && s.cg.v2:
 		// CLONE_INTO_CGROUP: the job is born in its cgroup.
-		d, err := os.Open(s.cg.dirs[0])
-		if err != nil {
+		cgdir, oerr := os.Open(s.cg.dirs[0])
+		if oerr != nil {
 			s.removeCgroups()
-			return fmt.Errorf("open cgroup: %w", err)
+			return fmt.Errorf("open cgroup: %w", oerr)
 		}
-		defer d.Close()
-		sys.UseCgroupFD, sys.CgroupFD = true, int(d.Fd())
+		defer cgdir.Close()
+		sys.UseCgroupFD, sys.CgroupFD = true, int(cgdir.Fd())
 	case len(s.cg.dirs) > 0:
 		// v1 has no CLONE_INTO_CGROUP: the shim steps into the job's
 		// cgroups for the fork, so the job and all it forks are inside
@@ -156,7 +167,14 @@ func (s *shim) start() error {
 	s.started = time.Now().UTC()
 	if leave != nil {
 		if lerr := leave(); lerr != nil {
-			s.log.Warn("leave the job's cgroup", "err", lerr)
+			// The shim must not stay where the job's OOM kills and
+			// clean-up would end it.
+			if err == nil {
+				syscall.Kill(-s.proc.Pid, syscall.SIGKILL)
+				s.proc.Wait()
+			}
+			s.removeCgroups()
+			return fmt.Errorf("leave the job's cgroup: %w", lerr)
 		}
 	}
 	if err != nil {
@@ -237,7 +255,7 @@ func (s *shim) wait(sigc chan os.Signal) int {
 	s.drainCgroups()
 	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
 	s.removeCgroups()
-	if err := writeJSONAtomic(s.dir, exitFile, rec, true); err != nil {
+	if err = writeJSONAtomic(s.dir, exitFile, rec, true); err != nil {
 		s.log.Error("record exit", "err", err)
 		return 1
 	}
@@ -329,7 +347,7 @@ func lookPath(name string, env []string, dir string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: %w in the job's PATH", name, exec.ErrNotFound)
+	return "", fmt.Errorf("%s: %w (the job's PATH=%s)", name, exec.ErrNotFound, pathEnv)
 }
 
 // openFiles opens the job's stdin (/dev/null), stdout and stderr. Output

@@ -58,6 +58,7 @@ type Agent struct {
 	finished map[string]*gpuqv1.JobUpdate
 	out      chan *gpuqv1.NodeMessage // the current session's sender; nil when disconnected
 	wg       sync.WaitGroup
+	starting chan struct{} // bounds the jobs being started at once
 }
 
 // run is one job running here.
@@ -102,6 +103,7 @@ func New(opts Options) (*Agent, error) {
 		client:   gpuqv1.NewNodeServiceClient(opts.Conn),
 		runs:     map[string]*run{},
 		finished: map[string]*gpuqv1.JobUpdate{},
+		starting: make(chan struct{}, 16),
 	}, nil
 }
 
@@ -181,6 +183,9 @@ func (a *Agent) session(ctx context.Context) error {
 	a.mu.Lock()
 	var running []*gpuqv1.RunningJob
 	for _, r := range a.runs {
+		if r == nil {
+			continue // still starting; reported once started
+		}
 		running = append(running, &gpuqv1.RunningJob{AllocationId: r.alloc, Job: r.ref.Proto(), StartTime: timestamppb.New(r.started)})
 	}
 	var finished []*gpuqv1.JobUpdate
@@ -260,7 +265,13 @@ func (a *Agent) receive(ctx context.Context, stream gpuqv1.NodeService_SessionCl
 		}
 		switch x := m.Msg.(type) {
 		case *gpuqv1.ControllerMessage_Assignment:
-			a.start(ctx, x.Assignment)
+			// Starting a job takes a process start or two; many start at
+			// once when a cycle places many jobs.
+			a.starting <- struct{}{}
+			a.wg.Go(func() {
+				defer func() { <-a.starting }()
+				a.start(ctx, x.Assignment)
+			})
 		case *gpuqv1.ControllerMessage_Stop:
 			s := x.Stop
 			a.stop(s.AllocationId, s.Reason, s.Signal, s.Grace.AsDuration())

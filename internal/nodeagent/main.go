@@ -132,7 +132,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 func openRuntime(_ context.Context, cfg Config, log *slog.Logger) (Runtime, error) {
 	switch cfg.Runtime.Kind {
 	case "exec":
-		return execrun.New(execrun.Options{StateDir: filepath.Join(cfg.StateDir, "exec"), CgroupRoot: cfg.Runtime.CgroupRoot, Logger: log})
+		return execrun.New(execrun.Options{StateDir: filepath.Join(cfg.StateDir, "exec"), ShimPath: shimPath(),
+			CgroupRoot: cfg.Runtime.CgroupRoot, Logger: log})
 	}
 	return nil, fmt.Errorf("runtime.kind: %q is not available in this build yet; use exec", cfg.Runtime.Kind)
+}
+
+// shimPath is gpuq-shim beside gpuq-node's own executable; without it
+// gpuq-node is its own shim (slower to start: it is a much larger binary).
+func shimPath() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(self), "gpuq-shim")
+	if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
 }

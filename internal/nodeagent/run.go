@@ -25,6 +25,9 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 	ref := job.RefOf(j)
 	a.mu.Lock()
 	_, dup := a.runs[as.AllocationId]
+	if !dup {
+		a.runs[as.AllocationId] = nil // starting: a second assignment of it is ignored
+	}
 	a.mu.Unlock()
 	if dup {
 		return
@@ -46,6 +49,9 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 	}
 	if err != nil {
 		a.log.Error("job failed to start", "job", ref.String(), "allocation", r.alloc, "err", err)
+		a.mu.Lock()
+		delete(a.runs, r.alloc)
+		a.mu.Unlock()
 		a.finish(&gpuqv1.JobUpdate{AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_FAILED,
 			ExitCode: 1, StartTime: timestamppb.New(now), EndTime: timestamppb.New(now), Message: "LaunchFailed: " + err.Error()})
 		return
@@ -201,8 +207,13 @@ func endUpdate(r *run, why gpuqv1.StopJob_Reason, exit jobrun.Exit) *gpuqv1.JobU
 // The first stop of a run decides its final state; later ones are ignored.
 func (a *Agent) stop(alloc string, why gpuqv1.StopJob_Reason, sigName string, grace time.Duration) {
 	a.mu.Lock()
-	r := a.runs[alloc]
+	r, known := a.runs[alloc]
 	a.mu.Unlock()
+	if known && r == nil {
+		// Still starting: stop it once it has.
+		time.AfterFunc(100*time.Millisecond, func() { a.stop(alloc, why, sigName, grace) })
+		return
+	}
 	if r == nil {
 		if why == gpuqv1.StopJob_REASON_FENCE {
 			_ = a.opts.Runtime.Signal(context.Background(), alloc, syscall.SIGKILL)
