@@ -39,8 +39,13 @@ type Options struct {
 	// CheckpointDir holds one directory per job, kept across requeues.
 	CheckpointDir string
 	// Image is the container image for jobs that name none.
-	Image  string
-	Logger *slog.Logger
+	Image string
+	// Sampler reads GPU utilisation and memory through NVML; nil for
+	// simulated GPUs, whose jobs then report no usage.
+	Sampler *gpu.Sampler
+	// SampleEvery is the period of usage samples; default 10s.
+	SampleEvery time.Duration
+	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxBackoff bounds the wait between reconnections.
@@ -70,6 +75,7 @@ type run struct {
 	warnAt   time.Time
 	signal   syscall.Signal
 	grace    time.Duration
+	gpus     []string // UUIDs
 
 	stopOnce sync.Once
 	why      gpuqv1.StopJob_Reason // what stopped it; REASON_UNSPECIFIED if it ended by itself
@@ -85,6 +91,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.SampleEvery <= 0 {
+		opts.SampleEvery = 10 * time.Second
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second

@@ -118,8 +118,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
+	var sampler *gpu.Sampler
+	if cfg.SimulateGPUs == "" {
+		sampler = gpu.NewSampler(gpu.OpenNVML())
+		defer sampler.Close()
+	}
 	a, err := New(Options{Conn: cl.Conn(), Info: info, Devices: devs, Runtime: rt, StateDir: cfg.StateDir,
-		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Logger: log})
+		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Sampler: sampler, Logger: log})
 	if err != nil {
 		return err
 	}

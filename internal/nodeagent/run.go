@@ -33,7 +33,7 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 		return
 	}
 	now := a.opts.Now().UTC()
-	r := &run{alloc: as.AllocationId, ref: ref, started: now, grace: as.Grace.AsDuration(), signal: syscall.SIGTERM}
+	r := &run{alloc: as.AllocationId, ref: ref, started: now, grace: as.Grace.AsDuration(), signal: syscall.SIGTERM, gpus: as.GpuIds}
 	if sig := j.Spec.GetSignal(); sig != nil {
 		if s, ok := signalByName(sig.Name); ok {
 			r.signal = s
@@ -157,6 +157,7 @@ func (a *Agent) watch(ctx context.Context, r *run) {
 				t.Stop()
 			}
 		}()
+		usage, stopSampling := a.sample(r)
 		// Wait outlives the session's context: a job's end is reported even
 		// while gpuqd is away. It ends with the agent's.
 		exit, err := a.opts.Runtime.Wait(context.WithoutCancel(ctx), r.alloc)
@@ -164,10 +165,13 @@ func (a *Agent) watch(ctx context.Context, r *run) {
 			a.log.Error("wait for job", "allocation", r.alloc, "err", err)
 			exit = jobrun.Exit{Code: 1, Ended: a.opts.Now()}
 		}
+		stopSampling()
 		a.mu.Lock()
 		why := r.why
 		a.mu.Unlock()
-		a.finish(endUpdate(r, why, exit))
+		u := endUpdate(r, why, exit)
+		u.Usage = usage.Proto()
+		a.finish(u)
 		if err := a.opts.Runtime.Delete(context.WithoutCancel(ctx), r.alloc); err != nil {
 			a.log.Warn("delete run", "allocation", r.alloc, "err", err)
 		}
@@ -319,4 +323,35 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// sample reads the run's GPUs every SampleEvery until stop is called; the
+// summary is complete once stop has returned. Without a sampler (simulated
+// GPUs) or GPUs it records nothing.
+func (a *Agent) sample(r *run) (*gpu.UsageSummary, func()) {
+	sum := &gpu.UsageSummary{}
+	if a.opts.Sampler == nil || len(r.gpus) == 0 {
+		return sum, func() {}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(a.opts.SampleEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				util, mem, err := a.opts.Sampler.Sample(r.gpus)
+				if err != nil {
+					a.log.Debug("sample GPUs", "allocation", r.alloc, "err", err)
+					continue
+				}
+				sum.Add(util, mem)
+			}
+		}
+	}()
+	return sum, func() { close(done); <-stopped }
 }

@@ -267,7 +267,7 @@ func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time) *gpu
 	if !job.Ended(u.State) {
 		return nil
 	}
-	c.State, c.ExitCode, c.ExitSignal, c.EndTime = u.State, u.ExitCode, u.ExitSignal, u.EndTime
+	c.State, c.ExitCode, c.ExitSignal, c.EndTime, c.Usage = u.State, u.ExitCode, u.ExitSignal, u.EndTime, u.Usage
 	if c.EndTime == nil {
 		c.EndTime = ts
 	}

@@ -742,7 +742,9 @@ type Job struct {
 	// Last time the job's state changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Held by the user (hold, or --hold at submit): not eligible until released.
-	Held          bool `protobuf:"varint,18,opt,name=held,proto3" json:"held,omitempty"`
+	Held bool `protobuf:"varint,18,opt,name=held,proto3" json:"held,omitempty"`
+	// GPU utilisation and memory of the last run, where NVML measured them.
+	Usage         *GPUUsage `protobuf:"bytes,19,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -903,11 +905,18 @@ func (x *Job) GetHeld() bool {
 	return false
 }
 
+func (x *Job) GetUsage() *GPUUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
 var File_gpuq_v1_job_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x11gpuq/v1/job.proto\x12\agpuq.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
+	"\x11gpuq/v1/job.proto\x12\agpuq.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13gpuq/v1/usage.proto\"S\n" +
 	"\x06JobRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\rarray_task_id\x18\x02 \x01(\rH\x00R\varrayTaskId\x88\x01\x01B\x10\n" +
@@ -962,7 +971,7 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\acomment\x18\x1a \x01(\tR\acomment\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc0\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\rarray_task_id\x18\x02 \x01(\rH\x00R\varrayTaskId\x88\x01\x01\x12$\n" +
@@ -986,7 +995,8 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\bpriority\x18\x10 \x01(\x01R\bpriority\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04held\x18\x12 \x01(\bR\x04heldB\x10\n" +
+	"\x04held\x18\x12 \x01(\bR\x04held\x12'\n" +
+	"\x05usage\x18\x13 \x01(\v2\x11.gpuq.v1.GPUUsageR\x05usageB\x10\n" +
 	"\x0e_array_task_id*\x9b\x02\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1035,6 +1045,7 @@ var file_gpuq_v1_job_proto_goTypes = []any{
 	nil,                           // 9: gpuq.v1.JobSpec.EnvironmentEntry
 	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*GPUUsage)(nil),              // 12: gpuq.v1.GPUUsage
 }
 var file_gpuq_v1_job_proto_depIdxs = []int32{
 	1,  // 0: gpuq.v1.Dependency.type:type_name -> gpuq.v1.DependencyType
@@ -1053,11 +1064,12 @@ var file_gpuq_v1_job_proto_depIdxs = []int32{
 	11, // 13: gpuq.v1.Job.start_time:type_name -> google.protobuf.Timestamp
 	11, // 14: gpuq.v1.Job.end_time:type_name -> google.protobuf.Timestamp
 	11, // 15: gpuq.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	12, // 16: gpuq.v1.Job.usage:type_name -> gpuq.v1.GPUUsage
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_job_proto_init() }
@@ -1065,6 +1077,7 @@ func file_gpuq_v1_job_proto_init() {
 	if File_gpuq_v1_job_proto != nil {
 		return
 	}
+	file_gpuq_v1_usage_proto_init()
 	file_gpuq_v1_job_proto_msgTypes[0].OneofWrappers = []any{}
 	file_gpuq_v1_job_proto_msgTypes[2].OneofWrappers = []any{}
 	file_gpuq_v1_job_proto_msgTypes[6].OneofWrappers = []any{}

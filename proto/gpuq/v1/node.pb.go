@@ -80,7 +80,7 @@ func (x StopJob_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StopJob_Reason.Descriptor instead.
 func (StopJob_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{13, 0}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12, 0}
 }
 
 // GPU is one device as the node found it.
@@ -667,67 +667,6 @@ func (x *Heartbeat) GetRunningAllocations() []string {
 	return nil
 }
 
-// GPUUsage summarises NVML samples over a job's run.
-type GPUUsage struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	UtilizationMean    float64                `protobuf:"fixed64,1,opt,name=utilization_mean,json=utilizationMean,proto3" json:"utilization_mean,omitempty"`
-	UtilizationMax     float64                `protobuf:"fixed64,2,opt,name=utilization_max,json=utilizationMax,proto3" json:"utilization_max,omitempty"`
-	MemoryUsedMaxBytes uint64                 `protobuf:"varint,3,opt,name=memory_used_max_bytes,json=memoryUsedMaxBytes,proto3" json:"memory_used_max_bytes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
-}
-
-func (x *GPUUsage) Reset() {
-	*x = GPUUsage{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GPUUsage) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GPUUsage) ProtoMessage() {}
-
-func (x *GPUUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GPUUsage.ProtoReflect.Descriptor instead.
-func (*GPUUsage) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *GPUUsage) GetUtilizationMean() float64 {
-	if x != nil {
-		return x.UtilizationMean
-	}
-	return 0
-}
-
-func (x *GPUUsage) GetUtilizationMax() float64 {
-	if x != nil {
-		return x.UtilizationMax
-	}
-	return 0
-}
-
-func (x *GPUUsage) GetMemoryUsedMaxBytes() uint64 {
-	if x != nil {
-		return x.MemoryUsedMaxBytes
-	}
-	return 0
-}
-
 // JobUpdate reports a state change of one allocation.
 type JobUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -747,7 +686,7 @@ type JobUpdate struct {
 
 func (x *JobUpdate) Reset() {
 	*x = JobUpdate{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[9]
+	mi := &file_gpuq_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +698,7 @@ func (x *JobUpdate) String() string {
 func (*JobUpdate) ProtoMessage() {}
 
 func (x *JobUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[9]
+	mi := &file_gpuq_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +711,7 @@ func (x *JobUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobUpdate.ProtoReflect.Descriptor instead.
 func (*JobUpdate) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JobUpdate) GetAllocationId() string {
@@ -859,7 +798,7 @@ type ControllerMessage struct {
 
 func (x *ControllerMessage) Reset() {
 	*x = ControllerMessage{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[10]
+	mi := &file_gpuq_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +810,7 @@ func (x *ControllerMessage) String() string {
 func (*ControllerMessage) ProtoMessage() {}
 
 func (x *ControllerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[10]
+	mi := &file_gpuq_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +823,7 @@ func (x *ControllerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControllerMessage.ProtoReflect.Descriptor instead.
 func (*ControllerMessage) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ControllerMessage) GetMsg() isControllerMessage_Msg {
@@ -954,7 +893,7 @@ type JobAck struct {
 
 func (x *JobAck) Reset() {
 	*x = JobAck{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	mi := &file_gpuq_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +905,7 @@ func (x *JobAck) String() string {
 func (*JobAck) ProtoMessage() {}
 
 func (x *JobAck) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[11]
+	mi := &file_gpuq_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +918,7 @@ func (x *JobAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAck.ProtoReflect.Descriptor instead.
 func (*JobAck) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JobAck) GetAllocationId() string {
@@ -1004,7 +943,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[12]
+	mi := &file_gpuq_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +955,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[12]
+	mi := &file_gpuq_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +968,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Assignment) GetAllocationId() string {
@@ -1074,7 +1013,7 @@ type StopJob struct {
 
 func (x *StopJob) Reset() {
 	*x = StopJob{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[13]
+	mi := &file_gpuq_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1025,7 @@ func (x *StopJob) String() string {
 func (*StopJob) ProtoMessage() {}
 
 func (x *StopJob) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[13]
+	mi := &file_gpuq_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1038,7 @@ func (x *StopJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopJob.ProtoReflect.Descriptor instead.
 func (*StopJob) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{13}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StopJob) GetAllocationId() string {
@@ -1134,7 +1073,7 @@ var File_gpuq_v1_node_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x12gpuq/v1/node.proto\x12\agpuq.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11gpuq/v1/job.proto\"\x9d\x01\n" +
+	"\x12gpuq/v1/node.proto\x12\agpuq.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11gpuq/v1/job.proto\x1a\x13gpuq/v1/usage.proto\"\x9d\x01\n" +
 	"\x03GPU\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x14\n" +
@@ -1183,11 +1122,7 @@ const file_gpuq_v1_node_proto_rawDesc = "" +
 	"session_id\x18\x02 \x01(\tR\tsessionId\"l\n" +
 	"\tHeartbeat\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12/\n" +
-	"\x13running_allocations\x18\x02 \x03(\tR\x12runningAllocations\"\x91\x01\n" +
-	"\bGPUUsage\x12)\n" +
-	"\x10utilization_mean\x18\x01 \x01(\x01R\x0futilizationMean\x12'\n" +
-	"\x0futilization_max\x18\x02 \x01(\x01R\x0eutilizationMax\x121\n" +
-	"\x15memory_used_max_bytes\x18\x03 \x01(\x04R\x12memoryUsedMaxBytes\"\x93\x03\n" +
+	"\x13running_allocations\x18\x02 \x03(\tR\x12runningAllocations\"\x93\x03\n" +
 	"\tJobUpdate\x12#\n" +
 	"\rallocation_id\x18\x01 \x01(\tR\fallocationId\x12!\n" +
 	"\x03job\x18\x02 \x01(\v2\x0f.gpuq.v1.JobRefR\x03job\x12'\n" +
@@ -1245,7 +1180,7 @@ func file_gpuq_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_gpuq_v1_node_proto_goTypes = []any{
 	(StopJob_Reason)(0),           // 0: gpuq.v1.StopJob.Reason
 	(*GPU)(nil),                   // 1: gpuq.v1.GPU
@@ -1256,48 +1191,48 @@ var file_gpuq_v1_node_proto_goTypes = []any{
 	(*NodeMessage)(nil),           // 6: gpuq.v1.NodeMessage
 	(*SessionHello)(nil),          // 7: gpuq.v1.SessionHello
 	(*Heartbeat)(nil),             // 8: gpuq.v1.Heartbeat
-	(*GPUUsage)(nil),              // 9: gpuq.v1.GPUUsage
-	(*JobUpdate)(nil),             // 10: gpuq.v1.JobUpdate
-	(*ControllerMessage)(nil),     // 11: gpuq.v1.ControllerMessage
-	(*JobAck)(nil),                // 12: gpuq.v1.JobAck
-	(*Assignment)(nil),            // 13: gpuq.v1.Assignment
-	(*StopJob)(nil),               // 14: gpuq.v1.StopJob
-	nil,                           // 15: gpuq.v1.NodeInfo.LabelsEntry
-	(*JobRef)(nil),                // 16: gpuq.v1.JobRef
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(JobState)(0),                 // 19: gpuq.v1.JobState
+	(*JobUpdate)(nil),             // 9: gpuq.v1.JobUpdate
+	(*ControllerMessage)(nil),     // 10: gpuq.v1.ControllerMessage
+	(*JobAck)(nil),                // 11: gpuq.v1.JobAck
+	(*Assignment)(nil),            // 12: gpuq.v1.Assignment
+	(*StopJob)(nil),               // 13: gpuq.v1.StopJob
+	nil,                           // 14: gpuq.v1.NodeInfo.LabelsEntry
+	(*JobRef)(nil),                // 15: gpuq.v1.JobRef
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(JobState)(0),                 // 18: gpuq.v1.JobState
+	(*GPUUsage)(nil),              // 19: gpuq.v1.GPUUsage
 	(*Job)(nil),                   // 20: gpuq.v1.Job
 }
 var file_gpuq_v1_node_proto_depIdxs = []int32{
-	15, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
+	14, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
 	1,  // 1: gpuq.v1.NodeInfo.gpus:type_name -> gpuq.v1.GPU
-	16, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
-	17, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
+	15, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
+	16, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: gpuq.v1.RegisterNodeRequest.node:type_name -> gpuq.v1.NodeInfo
 	3,  // 5: gpuq.v1.RegisterNodeRequest.running:type_name -> gpuq.v1.RunningJob
-	10, // 6: gpuq.v1.RegisterNodeRequest.finished:type_name -> gpuq.v1.JobUpdate
-	18, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	9,  // 6: gpuq.v1.RegisterNodeRequest.finished:type_name -> gpuq.v1.JobUpdate
+	17, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
 	7,  // 8: gpuq.v1.NodeMessage.hello:type_name -> gpuq.v1.SessionHello
 	8,  // 9: gpuq.v1.NodeMessage.heartbeat:type_name -> gpuq.v1.Heartbeat
-	10, // 10: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
-	17, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	16, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
-	19, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
-	17, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
-	17, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
-	13, // 17: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
-	14, // 18: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
-	12, // 19: gpuq.v1.ControllerMessage.ack:type_name -> gpuq.v1.JobAck
+	9,  // 10: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
+	16, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	15, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
+	18, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
+	16, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
+	16, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
+	19, // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
+	12, // 17: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
+	13, // 18: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
+	11, // 19: gpuq.v1.ControllerMessage.ack:type_name -> gpuq.v1.JobAck
 	20, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
-	18, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
+	17, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
 	0,  // 22: gpuq.v1.StopJob.reason:type_name -> gpuq.v1.StopJob.Reason
-	18, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
+	17, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
 	4,  // 24: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
 	6,  // 25: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
 	5,  // 26: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
-	11, // 27: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
+	10, // 27: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
 	26, // [26:28] is the sub-list for method output_type
 	24, // [24:26] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
@@ -1311,12 +1246,13 @@ func file_gpuq_v1_node_proto_init() {
 		return
 	}
 	file_gpuq_v1_job_proto_init()
+	file_gpuq_v1_usage_proto_init()
 	file_gpuq_v1_node_proto_msgTypes[5].OneofWrappers = []any{
 		(*NodeMessage_Hello)(nil),
 		(*NodeMessage_Heartbeat)(nil),
 		(*NodeMessage_JobUpdate)(nil),
 	}
-	file_gpuq_v1_node_proto_msgTypes[10].OneofWrappers = []any{
+	file_gpuq_v1_node_proto_msgTypes[9].OneofWrappers = []any{
 		(*ControllerMessage_Assignment)(nil),
 		(*ControllerMessage_Stop)(nil),
 		(*ControllerMessage_Ack)(nil),
@@ -1327,7 +1263,7 @@ func file_gpuq_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_node_proto_rawDesc), len(file_gpuq_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
