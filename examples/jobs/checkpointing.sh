@@ -1,7 +1,8 @@
 #!/bin/bash
 # A job that outlives its time limit: at the limit it gets SIGTERM (or the
 # signal --signal asks for), saves its step in $GPUQ_CHECKPOINT_DIR and
-# exits within the grace period. Requeued or resubmitted, it resumes there.
+# exits within the grace period. Requeued (after preemption or a node
+# failure), the same job resumes there: the directory is kept per job id.
 #GPUQ --team=berlin
 #GPUQ --job-name=resumable
 #GPUQ --gpus=a100:1

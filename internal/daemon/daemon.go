@@ -30,6 +30,7 @@ func Rules(c *config.Config) queue.Rules {
 		PoolTypes:        map[string]string{},
 		MaxTimeLimit:     time.Duration(c.Defaults.MaxTimeLimit),
 		DefaultTimeLimit: map[string]time.Duration{"": time.Duration(c.Defaults.TimeLimit)},
+		PoolMaxTimeLimit: map[string]time.Duration{},
 	}
 	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
@@ -40,8 +41,12 @@ func Rules(c *config.Config) queue.Rules {
 	}
 	for _, p := range c.Pools {
 		r.PoolTypes[p.Name] = p.GPUType
-		if def, _ := c.TimeLimits(&p); def > 0 {
+		def, maxLimit := c.TimeLimits(&p)
+		if def > 0 {
 			r.DefaultTimeLimit[p.Name] = def
+		}
+		if maxLimit > 0 {
+			r.PoolMaxTimeLimit[p.Name] = maxLimit
 		}
 		r.GPUsPerNode[p.GPUType] = max(r.GPUsPerNode[p.GPUType], p.GPUsPerNode)
 	}

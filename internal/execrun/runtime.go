@@ -30,7 +30,7 @@ var (
 	ErrStartFailed = errors.New("job did not start")
 	// ErrLost: the shim died before it recorded the job's exit (killed, or
 	// the machine rebooted), and the job is gone: its exit status is lost.
-	ErrLost = errors.New("exit status lost")
+	ErrLost = jobrun.ErrLost
 	// ErrClosed: the Runtime was closed.
 	ErrClosed = errors.New("runtime closed")
 )

@@ -1,9 +1,15 @@
 package jobrun
 
 import (
+	"errors"
 	"syscall"
 	"time"
 )
+
+// ErrLost: a runtime cannot say how a run ended because the run is gone
+// without a record (its watcher was killed, the machine rebooted). The node
+// reports such a run as a node failure: gpuqd requeues it where allowed.
+var ErrLost = errors.New("run lost: its exit status is unknown")
 
 // Mount is a bind mount from the host into the job's environment. In the
 // exec runtime mounts are not made: the job sees the host's paths.

@@ -142,7 +142,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, a.opts.MaxBackoff)
 	}
-	a.wg.Wait()
+	// Running jobs are not waited for: they outlive the agent by design, and
+	// the next agent finds them again.
 	return nil
 }
 

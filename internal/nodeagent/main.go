@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gpuq/gpuq/internal/client"
+	"github.com/gpuq/gpuq/internal/ctrdrun"
 	"github.com/gpuq/gpuq/internal/execrun"
 	"github.com/gpuq/gpuq/internal/gpu"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -133,14 +134,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // openRuntime opens the configured runtime.
-// TODO(#3): the containerd runtime (internal/ctrdrun) is wired here next.
-func openRuntime(_ context.Context, cfg Config, log *slog.Logger) (Runtime, error) {
+func openRuntime(ctx context.Context, cfg Config, log *slog.Logger) (Runtime, error) {
 	switch cfg.Runtime.Kind {
 	case "exec":
 		return execrun.New(execrun.Options{StateDir: filepath.Join(cfg.StateDir, "exec"), ShimPath: shimPath(),
 			CgroupRoot: cfg.Runtime.CgroupRoot, Logger: log})
+	case "containerd":
+		return ctrdrun.New(ctx, ctrdrun.Options{Address: cfg.Runtime.ContainerdAddress, Namespace: cfg.Runtime.Namespace,
+			DefaultImage: cfg.Runtime.Image, Logger: log})
 	}
-	return nil, fmt.Errorf("runtime.kind: %q is not available in this build yet; use exec", cfg.Runtime.Kind)
+	return nil, fmt.Errorf("runtime.kind: %q: want exec or containerd", cfg.Runtime.Kind)
 }
 
 // shimPath is gpuq-shim beside gpuq-node's own executable; without it

@@ -161,15 +161,20 @@ func (a *Agent) watch(ctx context.Context, r *run) {
 		// Wait outlives the session's context: a job's end is reported even
 		// while gpuqd is away. It ends with the agent's.
 		exit, err := a.opts.Runtime.Wait(context.WithoutCancel(ctx), r.alloc)
-		if err != nil {
-			a.log.Error("wait for job", "allocation", r.alloc, "err", err)
-			exit = jobrun.Exit{Code: 1, Ended: a.opts.Now()}
-		}
 		stopSampling()
 		a.mu.Lock()
 		why := r.why
 		a.mu.Unlock()
-		u := endUpdate(r, why, exit)
+		var u *gpuqv1.JobUpdate
+		if err != nil {
+			// The run is gone without a record (a reboot, a killed watcher):
+			// a node failure, which gpuqd requeues where the job allows it.
+			a.log.Error("wait for job", "allocation", r.alloc, "err", err)
+			u = endUpdate(r, why, jobrun.Exit{Code: 1, Ended: a.opts.Now()})
+			u.State, u.Message = gpuqv1.JobState_JOB_STATE_NODE_FAIL, "NodeFail: "+err.Error()
+		} else {
+			u = endUpdate(r, why, exit)
+		}
 		u.Usage = usage.Proto()
 		a.finish(u)
 		if err := a.opts.Runtime.Delete(context.WithoutCancel(ctx), r.alloc); err != nil {

@@ -8,6 +8,8 @@ import (
 )
 
 // Runtime runs jobs. internal/execrun and internal/ctrdrun implement it.
+// Wait returns an error wrapping jobrun.ErrLost for a run that is gone
+// without a record of its end.
 type Runtime interface {
 	Start(ctx context.Context, spec jobrun.Spec) error
 	Wait(ctx context.Context, id string) (jobrun.Exit, error)

@@ -133,7 +133,7 @@ func (q *Queue) RegisterNode(info *gpuqv1.NodeInfo, running []*gpuqv1.RunningJob
 		close(n.out)
 		n.out = nil
 	}
-	if n.state == NodeDown {
+	if n.state != NodeDrain {
 		n.state, n.reason = NodeUp, ""
 	}
 	n.info, n.gpuType, n.lastSeen, n.session = info, gpuType, now, newSessionID()
@@ -187,6 +187,15 @@ func (q *Queue) AttachSession(name, session string) (<-chan *gpuqv1.ControllerMe
 	out := make(chan *gpuqv1.ControllerMessage, sessionBuffer)
 	n.out = out
 	n.lastSeen = q.now()
+	// Cancels that could not reach the node while it was away.
+	for _, ref := range q.allocs {
+		if j := q.jobs[ref]; j.Node == name && j.Reason == reasonCancelling {
+			select {
+			case out <- stopMessage(j, gpuqv1.StopJob_REASON_CANCEL, q.opts.KillWait):
+			default: // the rest go out at the next session
+			}
+		}
+	}
 	detach := func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
@@ -263,6 +272,8 @@ func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time) *gpu
 		if !j.Spec.NoRequeue && j.Reason != reasonCancelling {
 			return requeue(c, "Preempted")
 		}
+	case gpuqv1.JobState_JOB_STATE_NODE_FAIL:
+		return q.failOver(j, now, u.Message)
 	}
 	if !job.Ended(u.State) {
 		return nil

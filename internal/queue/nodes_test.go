@@ -1,10 +1,12 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
@@ -169,5 +171,74 @@ func TestTeamGrace(t *testing.T) {
 	}
 	if g := q.grace("sf"); g != 300*time.Second {
 		t.Errorf("sf grace = %s, want the default 5m", g)
+	}
+}
+
+// TestNodeFailuresAcrossRestarts: a cancel sent while the node is away is
+// sent again when it reconnects, and a run the node lost is requeued.
+func TestNodeFailuresAcrossRestarts(t *testing.T) {
+	q := newQueue(t, "")
+	n, _ := register(t, q, "n1", 2)
+	a := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }))
+	b := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }))
+	q.Cycle()
+	first, second := n.next().GetAssignment(), n.next().GetAssignment()
+	if first.GetJob().GetId() != a || second.GetJob().GetId() != b {
+		t.Fatalf("assignments %v %v", first, second)
+	}
+	// The node loses its session, then job a is cancelled: the stop cannot go out.
+	q.mu.Lock()
+	close(q.nodes["n1"].out)
+	q.nodes["n1"].out = nil
+	q.mu.Unlock()
+	if _, err := q.Cancel(Filter{Jobs: []job.Ref{{ID: a}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// It comes back still running both: the cancel is sent again.
+	n2, _ := register(t, q, "n1", 2,
+		&gpuqv1.RunningJob{AllocationId: first.AllocationId, Job: job.RefOf(first.Job).Proto()},
+		&gpuqv1.RunningJob{AllocationId: second.AllocationId, Job: job.RefOf(second.Job).Proto()})
+	if stop := n2.next().GetStop(); stop.GetAllocationId() != first.AllocationId {
+		t.Fatalf("after reconnecting: %v, want the stop of %s", stop, first.AllocationId)
+	}
+	// The node lost job b's run (a reboot): requeued.
+	n2.update(second.AllocationId, gpuqv1.JobState_JOB_STATE_NODE_FAIL, 1)
+	if j := jobState(q, b); j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Restarts != 1 {
+		t.Errorf("lost run: job = %s restarts %d, want PENDING restarts 1", job.StateName(j.State), j.Restarts)
+	}
+}
+
+func TestNodeThatNeverReturnsGoesDown(t *testing.T) {
+	dir := t.TempDir()
+	q1, _ := newQueueClock(t, dir)
+	n, _ := register(t, q1, "n1", 1)
+	a := submit(t, q1, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }))
+	q1.Cycle()
+	if as := n.next().GetAssignment(); as.GetJob().GetId() != a {
+		t.Fatalf("assignment %v", as)
+	}
+	// gpuqd restarts: a new queue loads the same store. n1 never registers.
+	q2, err := New(Options{Store: q1.store, Rules: testRules, Clock: q1.opts.Clock, NodeDownAfter: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes := q2.Nodes(); len(nodes) != 1 || nodes[0].Info.Name != "n1" || nodes[0].Connected {
+		t.Fatalf("nodes after restart = %+v, want n1 waiting to register", nodes)
+	}
+	q1.opts.Clock.(*fakeClock).Add(2 * time.Minute)
+	q2.checkNodes()
+	if j := jobState(q2, a); j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Reason != "NodeFail" {
+		t.Errorf("job of a node that never came back = %s/%s, want PENDING/NodeFail", job.StateName(j.State), j.Reason)
+	}
+}
+
+func TestPoolMaxTimeLimit(t *testing.T) {
+	r := testRules
+	r.PoolMaxTimeLimit = map[string]time.Duration{"a100-us-west1": time.Hour}
+	s := spec(func(s *gpuqv1.JobSpec) { s.Pool = "a100-us-west1"; s.TimeLimit = durationpb.New(2 * time.Hour) })
+	err := r.validate(s)
+	var inv *job.InvalidError
+	if !errors.As(err, &inv) || inv.Fields[0].Field != "spec.time_limit" {
+		t.Errorf("validate = %v, want a spec.time_limit error", err)
 	}
 }

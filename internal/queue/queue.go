@@ -129,10 +129,16 @@ func New(opts Options) (*Queue, error) {
 		submits:  make(chan *submitReq, 4*opts.MaxBatch),
 		kick:     make(chan struct{}, 1),
 	}
+	now := q.now()
 	for _, j := range snap.Jobs {
 		q.insert(j)
 		if active(j) {
 			q.allocs[j.AllocationId] = job.RefOf(j)
+			// A node that ran jobs before a restart of gpuqd has
+			// node_down_after to register again, or its jobs fail over.
+			if _, ok := q.nodes[j.Node]; !ok {
+				q.nodes[j.Node] = &node{info: &gpuqv1.NodeInfo{Name: j.Node}, state: NodeUp, reason: "not registered since gpuqd started", lastSeen: now}
+			}
 		}
 		if j.Id >= q.nextID {
 			q.nextID = j.Id + 1

@@ -27,8 +27,10 @@ type Rules struct {
 	GPUsPerNode map[string]int
 	// PoolTypes maps each pool name to its GPU type.
 	PoolTypes map[string]string
-	// MaxTimeLimit bounds --time; 0 means no bound.
-	MaxTimeLimit time.Duration
+	// MaxTimeLimit bounds --time; 0 means no bound. PoolMaxTimeLimit bounds
+	// it further for jobs that name a pool.
+	MaxTimeLimit     time.Duration
+	PoolMaxTimeLimit map[string]time.Duration
 	// TeamGrace overrides the grace period for a team's jobs.
 	TeamGrace map[string]time.Duration
 	// DefaultTimeLimit applies to jobs that set none, per pool; "" keys the
@@ -71,6 +73,8 @@ func (r *Rules) validate(spec *gpuqv1.JobSpec) error {
 		bad.Add("spec.time_limit", "negative")
 	} else if r.MaxTimeLimit > 0 && d > r.MaxTimeLimit {
 		bad.Add("spec.time_limit", "%s is over the maximum of %s", d, r.MaxTimeLimit)
+	} else if m := r.PoolMaxTimeLimit[spec.Pool]; spec.Pool != "" && m > 0 && d > m {
+		bad.Add("spec.time_limit", "%s is over pool %s's maximum of %s", d, spec.Pool, m)
 	}
 	if spec.Nice < -MaxNice || spec.Nice > MaxNice {
 		bad.Add("spec.nice", "%d is outside -%d..%d", spec.Nice, MaxNice, MaxNice)

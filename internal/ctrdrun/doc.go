@@ -1,0 +1,33 @@
+// Package ctrdrun is gpuq-node's containerd runtime: it runs each job
+// (a jobrun.Spec) as a container and task in gpuq's containerd namespace,
+// and is the only package of gpuq that imports the containerd client.
+//
+// What it owns:
+//
+//   - Start: the container from an image already in the namespace (gpuq
+//     never pulls; an image present but not unpacked for the snapshotter
+//     is unpacked), with a static tini mounted read-only and run as
+//     "tini -g -- ARGS" so the script is not PID 1; the job's bind mounts,
+//     environment (over the image's), working directory, host devices, CDI
+//     devices (from its own CDI cache over Options.CDISpecDirs), memory and
+//     CPU limits, user and group, and labels. Jobs share the host's network
+//     and hostname, see their own cgroup read-only, and get a /dev/shm as
+//     large as their memory limit.
+//   - Output: written by containerd's shim, not by this process, so it
+//     survives a restart of gpuq-node. Equal stdout and stderr paths use
+//     cio.LogFile (one file); different paths are handed to the shim as
+//     two plain paths of regular files, which the runc shim opens for
+//     appending, one per stream.
+//   - Wait: the exit status exactly; OOM from containerd's /tasks/oom
+//     event or, failing that, the task's cgroup OOM-kill counter (v1 or
+//     v2); Signal when the status is 128+N and N was sent through Signal
+//     or Delete (or SIGKILL after an OOM kill). Signals sent and OOM kills
+//     seen are also recorded as container labels, so that a later gpuq-node
+//     re-attaches (List, Wait) with the same answers. Wait rides out a
+//     restart of containerd.
+//   - Signal to every process of the job; Delete of task, container and
+//     snapshot, idempotent.
+//
+// Package ctrdtest starts a private containerd and builds a test image
+// for the tests of this and other packages.
+package ctrdrun
