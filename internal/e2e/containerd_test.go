@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/ctrdrun/ctrdtest"
+)
+
+// TestContainerdJobs runs jobs through the whole system in real containers:
+// gpuqd, a gpuq-node with the containerd runtime against a private
+// containerd, and gpuqctl. It skips loudly without containerd, and fails
+// then when GPUQ_REQUIRE_CONTAINERD=1 (CI).
+func TestContainerdJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts containerd and a cluster")
+	}
+	addr := ctrdtest.Start(t)
+	const ns = "gpuq-e2e"
+	image := ctrdtest.ImageIn(t, addr, ns)
+	c := newCluster(t)
+	c.start()
+	cfg := filepath.Join(c.dir, "node.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `server: unix://%s
+name: ctr1
+pool: a100-us-west1
+region: us-west1
+simulate_gpus: a100:2
+state_dir: %s/node-ctr1
+runtime:
+  kind: containerd
+  containerd_address: %s
+  namespace: %s
+  image: %s
+log:
+  level: debug
+`, c.sock, c.dir, addr, ns, image), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeDaemon{c: c, name: "ctr1", args: []string{"--config", cfg}}
+	n.start()
+	t.Cleanup(n.stop)
+	c.waitNodes(t, 1)
+
+	script := filepath.Join(c.dir, "ctr.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n#GPUQ --team=sf --gpus=a100:1 -o ctr-%j.out\n"+
+		"echo \"pid1=$(cat /proc/1/comm) job=$GPUQ_JOB_ID gpus=$CUDA_VISIBLE_DEVICES\"\nexit 4\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := c.ctl("submit", "--wait", script); code != 4 {
+		t.Fatalf("submit --wait in a container: exit %d, want 4: %s\nnode log:\n%s", code, errOut, n.log())
+	}
+	out, err := os.ReadFile(filepath.Join(c.dir, "ctr-1.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PID 1 is the init (tini), not the script, so signals reach the script.
+	if s := string(out); strings.Contains(s, "pid1=sh") || !strings.Contains(s, "pid1=") || !strings.Contains(s, "job=1 gpus=GPU-") {
+		t.Errorf("container output = %q, want the script under an init with gpuq's variables", s)
+	}
+
+	// A job that traps TERM: cancelled, it checkpoints and ends CANCELLED.
+	ck := filepath.Join(c.dir, "trap.sh")
+	if err := os.WriteFile(ck, []byte("#!/bin/sh\ntrap 'echo saved > $GPUQ_CHECKPOINT_DIR/state; exit 0' TERM\nwhile true; do sleep 0.2; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.ctl("submit", "--team=sf", "--gpus=a100:1", ck)
+	c.waitFor(t, "job 2 to run", func(o string) bool { return strings.Contains(o, "2|RUNNING|") })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(n.log(), `msg="job started" node=ctr1 job=2`) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, errOut, code := c.ctl("cancel", "2"); code != 0 {
+		t.Fatalf("cancel: %d %s", code, errOut)
+	}
+	c.waitFor(t, "job 2 cancelled", func(o string) bool { return strings.Contains(o, "2|CANCELLED|") })
+	saved, err := os.ReadFile(filepath.Join(c.dir, "node-ctr1", "checkpoints", "2", "state"))
+	if err != nil || strings.TrimSpace(string(saved)) != "saved" {
+		t.Errorf("checkpoint written on TERM = %q, %v", saved, err)
+	}
+}
