@@ -17,6 +17,7 @@ import (
 
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/queue"
+	"github.com/gpuq/gpuq/internal/sdnotify"
 	"github.com/gpuq/gpuq/internal/server"
 	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -101,7 +102,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		log.Info("serving", "network", l.Addr().Network(), "addr", l.Addr().String())
 		go func() { errc <- gs.Serve(l) }()
 	}
-	if err := notify("READY=1"); err != nil {
+	if err := sdnotify.Notify("READY=1"); err != nil {
 		log.Warn("sd_notify", "err", err)
 	}
 	if ready != nil {
@@ -114,7 +115,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	case err = <-errc:
 		log.Error("serve", "err", err)
 	}
-	_ = notify("STOPPING=1")
+	_ = sdnotify.Notify("STOPPING=1")
 	hs.Shutdown()
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()

@@ -22,6 +22,7 @@ import (
 	"github.com/gpuq/gpuq/internal/gpu"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/jobrun"
+	"github.com/gpuq/gpuq/internal/sdnotify"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -231,6 +232,9 @@ func (a *Agent) session(ctx context.Context) error {
 		a.mu.Unlock()
 	}()
 	a.log.Info("connected to gpuqd", "running", len(running), "reported", len(finished))
+	if err := sdnotify.Notify("READY=1\nSTATUS=connected to gpuqd"); err != nil {
+		a.log.Warn("sd_notify", "err", err)
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- a.receive(ctx, stream) }()

@@ -1,4 +1,7 @@
-package daemon
+// Package sdnotify tells systemd about a daemon's state (sd_notify): READY=1
+// once it serves, STOPPING=1 when it stops. Without $NOTIFY_SOCKET it does
+// nothing, so daemons call it unconditionally.
+package sdnotify
 
 import (
 	"fmt"
@@ -6,9 +9,9 @@ import (
 	"os"
 )
 
-// notify sends a state string ("READY=1") to systemd's notification socket
+// Notify sends a state string ("READY=1") to systemd's notification socket
 // when NOTIFY_SOCKET is set; without it, it does nothing.
-func notify(state string) error {
+func Notify(state string) error {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return nil
