@@ -199,3 +199,34 @@ func waitNodesB(b *testing.B, c *cluster) {
 	}
 	b.Fatal("node did not connect")
 }
+
+// BenchmarkNodeAtRest is gpuq-node connected to gpuqd with nothing to run:
+// its share of one core over 10 s and its RSS (targets: < 1% and < 50 MB).
+func BenchmarkNodeAtRest(b *testing.B) {
+	c := newCluster(b)
+	defer c.stop()
+	c.start()
+	n := c.startNode("n1", "a100-us-west1", "a100:8")
+	defer n.stop()
+	waitNodesB(b, c)
+	time.Sleep(2 * time.Second) // start-up is over
+	pid := n.cmd.Process.Pid
+	t0, c0 := time.Now(), cpuTicks(b, pid)
+	time.Sleep(10 * time.Second)
+	busy := float64(cpuTicks(b, pid)-c0) / 100 // seconds, at USER_HZ 100
+	b.ReportMetric(100*busy/time.Since(t0).Seconds(), "%core")
+	b.ReportMetric(float64(rssKB(b, pid))/1024, "MB-RSS")
+}
+
+// cpuTicks is a process's user plus system time in clock ticks.
+func cpuTicks(b *testing.B, pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return utime + stime
+}
