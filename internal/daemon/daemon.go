@@ -32,6 +32,7 @@ func Rules(c *config.Config) queue.Rules {
 		MaxTimeLimit:     time.Duration(c.Defaults.MaxTimeLimit),
 		DefaultTimeLimit: map[string]time.Duration{"": time.Duration(c.Defaults.TimeLimit)},
 		PoolMaxTimeLimit: map[string]time.Duration{},
+		BillingWeight:    map[string]float64{},
 	}
 	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
@@ -42,6 +43,7 @@ func Rules(c *config.Config) queue.Rules {
 	}
 	for _, p := range c.Pools {
 		r.PoolTypes[p.Name] = p.GPUType
+		r.BillingWeight[p.Name] = p.BillingWeight
 		def, maxLimit := c.TimeLimits(&p)
 		if def > 0 {
 			r.DefaultTimeLimit[p.Name] = def

@@ -3,9 +3,11 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -240,5 +242,58 @@ func TestPoolMaxTimeLimit(t *testing.T) {
 	var inv *job.InvalidError
 	if !errors.As(err, &inv) || inv.Fields[0].Field != "spec.time_limit" {
 		t.Errorf("validate = %v, want a spec.time_limit error", err)
+	}
+}
+
+// TestAccountingAndUsage: every run leaves a record written with the state
+// change that ends it, billed usage adds up per team and user and decays
+// with its half-life, and both survive a restart.
+func TestAccountingAndUsage(t *testing.T) {
+	dir := t.TempDir()
+	q, clock := newQueueClock(t, dir)
+	n, _ := register(t, q, "n1", 4)
+	a := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 2 }))
+	never := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 8; s.Hold = true; s.Team = "tokyo" }))
+	q.Cycle()
+	first := n.next().GetAssignment()
+	clock.Add(30 * time.Minute)
+	// Preempted and requeued after 30 minutes: the first run's record.
+	n.update(first.AllocationId, gpuqv1.JobState_JOB_STATE_PREEMPTED, 143)
+	if ack := n.next().GetAck(); ack.GetAllocationId() != first.AllocationId {
+		t.Fatalf("want the ack of %s, got %v", first.AllocationId, ack)
+	}
+	q.Cycle()
+	second := n.next().GetAssignment()
+	clock.Add(60 * time.Minute)
+	u := &gpuqv1.JobUpdate{AllocationId: second.AllocationId, State: gpuqv1.JobState_JOB_STATE_COMPLETED, EndTime: timestamppb.New(clock.Now())}
+	if err := q.JobUpdate("n1", u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Cancel(Filter{Jobs: []job.Ref{{ID: never}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := q.Records(time.Time{}, time.Time{}, func(r *gpuqv1.RunRecord) error {
+		got = append(got, fmt.Sprintf("%s run %d %s %s %.0f", job.FromProto(r.Job), r.Run, job.StateName(r.State), r.Team, r.BilledGpuSeconds))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("%d run 0 PREEMPTED sf 3600", a), // 2 GPUs x 30 min
+		fmt.Sprintf("%d run 1 COMPLETED sf 7200", a), // 2 GPUs x 60 min
+		fmt.Sprintf("%d run 0 CANCELLED tokyo 0", never),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	usage := q.Usage(clock.Now())
+	// 3600 GPU-s an hour ago and 7200 now, with a 7-day half-life.
+	wantSF := 3600*math.Exp2(-1.0/(7*24)) + 7200
+	if math.Abs(usage["sf"]-wantSF) > 0.01 || math.Abs(usage["sf/alice"]-wantSF) > 0.01 || usage["tokyo"] != 0 {
+		t.Errorf("usage = %v, want sf and sf/alice %.2f", usage, wantSF)
+	}
+	if week := q.Usage(clock.Now().Add(7 * 24 * time.Hour)); math.Abs(week["sf"]-wantSF/2) > 0.01 {
+		t.Errorf("usage a half-life later = %.2f, want %.2f", week["sf"], wantSF/2)
 	}
 }

@@ -42,6 +42,8 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// NodeDownAfter without a heartbeat makes a node DOWN and fails over its jobs.
 	NodeDownAfter time.Duration
+	// UsageHalfLife decays billed usage for fair share (default 7 days).
+	UsageHalfLife time.Duration
 	// GracePeriod is the time between the warning signal and SIGKILL when a
 	// job is preempted or reaches its time limit; KillWait the same for cancel.
 	GracePeriod, KillWait time.Duration
@@ -72,6 +74,9 @@ func (o *Options) defaults() {
 	if o.NodeDownAfter <= 0 {
 		o.NodeDownAfter = 60 * time.Second
 	}
+	if o.UsageHalfLife <= 0 {
+		o.UsageHalfLife = 7 * 24 * time.Hour
+	}
 	if o.GracePeriod <= 0 {
 		o.GracePeriod = 300 * time.Second
 	}
@@ -100,6 +105,7 @@ type Queue struct {
 	nextID   uint64
 	nodes    map[string]*node
 	allocs   map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
+	usage    map[string]*gpuqv1.DecayedUsage
 
 	submits chan *submitReq
 	kick    chan struct{}
@@ -126,6 +132,7 @@ func New(opts Options) (*Queue, error) {
 		nextID:   snap.NextID,
 		nodes:    map[string]*node{},
 		allocs:   map[string]job.Ref{},
+		usage:    snap.Usage,
 		submits:  make(chan *submitReq, 4*opts.MaxBatch),
 		kick:     make(chan struct{}, 1),
 	}
@@ -208,14 +215,41 @@ const maxTxnRecords = 5000
 
 // commitRecords stores changed job records, in transactions of at most
 // maxTxnRecords, and swaps each part into memory once it has committed. Every
-// record is a new value (copy on write). The caller holds writeMu.
+// record is a new value (copy on write). A change that ends a run writes the
+// run's accounting record and adds its billed usage in the same transaction.
+// The caller holds writeMu.
 func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
+	now := q.now()
 	for len(recs) > 0 {
 		part := recs[:min(len(recs), maxTxnRecords)]
 		recs = recs[len(part):]
+		usage := map[string]*gpuqv1.DecayedUsage{}
 		err := q.store.Update(func(tx *store.Tx) error {
+			clear(usage)
 			for _, r := range part {
 				if err := tx.PutJob(r); err != nil {
+					return err
+				}
+				rec := q.endedRun(q.jobs[job.RefOf(r)], r, now)
+				if rec == nil {
+					continue
+				}
+				if err := tx.PutRecord(rec); err != nil {
+					return err
+				}
+				if rec.BilledGpuSeconds <= 0 {
+					continue
+				}
+				for _, key := range []string{rec.Team, rec.Team + "/" + rec.User} {
+					cur, ok := usage[key]
+					if !ok {
+						cur = q.usage[key]
+					}
+					usage[key] = addUsage(cur, rec.BilledGpuSeconds, rec.EndTime.AsTime(), q.opts.UsageHalfLife)
+				}
+			}
+			for key, u := range usage {
+				if err := tx.PutUsage(key, u); err != nil {
 					return err
 				}
 			}
@@ -234,6 +268,9 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			if active(r) {
 				q.allocs[r.AllocationId] = ref
 			}
+		}
+		for key, u := range usage {
+			q.usage[key] = u
 		}
 		q.mu.Unlock()
 	}

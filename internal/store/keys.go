@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/gpuq/gpuq/internal/job"
 )
@@ -18,6 +19,8 @@ var (
 	prefixPayload = []byte("p/")
 	prefixTask    = []byte("t/")
 	prefixRequest = []byte("r/")
+	prefixRecord  = []byte("a/")
+	prefixUsage   = []byte("u/")
 )
 
 func idKey(prefix []byte, id uint64) []byte {
@@ -48,4 +51,13 @@ func decodeUint64(v []byte, what string) (uint64, error) {
 		return 0, fmt.Errorf("%s: want 8 bytes, have %d", what, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
+}
+
+// recordKey sorts accounting records by the end of their run.
+func recordKey(end time.Time, alloc string) []byte {
+	k := make([]byte, 0, len(prefixRecord)+8+1+len(alloc))
+	k = append(k, prefixRecord...)
+	k = binary.BigEndian.AppendUint64(k, uint64(end.UnixNano()))
+	k = append(k, '/')
+	return append(k, alloc...)
 }

@@ -20,11 +20,13 @@ type Snapshot struct {
 	Jobs []*gpuqv1.Job
 	// Requests maps idempotency request ids to job ids.
 	Requests map[string]uint64
+	// Usage by team ("sf") and user ("sf/alice").
+	Usage map[string]*gpuqv1.DecayedUsage
 }
 
 // Load reads the whole queue.
 func (s *Store) Load() (*Snapshot, error) {
-	snap := &Snapshot{NextID: 1, Specs: map[uint64]*gpuqv1.JobSpec{}, Requests: map[string]uint64{}}
+	snap := &Snapshot{NextID: 1, Specs: map[uint64]*gpuqv1.JobSpec{}, Requests: map[string]uint64{}, Usage: map[string]*gpuqv1.DecayedUsage{}}
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keyNextID)
 		switch {
@@ -64,6 +66,16 @@ func (s *Store) Load() (*Snapshot, error) {
 				return fmt.Errorf("job %d has no stored spec", j.Id)
 			}
 			snap.Jobs = append(snap.Jobs, j)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scan(txn, prefixUsage, func(k, v []byte) error {
+			u := &gpuqv1.DecayedUsage{}
+			if err := proto.Unmarshal(v, u); err != nil {
+				return fmt.Errorf("decode usage %q: %w", k, err)
+			}
+			snap.Usage[string(k[len(prefixUsage):])] = u
 			return nil
 		}); err != nil {
 			return err

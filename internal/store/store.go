@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
@@ -140,6 +141,21 @@ func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	return err
 }
 
+// PutRecord stores the accounting record of one run. A job that never ran
+// has a record without an allocation id.
+func (tx *Tx) PutRecord(r *gpuqv1.RunRecord) error {
+	id := r.AllocationId
+	if id == "" {
+		id = fmt.Sprintf("%s.%d.-", job.FromProto(r.Job), r.Run)
+	}
+	return tx.putProto(recordKey(r.EndTime.AsTime(), id), r)
+}
+
+// PutUsage stores the decayed usage of a team ("sf") or user ("sf/alice").
+func (tx *Tx) PutUsage(key string, u *gpuqv1.DecayedUsage) error {
+	return tx.putProto(append(append([]byte{}, prefixUsage...), key...), u)
+}
+
 // SetNextID records the next job id to hand out.
 func (tx *Tx) SetNextID(next uint64) error {
 	var b [8]byte
@@ -188,4 +204,32 @@ func SplitPayload(spec *gpuqv1.JobSpec) (slim, payload *gpuqv1.JobSpec) {
 		payload.Array = &gpuqv1.ArraySpec{TaskIds: spec.Array.TaskIds}
 	}
 	return slim, payload
+}
+
+// Records calls fn for every accounting record of a run that ended in
+// [from, to), in order of the end; a zero to means no upper bound.
+func (s *Store) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error {
+	start := prefixRecord
+	if from.After(time.Unix(0, 0)) {
+		start = recordKey(from, "")
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefixRecord})
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			if !to.IsZero() && binary.BigEndian.Uint64(k[len(prefixRecord):]) >= uint64(to.UnixNano()) {
+				return nil
+			}
+			r := &gpuqv1.RunRecord{}
+			if err := item.Value(func(v []byte) error { return proto.Unmarshal(v, r) }); err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
