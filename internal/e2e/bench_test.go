@@ -143,7 +143,7 @@ func BenchmarkJobThroughput(b *testing.B) {
 	n := c.startNode("n1", "a100-us-west1", "a100:8")
 	defer n.stop()
 	waitNodesB(b, c)
-	const jobs = 400
+	const jobs = 200
 	start := time.Now()
 	for range jobs {
 		run(b, "/bin/true")

@@ -105,7 +105,11 @@ func newCluster(t testing.TB) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if os.Getenv("GPUQ_KEEP_TEST_DIR") == "" {
+			os.RemoveAll(dir)
+		}
+	})
 	if err := os.WriteFile(filepath.Join(dir, "gpuqd.yaml"), fmt.Appendf(nil, testConfig, dir), 0o644); err != nil {
 		t.Fatal(err)
 	}
