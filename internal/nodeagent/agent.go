@@ -113,7 +113,7 @@ func New(opts Options) (*Agent, error) {
 		client:   gpuqv1.NewNodeServiceClient(opts.Conn),
 		runs:     map[string]*run{},
 		finished: map[string]*gpuqv1.JobUpdate{},
-		starting: make(chan struct{}, 16),
+		starting: make(chan struct{}, 32),
 	}, nil
 }
 
