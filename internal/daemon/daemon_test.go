@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gpuq/gpuq/internal/config"
+	"github.com/gpuq/gpuq/internal/logging"
 )
 
 func TestConfigPrintAppliesFlags(t *testing.T) {
@@ -66,7 +67,7 @@ func TestServeNotifiesReadiness(t *testing.T) {
 	cfg.DataDir = filepath.Join(dir, "data")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, cfg, NewLogger(&bytes.Buffer{}, cfg.Log), nil) }()
+	go func() { done <- Serve(ctx, cfg, logging.New(&bytes.Buffer{}, cfg.Log.Level, cfg.Log.Format), nil) }()
 
 	buf := make([]byte, 64)
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))

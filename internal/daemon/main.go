@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gpuq/gpuq/internal/config"
+	"github.com/gpuq/gpuq/internal/logging"
 )
 
 // Main is gpuqd's command line. It returns the process exit code.
@@ -31,7 +30,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			return Serve(c.Context, cfg, NewLogger(stderr, cfg.Log), nil)
+			return Serve(c.Context, cfg, logging.New(stderr, cfg.Log.Level, cfg.Log.Format), nil)
 		},
 		Commands: []*cli.Command{{
 			Name:  "config",
@@ -97,17 +96,4 @@ func load(c *cli.Context) (config.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
-}
-
-// NewLogger builds the daemon's logger from the log config.
-func NewLogger(w io.Writer, lc config.Log) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(lc.Level))); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if lc.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

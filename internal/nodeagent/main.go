@@ -16,6 +16,7 @@ import (
 	"github.com/gpuq/gpuq/internal/ctrdrun"
 	"github.com/gpuq/gpuq/internal/execrun"
 	"github.com/gpuq/gpuq/internal/gpu"
+	"github.com/gpuq/gpuq/internal/logging"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -43,7 +44,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			return serve(c.Context, cfg, newLogger(stderr, cfg.Log))
+			return serve(c.Context, cfg, logging.New(stderr, cfg.Log.Level, cfg.Log.Format))
 		},
 	}
 	if err := app.RunContext(ctx, args); err != nil {
@@ -77,18 +78,6 @@ func loadConfig(c *cli.Context) (Config, error) {
 		cfg.Name = strings.Split(h, ".")[0]
 	}
 	return cfg, cfg.Validate()
-}
-
-func newLogger(w io.Writer, lc LogConfig) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(lc.Level))); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if lc.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // inventory finds the node's GPUs: simulated when asked, else through NVML.
