@@ -2,10 +2,10 @@ package sched
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 
+	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -21,13 +21,16 @@ const (
 	ReasonNeverSatisfied     = "DependencyNeverSatisfied"
 	ReasonArrayTaskLimit     = "JobArrayTaskLimit"
 	ReasonSingletonDependent = "Dependency"
+	// ReasonPreempting: running jobs are being preempted for this one; their
+	// GPUs, and the free ones it needs beside them, are held for it.
+	ReasonPreempting = "Preempting"
 )
 
 // Eligible reports whether a pending job with this reason is eligible to
 // start, waiting only for resources or its turn.
 func Eligible(reason string) bool {
 	switch reason {
-	case ReasonPriority, ReasonResources, ReasonNodeNotAvail, ReasonArrayTaskLimit:
+	case ReasonPriority, ReasonResources, ReasonNodeNotAvail, ReasonArrayTaskLimit, ReasonPreempting:
 		return true
 	}
 	return false
@@ -52,6 +55,38 @@ type Job struct {
 	Singleton  bool
 	// ArrayMax is the job's --array %N limit; 0 means none.
 	ArrayMax uint32
+	// QOS is the job's quality of service; "" is "normal".
+	QOS string
+	// TimeLimit is the job's --time; 0: its pool's default (Policy).
+	TimeLimit time.Duration
+
+	// For a running (or completing) job: when it started, on which node,
+	// holding which GPUs. A running job whose Node is not in the snapshot
+	// is left out of placement. GPUIDs empty: GPUs counts its GPUs.
+	StartTime time.Time
+	Node      string
+	GPUIDs    []string
+	// Restarts counts the job's requeues; the cheapest victims are those
+	// restarted least, other things equal.
+	Restarts int
+	// Preemptions24h counts the job's preemptions in the 24 hours before
+	// Now (Policy.Preemption.MaxPerDay caps them).
+	Preemptions24h int
+	// NoRequeue: a preempted job is cancelled, not requeued.
+	NoRequeue bool
+	// Stopping marks a running job in its grace after a preemption, for
+	// StoppingFor (if that is still pending). Its GPUs are held for that job.
+	Stopping    bool
+	StoppingFor job.Ref
+}
+
+// holds reports whether j holds GPUs.
+func (j *Job) holds() bool {
+	return j.State == gpuqv1.JobState_JOB_STATE_RUNNING || j.State == gpuqv1.JobState_JOB_STATE_COMPLETING
+}
+
+func (j *Job) holdsOrWants() bool {
+	return j.State == gpuqv1.JobState_JOB_STATE_PENDING || j.holds()
 }
 
 // Dep is one dependency of a job.
@@ -65,8 +100,27 @@ type Node struct {
 	Name    string
 	Pool    string
 	GPUType string
+	Region  string
+	// Total is the node's GPUs; 0: unknown (then no job is too big for it).
+	Total int
 	// Free GPU ids, in the order they should be handed out.
 	Free []string
+}
+
+// Team is one team's fair-share and calendar input.
+type Team struct {
+	Name   string
+	Shares float64
+	// Calendar gives the time-zone factor at Now; the zero Calendar is
+	// never in working hours.
+	Calendar        calendar.Calendar
+	PreferredRegion string
+	// Usage is the team's billed GPU-seconds, decayed (by the caller)
+	// with the fair-share half-life.
+	Usage float64
+	// Users holds the same per user. When set, it should name every user
+	// of the team (0 for none): users share the team's shares equally.
+	Users map[string]float64
 }
 
 // Snapshot is the scheduler's whole input.
@@ -74,6 +128,9 @@ type Snapshot struct {
 	Now   time.Time
 	Jobs  []Job
 	Nodes []Node
+	Teams []Team
+	// Policy: the zero Policy is DefaultPolicy().
+	Policy Policy
 }
 
 // Start places one job on a node.
@@ -89,6 +146,25 @@ type Cancel struct {
 	Reason string
 }
 
+// Reservation is where and when a blocked top job is expected to start;
+// lower jobs backfill around it.
+type Reservation struct {
+	Job        job.Ref
+	Node       string
+	Start, End time.Time // End is zero for a job without a time limit
+	GPUs       int
+}
+
+// Preemption stops Victim on Node so that For can start there.
+type Preemption struct {
+	Victim job.Ref
+	Node   string
+	For    job.Ref
+	// Requeue: the victim goes back to the queue; false (--no-requeue):
+	// it is cancelled.
+	Requeue bool
+}
+
 // Plan is the scheduler's whole output.
 type Plan struct {
 	Starts  []Start
@@ -97,33 +173,160 @@ type Plan struct {
 	Reasons map[job.Ref]string
 	// Priority of every pending job, higher first.
 	Priority map[job.Ref]float64
+	// Factors of every pending job's priority.
+	Factors map[job.Ref]Factors
+	// Shares has a row per team, each followed by its users.
+	Shares       []ShareRow
+	Reservations []Reservation
+	Preemptions  []Preemption
+}
+
+// decider holds one decision's working state.
+type decider struct {
+	s       *Snapshot
+	pol     Policy
+	now     time.Time
+	teams   []team
+	teamIdx map[string]int32
+	largest int // GPUs of the largest node
+	nodes   []node
+	nodeIdx map[string]int32
+	runs    []run
+	plan    Plan
+
+	matches     map[matchKey][]int32
+	failStart   map[failKey]int // fewest GPUs that could not start now
+	failPreempt map[failKey]int // fewest GPUs that no preemption could make room for
+	holds       map[int32]*hold // by job index
+	scratch     []int
+	setBuf      []int32
+}
+
+// run is a running job on a node of the snapshot.
+type run struct {
+	ji      int32 // index in Snapshot.Jobs
+	node    int32
+	rel     int32 // its release in the node's timeline
+	gpus    int
+	prio    float64
+	inHours bool
+	lost    float64 // GPU-seconds run so far
+	claimed bool    // a victim of this plan
+}
+
+type matchKey struct{ gpuType, pool string }
+
+type failKey struct {
+	matchKey
+	limit time.Duration
+}
+
+// hold keeps a preemptor's GPUs on one node: free ids it takes, and the
+// victims' releases, which become its own.
+type hold struct {
+	node int32
+	ids  []int
+	rels []int32
+	cnts []int
+	own  int32 // its own release
 }
 
 // Decide computes a plan. It does not modify s.
+//
+// Pending jobs first pass the eligibility checks (held, dependencies, begin
+// time, singleton); eligible ones are taken in priority order (priority,
+// submit time, job id, task) and each one, in turn:
+//
+//  1. starts now on the best node: one in its team's preferred region if
+//     any can take it, else any; among those the one with the fewest free
+//     GPUs (best fit), then by name. A node can take it when enough GPUs
+//     are free and, by its time limit, it leaves the GPUs of every
+//     reservation on the node free (backfill);
+//  2. or, if it may preempt (Policy.Preemption), preempts the fewest and
+//     cheapest victims on one node that make room for it: reason
+//     Preempting; but if some node has room for it within the grace anyway,
+//     it reserves that instead: reason Resources;
+//  3. or, among the first ReserveTop that got this far, gets a reservation
+//     on the node where it can start earliest: reason Resources;
+//  4. or waits: Resources if nothing above it waits, else Priority.
+//
+// A job that no node could ever hold waits with ReqNodeNotAvail.
 func Decide(s *Snapshot) Plan {
-	p := Plan{Reasons: map[job.Ref]string{}, Priority: map[job.Ref]float64{}}
-	byID := map[uint64][]*Job{}
-	running := map[uint64]int{} // running tasks per job id, for %N limits
+	d := &decider{s: s, now: s.Now, pol: s.Policy}
+	if d.pol.isZero() {
+		d.pol = DefaultPolicy()
+	}
+	d.pol.Weights = Weights{FairShare: nonNeg(d.pol.Weights.FairShare), TimeZone: nonNeg(d.pol.Weights.TimeZone),
+		Age: nonNeg(d.pol.Weights.Age), JobSize: nonNeg(d.pol.Weights.JobSize), QOS: nonNeg(d.pol.Weights.QOS)}
+	d.pol.Preemption.Grace = max(d.pol.Preemption.Grace, 0)
+	return d.decide()
+}
+
+func (d *decider) decide() Plan {
+	s := d.s
+	d.teams, d.teamIdx = buildTeams(s)
+	d.buildNodes()
+
+	pending := 0
+	for i := range s.Jobs {
+		if s.Jobs[i].State == gpuqv1.JobState_JOB_STATE_PENDING {
+			pending++
+		}
+	}
+	d.plan = Plan{Reasons: make(map[job.Ref]string, pending), Priority: make(map[job.Ref]float64, pending),
+		Factors: make(map[job.Ref]Factors, pending)}
+	p := &d.plan
+
+	// What eligibility and the array and singleton limits need.
+	var byID map[uint64][]int32
+	arrayIDs := map[uint64]int{} // running tasks of array jobs with a %N limit
 	singletonBusy := map[[2]string]bool{}
 	for i := range s.Jobs {
 		j := &s.Jobs[i]
-		byID[j.Ref.ID] = append(byID[j.Ref.ID], j)
-		if j.State == gpuqv1.JobState_JOB_STATE_RUNNING || j.State == gpuqv1.JobState_JOB_STATE_COMPLETING {
-			running[j.Ref.ID]++
+		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
+			continue
+		}
+		if len(j.Deps) > 0 && byID == nil {
+			byID = map[uint64][]int32{}
+		}
+		for _, dep := range j.Deps {
+			byID[dep.Job.ID] = nil
+		}
+		if j.ArrayMax > 0 {
+			arrayIDs[j.Ref.ID] = 0
+		}
+	}
+	for i := range s.Jobs {
+		j := &s.Jobs[i]
+		if ids, ok := byID[j.Ref.ID]; ok {
+			byID[j.Ref.ID] = append(ids, int32(i))
+		}
+		if j.holds() {
+			if n, ok := arrayIDs[j.Ref.ID]; ok {
+				arrayIDs[j.Ref.ID] = n + 1
+			}
 			if j.Singleton {
 				singletonBusy[[2]string{j.Name, j.User}] = true
 			}
 		}
 	}
 
-	var eligible []*Job
+	type item struct {
+		prio   float64
+		submit time.Time
+		ref    job.Ref
+		ji     int32
+	}
+	var eligible []item
 	for i := range s.Jobs {
 		j := &s.Jobs[i]
 		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
 			continue
 		}
-		p.Priority[j.Ref] = priority(j, s.Now)
-		switch dep := dependencies(j, byID); {
+		f := d.factors(j, d.team(j.Team))
+		p.Priority[j.Ref] = f.Priority
+		p.Factors[j.Ref] = f
+		switch dep := dependencies(j, s.Jobs, byID); {
 		case j.Held:
 			p.Reasons[j.Ref] = ReasonHeld
 		case dep == depNever:
@@ -135,26 +338,35 @@ func Decide(s *Snapshot) Plan {
 		case j.Singleton && singletonBusy[[2]string{j.Name, j.User}]:
 			p.Reasons[j.Ref] = ReasonSingletonDependent
 		default:
-			eligible = append(eligible, j)
+			eligible = append(eligible, item{prio: f.Priority, submit: j.SubmitTime, ref: j.Ref, ji: int32(i)})
 		}
 	}
-
-	slices.SortStableFunc(eligible, func(a, b *Job) int {
+	slices.SortFunc(p.Cancels, func(a, b Cancel) int { return compareRefs(a.Job, b.Job) })
+	slices.SortFunc(eligible, func(a, b item) int {
 		return cmp.Or(
-			cmp.Compare(p.Priority[b.Ref], p.Priority[a.Ref]),
-			a.SubmitTime.Compare(b.SubmitTime),
-			cmp.Compare(a.Ref.ID, b.Ref.ID),
-			cmp.Compare(a.Ref.Task, b.Ref.Task),
+			cmp.Compare(b.prio, a.prio),
+			a.submit.Compare(b.submit),
+			compareRefs(a.ref, b.ref),
 		)
 	})
 
-	free := make([][]string, len(s.Nodes))
-	for i, n := range s.Nodes {
-		free[i] = slices.Clone(n.Free)
+	d.buildRuns()
+	jis := make([]int32, len(eligible))
+	for i, e := range eligible {
+		jis[i] = e.ji
 	}
+	d.holdStopping(jis)
+
 	blocked := false // a higher-priority job is waiting for resources
-	for _, j := range eligible {
-		if j.ArrayMax > 0 && running[j.Ref.ID] >= int(j.ArrayMax) {
+	reserveLeft := d.pol.ReserveTop
+	for _, e := range eligible {
+		ji := e.ji
+		j := &s.Jobs[ji]
+		h := d.holds[ji]
+		if h != nil {
+			d.undo(h)
+		}
+		if j.ArrayMax > 0 && arrayIDs[j.Ref.ID] >= int(j.ArrayMax) {
 			p.Reasons[j.Ref] = ReasonArrayTaskLimit
 			continue
 		}
@@ -162,124 +374,364 @@ func Decide(s *Snapshot) Plan {
 			p.Reasons[j.Ref] = ReasonSingletonDependent
 			continue
 		}
-		node, fits := place(j, s.Nodes, free)
-		if node < 0 {
-			switch {
-			case !fits:
-				p.Reasons[j.Ref] = ReasonNodeNotAvail
-			case blocked:
-				p.Reasons[j.Ref] = ReasonPriority
-			default:
-				p.Reasons[j.Ref] = ReasonResources
+		ns := d.match(j)
+		if ni := d.placeNow(j, ns); ni >= 0 {
+			d.start(j, ni)
+			if _, ok := arrayIDs[j.Ref.ID]; ok {
+				arrayIDs[j.Ref.ID]++
 			}
-			blocked = blocked || fits
+			if j.Singleton {
+				singletonBusy[[2]string{j.Name, j.User}] = true
+			}
 			continue
 		}
-		gpus := free[node][:j.GPUs:j.GPUs]
-		free[node] = free[node][j.GPUs:]
-		p.Starts = append(p.Starts, Start{Job: j.Ref, Node: s.Nodes[node].Name, GPUs: slices.Clone(gpus)})
-		running[j.Ref.ID]++
-		if j.Singleton {
-			singletonBusy[[2]string{j.Name, j.User}] = true
-		}
-	}
-	return p
-}
-
-// place returns the index of the node with the fewest free GPUs that still
-// fit j (best fit keeps large holes for large jobs), or -1. fits reports
-// whether any node could hold j if it were empty.
-func place(j *Job, nodes []Node, free [][]string) (best int, fits bool) {
-	best = -1
-	for i, n := range nodes {
-		if j.GPUType != "" && n.GPUType != j.GPUType || j.Pool != "" && n.Pool != j.Pool {
+		if !d.fitsEver(j, ns) {
+			p.Reasons[j.Ref] = ReasonNodeNotAvail
 			continue
 		}
-		fits = true
-		if len(free[i]) < j.GPUs {
+		reason := ReasonResources
+		pre := none
+		if h == nil && d.mayPreempt(j) {
+			pre = d.preempt(j, ns, e.prio)
+		}
+		switch {
+		case h != nil:
+			d.redo(h)
+			reason = ReasonPreempting
+		case pre == preempting:
+			reason = ReasonPreempting
+		case pre == reserved: // room within the grace: Resources
+		default:
+			got := false
+			if reserveLeft > 0 {
+				reserveLeft--
+				got = d.reserve(j, ns)
+			}
+			if !got && blocked {
+				reason = ReasonPriority
+			}
+		}
+		p.Reasons[j.Ref] = reason
+		blocked = true
+	}
+	p.Shares = shareRows(d.teams)
+	return d.plan
+}
+
+func compareRefs(a, b job.Ref) int {
+	return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Task, b.Task), compareBools(a.HasTask, b.HasTask))
+}
+
+func compareBools(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// team returns the index of the team called name, or -1.
+func (d *decider) team(name string) int32 {
+	if i, ok := d.teamIdx[name]; ok {
+		return i
+	}
+	return -1
+}
+
+func (d *decider) inHours(teamName string) bool {
+	ti := d.team(teamName)
+	return ti >= 0 && d.teams[ti].inHours
+}
+
+// buildNodes sorts the nodes by name (the first of a name wins), drops
+// duplicate free ids and ids that running jobs hold, and builds each
+// node's timeline from its running jobs' expected ends.
+func (d *decider) buildNodes() {
+	s := d.s
+	order := make([]int, len(s.Nodes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return compareStrings(s.Nodes[a].Name, s.Nodes[b].Name) })
+	d.nodeIdx = make(map[string]int32, len(s.Nodes))
+	d.nodes = make([]node, 0, len(s.Nodes))
+	for _, i := range order {
+		sn := &s.Nodes[i]
+		if _, dup := d.nodeIdx[sn.Name]; dup {
 			continue
 		}
-		if best < 0 || len(free[i]) < len(free[best]) {
-			best = i
+		d.nodeIdx[sn.Name] = int32(len(d.nodes))
+		d.nodes = append(d.nodes, node{name: sn.Name, pool: sn.Pool, gpuType: sn.GPUType, region: sn.Region, total: max(sn.Total, 0)})
+	}
+	// GPUs that running jobs hold, per node.
+	busy := make([][]string, len(d.nodes))
+	busyN := make([]int, len(d.nodes))
+	for i := range s.Jobs {
+		j := &s.Jobs[i]
+		if !j.holds() {
+			continue
+		}
+		if ni, ok := d.nodeIdx[j.Node]; ok {
+			busy[ni] = append(busy[ni], j.GPUIDs...)
+			busyN[ni] += j.gpusHeld()
 		}
 	}
-	return best, fits
+	for _, i := range order {
+		sn := &s.Nodes[i]
+		ni := d.nodeIdx[sn.Name]
+		n := &d.nodes[ni]
+		if n.ids != nil || n.taken != nil {
+			continue // a duplicate name
+		}
+		n.ids = make([]string, 0, len(sn.Free))
+		var seen map[string]bool
+		if len(sn.Free) > 16 || len(busy[ni]) > 16 {
+			seen = make(map[string]bool, len(sn.Free)+len(busy[ni]))
+			for _, g := range busy[ni] {
+				seen[g] = true
+			}
+		}
+		for _, g := range sn.Free {
+			if seen != nil {
+				if seen[g] {
+					continue
+				}
+				seen[g] = true
+			} else if slices.Contains(n.ids, g) || slices.Contains(busy[ni], g) {
+				continue
+			}
+			n.ids = append(n.ids, g)
+		}
+		n.taken = make([]bool, len(n.ids))
+		n.free = len(n.ids)
+		n.capacity = n.total
+		if n.capacity == 0 {
+			n.capacity = n.free + busyN[ni]
+		}
+		d.largest = max(d.largest, n.capacity)
+	}
 }
 
-// priority is a placeholder until the multifactor priority of issue #4:
-// a base, plus up to 1000 for age (reached after a week), minus nice. It is
-// integral so that it changes rarely.
-func priority(j *Job, now time.Time) float64 {
-	const maxAge = 7 * 24 * time.Hour
-	age := min(max(now.Sub(j.SubmitTime), 0), maxAge)
-	return 10000 + math.Round(1000*age.Hours()/maxAge.Hours()) - float64(j.Nice)
+// gpusHeld is the count of GPUs a running job holds.
+func (j *Job) gpusHeld() int {
+	if len(j.GPUIDs) > 0 {
+		return len(j.GPUIDs)
+	}
+	return max(j.GPUs, 0)
 }
 
-type depState int
-
-const (
-	depMet depState = iota
-	depWaiting
-	depNever
-)
-
-// dependencies evaluates every dependency of j; all must be met.
-func dependencies(j *Job, byID map[uint64][]*Job) depState {
-	out := depMet
-	for _, d := range j.Deps {
-		var targets []*Job
-		for _, t := range byID[d.Job.ID] {
-			if !d.Job.HasTask || t.Ref == d.Job {
-				targets = append(targets, t)
+// buildRuns records the running jobs on the snapshot's nodes, their
+// releases, and which of them the policy lets be preempted.
+func (d *decider) buildRuns() {
+	s := d.s
+	pp := &d.pol.Preemption
+	for i := range s.Jobs {
+		j := &s.Jobs[i]
+		if !j.holds() {
+			continue
+		}
+		ni, ok := d.nodeIdx[j.Node]
+		if !ok {
+			continue
+		}
+		n := &d.nodes[ni]
+		var t time.Duration // imminent: completing, stopping or overdue
+		if j.State == gpuqv1.JobState_JOB_STATE_RUNNING && !j.Stopping {
+			l := d.pol.limitIn(j, n.pool)
+			t = l
+			if l < forever {
+				t = max(l-max(durationSince(d.now, j.StartTime), 0), 0)
 			}
 		}
-		st := depOne(d.Type, targets)
-		if st == depNever {
-			return depNever
+		r := run{ji: int32(i), node: ni, gpus: j.gpusHeld(), inHours: d.inHours(j.Team)}
+		r.rel = n.addRelease(t, r.gpus, pp.Grace)
+		ran := durationSince(d.now, j.StartTime)
+		r.lost = max(ran.Seconds(), 0) * float64(r.gpus)
+		ri := int32(len(d.runs))
+		if pp.Enabled && t > pp.Grace && d.preemptible(j, ran) && r.gpus > 0 {
+			r.prio = d.factors(j, d.team(j.Team)).Priority
+			n.victims = append(n.victims, ri)
+			n.claimable += r.gpus
 		}
-		if st == depWaiting {
-			out = depWaiting
-		}
+		d.runs = append(d.runs, r)
 	}
-	return out
+	// Cheapest victims first: off-hours teams, lowest priority, least
+	// progress lost, fewest restarts, then by job.
+	for ni := range d.nodes {
+		slices.SortFunc(d.nodes[ni].victims, func(a, b int32) int {
+			ra, rb := &d.runs[a], &d.runs[b]
+			ja, jb := &s.Jobs[ra.ji], &s.Jobs[rb.ji]
+			return cmp.Or(compareBools(ra.inHours, rb.inHours), cmp.Compare(ra.prio, rb.prio),
+				cmp.Compare(ra.lost, rb.lost), cmp.Compare(ja.Restarts, jb.Restarts), compareRefs(ja.Ref, jb.Ref))
+		})
+	}
 }
 
-func depOne(t gpuqv1.DependencyType, targets []*Job) depState {
-	if len(targets) == 0 {
-		// The job is gone from the queue (purged): treat as ended unknown.
-		if t == gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER || t == gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_ANY {
-			return depMet
-		}
-		return depNever
+// preemptible reports whether the policy lets running job j, which has run
+// for ran, be preempted by some job of higher priority.
+func (d *decider) preemptible(j *Job, ran time.Duration) bool {
+	pp := &d.pol.Preemption
+	if j.State != gpuqv1.JobState_JOB_STATE_RUNNING || j.Stopping || j.StartTime.IsZero() || ran < pp.MinRuntime {
+		return false
 	}
-	out := depMet
-	for _, x := range targets {
-		ended := job.Ended(x.State)
-		ok := x.State == gpuqv1.JobState_JOB_STATE_COMPLETED && x.ExitCode == 0
-		switch t {
-		case gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER:
-			if x.State == gpuqv1.JobState_JOB_STATE_PENDING {
-				out = depWaiting
-			}
-		case gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_ANY:
-			if !ended {
-				out = depWaiting
-			}
-		case gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_OK:
-			if ended && !ok {
-				return depNever
-			}
-			if !ended {
-				out = depWaiting
-			}
-		case gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_NOT_OK:
-			if ok {
-				return depNever
-			}
-			if !ended {
-				out = depWaiting
-			}
+	if pp.MaxPerDay > 0 && j.Preemptions24h >= pp.MaxPerDay {
+		return false
+	}
+	return pp.OffHours && !d.inHours(j.Team) || slices.Contains(pp.Teams, j.Team) || slices.Contains(pp.QOS, qosName(j.QOS))
+}
+
+func qosName(q string) string {
+	if q == "" {
+		return "normal"
+	}
+	return q
+}
+
+// mayPreempt reports whether pending job j may preempt: its team is in its
+// working hours, or its QOS may preempt at any hour.
+func (d *decider) mayPreempt(j *Job) bool {
+	pp := &d.pol.Preemption
+	return pp.Enabled && j.GPUs > 0 && (d.inHours(j.Team) || slices.Contains(pp.PreemptorQOS, qosName(j.QOS)))
+}
+
+// match returns the nodes of j's GPU type and pool.
+func (d *decider) match(j *Job) []int32 {
+	k := matchKey{j.GPUType, j.Pool}
+	if ns, ok := d.matches[k]; ok {
+		return ns
+	}
+	var ns []int32
+	for i := range d.nodes {
+		n := &d.nodes[i]
+		if (k.gpuType == "" || n.gpuType == k.gpuType) && (k.pool == "" || n.pool == k.pool) {
+			ns = append(ns, int32(i))
 		}
 	}
-	return out
+	if d.matches == nil {
+		d.matches = map[matchKey][]int32{}
+	}
+	d.matches[k] = ns
+	return ns
+}
+
+// fitsEver reports whether some node of ns could hold j were it empty.
+func (d *decider) fitsEver(j *Job, ns []int32) bool {
+	for _, ni := range ns {
+		if d.nodes[ni].suits(j) {
+			return true
+		}
+	}
+	return false
+}
+
+// forget drops what was learnt of failed placements, after something that
+// can make room.
+func (d *decider) forget() {
+	clear(d.failStart)
+	clear(d.failPreempt)
+}
+
+func knownToFail(m map[failKey]int, k failKey, g int) bool {
+	f, ok := m[k]
+	return ok && g >= f
+}
+
+func noteFail(m *map[failKey]int, k failKey, g int) {
+	if *m == nil {
+		*m = map[failKey]int{}
+	}
+	if f, ok := (*m)[k]; !ok || g < f {
+		(*m)[k] = g
+	}
+}
+
+// placeNow returns the node j should start on now, or -1.
+func (d *decider) placeNow(j *Job, ns []int32) int32 {
+	g := max(j.GPUs, 0)
+	k := failKey{matchKey{j.GPUType, j.Pool}, j.TimeLimit}
+	if knownToFail(d.failStart, k, g) {
+		return -1
+	}
+	region := ""
+	if ti := d.team(j.Team); ti >= 0 {
+		region = d.teams[ti].region
+	}
+	best, bestPref := int32(-1), int32(-1)
+	for _, ni := range ns {
+		n := &d.nodes[ni]
+		if n.free < g || !n.canStart(g, d.pol.limitIn(j, n.pool), d.pol.Backfill) {
+			continue
+		}
+		if region != "" && n.region == region && (bestPref < 0 || n.free < d.nodes[bestPref].free) {
+			bestPref = ni
+		}
+		if best < 0 || n.free < d.nodes[best].free {
+			best = ni
+		}
+	}
+	if bestPref >= 0 {
+		return bestPref
+	}
+	if best < 0 {
+		noteFail(&d.failStart, k, g)
+	}
+	return best
+}
+
+// start hands j GPUs on node ni.
+func (d *decider) start(j *Job, ni int32) {
+	n := &d.nodes[ni]
+	g := max(j.GPUs, 0)
+	idx := n.take(g)
+	gpus := make([]string, len(idx))
+	for i, x := range idx {
+		gpus[i] = n.ids[x]
+	}
+	n.addRelease(d.pol.limitIn(j, n.pool), g, d.pol.Preemption.Grace)
+	d.plan.Starts = append(d.plan.Starts, Start{Job: j.Ref, Node: n.name, GPUs: gpus})
+}
+
+// reserve gives j a reservation on the node where it can start earliest
+// (then in its preferred region, then by name).
+func (d *decider) reserve(j *Job, ns []int32) bool {
+	g := max(j.GPUs, 0)
+	region := ""
+	if ti := d.team(j.Team); ti >= 0 {
+		region = d.teams[ti].region
+	}
+	best, bestT, bestPref := int32(-1), time.Duration(0), false
+	for _, ni := range ns {
+		n := &d.nodes[ni]
+		if n.total > 0 && n.total < g {
+			continue
+		}
+		t, ok := n.earliest(g, d.pol.limitIn(j, n.pool))
+		if !ok {
+			continue
+		}
+		pref := region != "" && n.region == region
+		if best < 0 || t < bestT || t == bestT && pref && !bestPref {
+			best, bestT, bestPref = ni, t, pref
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	d.reserveOn(j, best, bestT)
+	return true
+}
+
+// reserveOn reserves j's GPUs on node ni from t for its time limit.
+func (d *decider) reserveOn(j *Job, ni int32, t time.Duration) {
+	n := &d.nodes[ni]
+	g := max(j.GPUs, 0)
+	end := addSat(t, d.pol.limitIn(j, n.pool))
+	n.resv = append(n.resv, span{s: t, e: end, c: g})
+	r := Reservation{Job: j.Ref, Node: n.name, Start: d.now.Add(t), GPUs: g}
+	if end < forever {
+		r.End = d.now.Add(end)
+	}
+	d.plan.Reservations = append(d.plan.Reservations, r)
 }
