@@ -15,8 +15,11 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/queue"
+	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/sdnotify"
 	"github.com/gpuq/gpuq/internal/server"
 	"github.com/gpuq/gpuq/internal/store"
@@ -33,6 +36,7 @@ func Rules(c *config.Config) queue.Rules {
 		DefaultTimeLimit: map[string]time.Duration{"": time.Duration(c.Defaults.TimeLimit)},
 		PoolMaxTimeLimit: map[string]time.Duration{},
 		BillingWeight:    map[string]float64{},
+		PoolRegion:       map[string]string{},
 	}
 	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
@@ -43,6 +47,7 @@ func Rules(c *config.Config) queue.Rules {
 	}
 	for _, p := range c.Pools {
 		r.PoolTypes[p.Name] = p.GPUType
+		r.PoolRegion[p.Name] = p.Region
 		r.BillingWeight[p.Name] = p.BillingWeight
 		def, maxLimit := c.TimeLimits(&p)
 		if def > 0 {
@@ -54,6 +59,49 @@ func Rules(c *config.Config) queue.Rules {
 		r.GPUsPerNode[p.GPUType] = max(r.GPUsPerNode[p.GPUType], p.GPUsPerNode)
 	}
 	return r
+}
+
+// Pricing derives what accounting needs from the config: the teams' rates,
+// budgets, shares and zones, and the pools' prices and billing weights.
+func Pricing(c *config.Config) accounting.Pricing {
+	var p accounting.Pricing
+	for i := range c.Teams {
+		t := &c.Teams[i]
+		p.Teams = append(p.Teams, accounting.TeamPricing{Name: t.Name, HourlyRate: t.HourlyRate,
+			MonthlyBudget: t.MonthlyBudget, Shares: t.Shares, Location: t.Location()})
+	}
+	for _, pl := range c.Pools {
+		p.Pools = append(p.Pools, accounting.PoolPricing{Name: pl.Name, GPUType: pl.GPUType, Region: pl.Region,
+			PricePerGPUHour: pl.PricePerGPUHour, BillingWeight: pl.BillingWeight})
+	}
+	return p
+}
+
+// Scheduling derives the scheduler's teams and policy from the config.
+func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
+	var teams []sched.Team
+	for i := range c.Teams {
+		t := &c.Teams[i]
+		cal, err := calendar.FromConfig(t, 0)
+		if err != nil {
+			return nil, sched.Policy{}, fmt.Errorf("teams[%d]: %w", i, err)
+		}
+		st := sched.Team{Name: t.Name, Shares: t.Shares, Calendar: cal, PreferredRegion: t.PreferredRegion, Users: map[string]float64{}}
+		for _, u := range t.Users {
+			st.Users[u] = 0
+		}
+		teams = append(teams, st)
+	}
+	p := sched.DefaultPolicy()
+	p.DefaultTimeLimit = time.Duration(c.Defaults.TimeLimit)
+	p.Preemption.Grace = time.Duration(c.Defaults.GracePeriod)
+	p.PoolTimeLimit = map[string]time.Duration{}
+	for i := range c.Pools {
+		if def, _ := c.TimeLimits(&c.Pools[i]); def > 0 {
+			p.PoolTimeLimit[c.Pools[i].Name] = def
+		}
+	}
+	return teams, p, p.Validate()
 }
 
 // Serve runs gpuqd with a validated config until ctx ends. ready, when not
@@ -69,7 +117,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 	}()
 	start := time.Now()
-	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log,
+	teams, policy, err := Scheduling(&cfg)
+	if err != nil {
+		return err
+	}
+	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log, Teams: teams, Policy: policy,
 		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait),
 		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter)})
 	if err != nil {
@@ -85,6 +137,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	)
 	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q))
 	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg)}))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 

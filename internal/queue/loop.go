@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -62,7 +63,8 @@ func (q *Queue) Cycle() {
 func (q *Queue) snapshot() *sched.Snapshot {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
-	s := &sched.Snapshot{Now: q.now(), Nodes: q.schedNodes()}
+	now := q.now()
+	s := &sched.Snapshot{Now: now, Nodes: q.schedNodes(), Teams: q.schedTeams(now), Policy: q.opts.Policy}
 	needed := map[uint64]bool{}
 	for _, r := range q.order {
 		j := q.jobs[r]
@@ -77,9 +79,40 @@ func (q *Queue) snapshot() *sched.Snapshot {
 		if job.Ended(j.State) && !needed[r.ID] {
 			continue
 		}
-		s.Jobs = append(s.Jobs, schedJob(j))
+		sj := schedJob(j)
+		if active(j) {
+			for _, t := range q.preemptions[sj.Ref] {
+				if now.Sub(t) < 24*time.Hour {
+					sj.Preemptions24h++
+				}
+			}
+			sj.StoppingFor, sj.Stopping = q.stopping[sj.Ref]
+		}
+		s.Jobs = append(s.Jobs, sj)
 	}
 	return s
+}
+
+// schedTeams are the configured teams with their decayed usage at now. The
+// caller holds mu (read).
+func (q *Queue) schedTeams(now time.Time) []sched.Team {
+	out := make([]sched.Team, len(q.opts.Teams))
+	for i, t := range q.opts.Teams {
+		t.Usage = decayed(q.usage[t.Name], now, q.opts.UsageHalfLife)
+		users := map[string]float64{}
+		for u := range t.Users {
+			users[u] = 0
+		}
+		prefix := t.Name + "/"
+		for k, u := range q.usage {
+			if name, ok := strings.CutPrefix(k, prefix); ok {
+				users[name] = decayed(u, now, q.opts.UsageHalfLife)
+			}
+		}
+		t.Users = users
+		out[i] = t
+	}
+	return out
 }
 
 func schedJob(j *gpuqv1.Job) sched.Job {
@@ -99,6 +132,14 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 		SubmitTime: j.SubmitTime.AsTime(),
 		Singleton:  sp.Singleton,
 		ArrayMax:   sp.Array.GetMaxConcurrent(),
+		QOS:        sp.Qos,
+		TimeLimit:  sp.TimeLimit.AsDuration(),
+		Restarts:   int(j.Restarts),
+		NoRequeue:  sp.NoRequeue,
+	}
+	if active(j) {
+		sj.Node, sj.GPUIDs = j.Node, j.GpuIds
+		sj.StartTime = j.StartTime.AsTime()
 	}
 	if sp.Begin != nil {
 		sj.Begin = sp.Begin.AsTime()
@@ -147,8 +188,10 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	for _, x := range starts {
 		q.assign(x)
 	}
+	q.preempt(p.Preemptions)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.plan = &p
 	for r, reason := range p.Reasons {
 		j := q.jobs[r]
 		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
@@ -238,4 +281,50 @@ func (q *Queue) grace(team string) time.Duration {
 		return g
 	}
 	return q.opts.GracePeriod
+}
+
+// preempt starts the stop of each victim that still holds: it runs on that
+// node, is not already stopping, and the job it makes room for still waits.
+// The node sends the victim's warning signal, waits the grace and kills it;
+// the victim is requeued (or ends PREEMPTED with --no-requeue) when the node
+// reports it. The caller holds writeMu.
+func (q *Queue) preempt(ps []sched.Preemption) {
+	now := q.now()
+	for _, p := range ps {
+		v, w := q.jobs[p.Victim], q.jobs[p.For]
+		if v == nil || w == nil || v.State != gpuqv1.JobState_JOB_STATE_RUNNING || v.Node != p.Node ||
+			w.State != gpuqv1.JobState_JOB_STATE_PENDING {
+			continue
+		}
+		q.mu.Lock()
+		_, already := q.stopping[p.Victim]
+		if !already {
+			q.stopping[p.Victim] = p.For
+			q.preemptions[p.Victim] = append(q.preemptions[p.Victim], now)
+		}
+		q.mu.Unlock()
+		if already {
+			continue
+		}
+		q.log.Info("preempting", "job", p.Victim.String(), "node", p.Node, "for", p.For.String(), "grace", q.grace(v.Spec.Team))
+		q.send(v.Node, stopMessage(v, gpuqv1.StopJob_REASON_PREEMPT, q.grace(v.Spec.Team)))
+	}
+}
+
+// Decision is the last scheduling decision's view of pending jobs and teams.
+type Decision struct {
+	Factors      map[job.Ref]sched.Factors
+	Shares       []sched.ShareRow
+	Reservations []sched.Reservation
+}
+
+// LastDecision returns the factors, shares and reservations of the last
+// cycle (empty before the first).
+func (q *Queue) LastDecision() Decision {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.plan == nil {
+		return Decision{}
+	}
+	return Decision{Factors: q.plan.Factors, Shares: q.plan.Shares, Reservations: q.plan.Reservations}
 }

@@ -433,7 +433,10 @@ func (q *Queue) schedNodes() []sched.Node {
 		if n.state != NodeUp || n.out == nil {
 			continue
 		}
-		sn := sched.Node{Name: name, Pool: n.info.Pool, GPUType: n.gpuType}
+		sn := sched.Node{Name: name, Pool: n.info.Pool, GPUType: n.gpuType, Region: n.info.Region, Total: len(n.info.Gpus)}
+		if r, ok := q.opts.Rules.PoolRegion[n.info.Pool]; ok && r != "" {
+			sn.Region = r
+		}
 		for _, g := range n.info.Gpus {
 			if !used[g.Uuid] {
 				sn.Free = append(sn.Free, g.Uuid)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +12,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/sched"
+	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -296,4 +300,82 @@ func TestAccountingAndUsage(t *testing.T) {
 	if week := q.Usage(clock.Now().Add(7 * 24 * time.Hour)); math.Abs(week["sf"]-wantSF/2) > 0.01 {
 		t.Errorf("usage a half-life later = %.2f, want %.2f", week["sf"], wantSF/2)
 	}
+}
+
+// TestPreemptionWithGrace: Tokyo's job runs on the only GPU through the
+// night in Tokyo; San Francisco's working day starts and its job preempts
+// it: the node is told to stop Tokyo's job with the grace, nobody else gets
+// the GPU meanwhile, Tokyo's job is requeued with its restart count raised,
+// and San Francisco's job starts on the freed GPU.
+func TestPreemptionWithGrace(t *testing.T) {
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := calendar.New(calendar.Spec{Zone: mustZone(t, "America/Los_Angeles"), Start: 9 * time.Hour, End: 18 * time.Hour,
+		Days: [7]bool{false, true, true, true, true, true, false}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, err := calendar.New(calendar.Spec{Zone: mustZone(t, "Asia/Tokyo"), Start: 9 * time.Hour, End: 18 * time.Hour,
+		Days: [7]bool{false, true, true, true, true, true, false}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Thursday 2026-11-26 16:00 UTC: 08:00 in San Francisco, 01:00 Friday in Tokyo.
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)}
+	q, err := New(Options{Store: st, Rules: testRules, Clock: clock, CycleInterval: time.Hour, GracePeriod: 5 * time.Minute,
+		Teams: []sched.Team{{Name: "sf", Shares: 1, Calendar: sf}, {Name: "tokyo", Shares: 1, Calendar: tokyo}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; _ = st.Close() })
+	n, _ := register(t, q, "n1", 1)
+	night := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Team, s.Gpus.Count, s.TimeLimit = "tokyo", 1, durationpb.New(8*time.Hour) }))
+	q.Cycle()
+	run := n.next().GetAssignment()
+	if run.GetJob().GetId() != night {
+		t.Fatalf("assignment %v, want Tokyo's job", run)
+	}
+	// An hour later San Francisco is at work and wants the GPU.
+	clock.Add(time.Hour)
+	day := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count, s.TimeLimit = 1, durationpb.New(time.Hour) }))
+	q.Cycle()
+	stop := n.next().GetStop()
+	if stop.GetAllocationId() != run.AllocationId || stop.Reason != gpuqv1.StopJob_REASON_PREEMPT || stop.Grace.AsDuration() != 5*time.Minute {
+		t.Fatalf("stop = %v, want Tokyo's job preempted with a 5m grace", stop)
+	}
+	if j := jobState(q, day); j.Reason != sched.ReasonPreempting {
+		t.Errorf("San Francisco's job waits with %q, want %q", j.Reason, sched.ReasonPreempting)
+	}
+	// During the grace another cycle neither preempts again nor gives the GPU away.
+	q.Cycle()
+	select {
+	case m := <-n.out:
+		t.Fatalf("message during the grace: %v", m)
+	default:
+	}
+	clock.Add(2 * time.Minute)
+	n.update(run.AllocationId, gpuqv1.JobState_JOB_STATE_PREEMPTED, 0)
+	n.next() // ack
+	q.Cycle()
+	next := n.next().GetAssignment()
+	if next.GetJob().GetId() != day {
+		t.Fatalf("after the preemption: %v, want San Francisco's job", next)
+	}
+	if j := jobState(q, night); j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Restarts != 1 {
+		t.Errorf("Tokyo's job = %s restarts %d, want PENDING with restarts 1", job.StateName(j.State), j.Restarts)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

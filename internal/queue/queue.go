@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -42,6 +43,11 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// NodeDownAfter without a heartbeat makes a node DOWN and fails over its jobs.
 	NodeDownAfter time.Duration
+	// Teams are the scheduler's teams (shares, calendar, preferred region);
+	// their usage is filled in at each cycle.
+	Teams []sched.Team
+	// Policy is the scheduler's policy; the zero value is sched.DefaultPolicy().
+	Policy sched.Policy
 	// UsageHalfLife decays billed usage for fair share (default 7 days).
 	UsageHalfLife time.Duration
 	// GracePeriod is the time between the warning signal and SIGKILL when a
@@ -106,6 +112,12 @@ type Queue struct {
 	nodes    map[string]*node
 	allocs   map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
 	usage    map[string]*gpuqv1.DecayedUsage
+	// stopping maps a preempted job in its grace to the job it makes room for.
+	stopping map[job.Ref]job.Ref
+	// preemptions remembers when each job was preempted, for the daily cap.
+	preemptions map[job.Ref][]time.Time
+	// plan is the last decision, for priority and share reports.
+	plan *sched.Plan
 
 	submits chan *submitReq
 	kick    chan struct{}
@@ -122,19 +134,21 @@ func New(opts Options) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{
-		opts:     opts,
-		store:    opts.Store,
-		log:      opts.Logger,
-		jobs:     make(map[job.Ref]*gpuqv1.Job, len(snap.Jobs)),
-		tasks:    make(map[uint64][]job.Ref, len(snap.Specs)),
-		order:    make([]job.Ref, 0, len(snap.Jobs)),
-		requests: snap.Requests,
-		nextID:   snap.NextID,
-		nodes:    map[string]*node{},
-		allocs:   map[string]job.Ref{},
-		usage:    snap.Usage,
-		submits:  make(chan *submitReq, 4*opts.MaxBatch),
-		kick:     make(chan struct{}, 1),
+		opts:        opts,
+		store:       opts.Store,
+		log:         opts.Logger,
+		jobs:        make(map[job.Ref]*gpuqv1.Job, len(snap.Jobs)),
+		tasks:       make(map[uint64][]job.Ref, len(snap.Specs)),
+		order:       make([]job.Ref, 0, len(snap.Jobs)),
+		requests:    snap.Requests,
+		nextID:      snap.NextID,
+		nodes:       map[string]*node{},
+		allocs:      map[string]job.Ref{},
+		usage:       snap.Usage,
+		stopping:    map[job.Ref]job.Ref{},
+		preemptions: map[job.Ref][]time.Time{},
+		submits:     make(chan *submitReq, 4*opts.MaxBatch),
+		kick:        make(chan struct{}, 1),
 	}
 	now := q.now()
 	for _, j := range snap.Jobs {
@@ -267,6 +281,8 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			q.jobs[ref] = r
 			if active(r) {
 				q.allocs[r.AllocationId] = ref
+			} else {
+				delete(q.stopping, ref)
 			}
 		}
 		for key, u := range usage {

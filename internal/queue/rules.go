@@ -31,6 +31,8 @@ type Rules struct {
 	// it further for jobs that name a pool.
 	MaxTimeLimit     time.Duration
 	PoolMaxTimeLimit map[string]time.Duration
+	// PoolRegion is each pool's region.
+	PoolRegion map[string]string
 	// BillingWeight of each pool's GPU-hours in fair-share usage (default 1).
 	BillingWeight map[string]float64
 	// TeamGrace overrides the grace period for a team's jobs.
