@@ -39,11 +39,13 @@ func Target(target string, getenv func(string) string) string {
 	return DefaultTarget
 }
 
-// Client calls gpuqd's QueueService. It is safe for concurrent use.
+// Client calls gpuqd's QueueService and AccountingService. It is safe for
+// concurrent use.
 type Client struct {
 	target string
 	conn   *grpc.ClientConn
 	rpc    gpuqv1.QueueServiceClient
+	acct   gpuqv1.AccountingServiceClient
 
 	mu      sync.Mutex
 	dialErr error // outcome of the latest connection attempt
@@ -77,6 +79,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	}
 	c.conn = conn
 	c.rpc = gpuqv1.NewQueueServiceClient(conn)
+	c.acct = gpuqv1.NewAccountingServiceClient(conn)
 	return c, nil
 }
 

@@ -295,6 +295,9 @@ func (r *runner) app() *cli.App {
 			r.showCommand(),
 			r.nodesCommand(),
 			r.nodeCommand(),
+			r.acctCommand(),
+			r.costCommand(),
+			r.budgetCommand(),
 		},
 	}
 }

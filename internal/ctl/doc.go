@@ -12,6 +12,11 @@
 //	show    scontrol show    show job [--json] JOB | show node [--json] [NAME...]
 //	nodes   sinfo -N -l      nodes [-t STATES] [-p POOLS] [-h] [--json] | nodes [--json] NAME...
 //	node    scontrol update  node drain --reason REASON NAME... | node resume NAME...
+//	acct    sacct            acct [-S TIME] [-E TIME] [-A TEAMS] [-u USERS] [-s STATES] [-j JOBS] [-o FIELDS]
+//	                         [-P | --csv | --json] [-n] [--tz ZONE]
+//	cost    (none)           cost [--month YYYY-MM | -S TIME [-E TIME]] [--tz ZONE] [--model chargeback|split]
+//	                         [--bill POOL=AMOUNT]... [--idle proportional|shares|even|platform] [--json]
+//	budget  (none)           budget [-A TEAMS] [--at TIME] [--tz ZONE] [--json]
 //
 // The command line is read the getopt way, as Slurm reads it: -t10 and
 // -t 10, -HW for -H -W, --nice without a value; flags may follow job ids
@@ -40,6 +45,16 @@
 // %t compact state, %M time used, %l time limit, %b GPUs, %R node or
 // reason, ...). gpuq has teams where Slurm has accounts, so %a is the team,
 // and pools where Slurm has partitions, so %P is the pool.
+//
+// acct lists accounting records, one line per run, of the runs that overlap
+// the window from --starttime to --endtime (by default midnight today in
+// --tz to now), with sacct's --format field list (JobID,JobName%30,...;
+// `gpuqctl acct --help` lists the fields), -P and the time specs
+// YYYY-MM-DD[THH:MM[:SS]], now-7days, today, ... read by package
+// accounting. Times are shown in --tz, UTC unless set. cost prints a cost
+// report per team (chargeback, or a split of the pools' bills) with a TOTAL
+// that is the exact sum of its rows; budget shows each team's month against
+// its budget. gpuqd computes both.
 //
 // nodes shows gpuqd's node states (UP, DRAIN, DOWN) in sinfo's lowercase
 // words, refined by how many GPUs jobs hold:

@@ -1,8 +1,10 @@
-// Package clienttest provides an in-memory gpuq QueueService served on a unix
-// socket, for the tests of the client and of gpuqctl. It keeps jobs and nodes
-// in slices, records every request, and lets a test fail or intercept any
-// call. It follows the real server's conventions for errors and outcomes but
-// makes no scheduling decisions: tests set job and node states themselves.
+// Package clienttest provides an in-memory gpuq QueueService and
+// AccountingService served on a unix socket, for the tests of the client and
+// of gpuqctl. It keeps jobs, nodes and accounting records in slices, records
+// every request, and lets a test fail or intercept any call. It follows the
+// real server's conventions for errors and outcomes but makes no scheduling
+// decisions and prices nothing: tests set job and node states themselves,
+// and the cost reports and budgets it answers with.
 package clienttest
 
 import (
@@ -42,6 +44,7 @@ type Server struct {
 	requests map[string]uint64
 	nextID   uint64
 	calls    []proto.Message
+	acct     acctState // the AccountingService's state
 }
 
 var _ gpuqv1.QueueServiceServer = (*Server)(nil)
@@ -63,6 +66,7 @@ func (s *Server) Start(tb testing.TB) string {
 	}
 	srv := grpc.NewServer()
 	gpuqv1.RegisterQueueServiceServer(srv, s)
+	gpuqv1.RegisterAccountingServiceServer(srv, accountingServer{s: s})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -1,0 +1,57 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Records calls fn for every accounting record that req selects, in the
+// order gpuqd streams them (by end time). An error from fn stops the stream
+// and is returned as it is.
+func (c *Client) Records(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn func(*gpuqv1.RunRecord) error, opts ...grpc.CallOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream when fn stops early
+	stream, err := c.acct.ListRecords(ctx, req, opts...)
+	if err != nil {
+		return c.err(err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return c.err(err)
+		}
+		for _, r := range resp.GetRecords() {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// CostReport returns the cost report req asks for. Bad input (an unknown
+// zone or pool, a bill that is not whole cents) is a *job.InvalidError.
+func (c *Client) CostReport(ctx context.Context, req *gpuqv1.CostReportRequest, opts ...grpc.CallOption) (*gpuqv1.CostReportResponse, error) {
+	resp, err := c.acct.CostReport(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}
+
+// Budgets returns the teams' budgets for their current months. A team the
+// config does not have is a *job.InvalidError.
+func (c *Client) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequest, opts ...grpc.CallOption) (*gpuqv1.BudgetsResponse, error) {
+	resp, err := c.acct.Budgets(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}

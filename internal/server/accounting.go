@@ -1,0 +1,350 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/money"
+	"github.com/gpuq/gpuq/internal/queue"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Records is what the AccountingService needs of the store: it calls fn for
+// the record of every run that ended in [from, to), in order of end time; a
+// zero to means no upper bound. fn owns the record it is given and may
+// change it.
+type Records interface {
+	Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error
+}
+
+var _ Records = (*queue.Queue)(nil)
+
+// RecordsPageSize is the most records one ListRecordsResponse carries.
+const RecordsPageSize = 1000
+
+// AccountingOptions configures an AccountingService.
+type AccountingOptions struct {
+	// Pricing holds the teams' rates, budgets, shares and zones and the
+	// pools' prices, from the config.
+	Pricing accounting.Pricing
+	// Now is the clock of Budgets; nil means time.Now.
+	Now func() time.Time
+}
+
+// AccountingService implements gpuqv1.AccountingServiceServer over a
+// source of records.
+type AccountingService struct {
+	gpuqv1.UnimplementedAccountingServiceServer
+	src  Records
+	opts AccountingOptions
+}
+
+// NewAccountingService serves the records of src, priced by opts.Pricing.
+func NewAccountingService(src Records, opts AccountingOptions) *AccountingService {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &AccountingService{src: src, opts: opts}
+}
+
+// scan calls fn for every record whose run overlaps r. A run that ends
+// after r can overlap it, so the scan runs from r's start to the end of
+// the records; it stops early when ctx ends.
+func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
+	n := 0
+	return s.src.Records(r.Start, time.Time{}, func(rec *gpuqv1.RunRecord) error {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !accounting.Overlaps(rec, r) {
+			return nil
+		}
+		return fn(rec)
+	})
+}
+
+// ListRecords streams the matching records in pages, each with its cost.
+func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream gpuqv1.AccountingService_ListRecordsServer) error {
+	var inv job.InvalidError
+	r := timeRange(&inv, req.Start, req.End, false)
+	if err := inv.Err(); err != nil {
+		return err
+	}
+	match := recordFilter(req)
+	page := make([]*gpuqv1.RunRecord, 0, RecordsPageSize)
+	err := s.scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
+		if !match(rec) {
+			return nil
+		}
+		if rec.Cost == "" {
+			if c, ok := s.opts.Pricing.RecordCost(rec); ok {
+				rec.Cost = money.Amount(c.Cents() * int64(money.Cent)).String()
+			}
+		}
+		page = append(page, rec)
+		if len(page) < RecordsPageSize {
+			return nil
+		}
+		err := stream.Send(&gpuqv1.ListRecordsResponse{Records: page})
+		// The stream may still hold the page: start a new one.
+		page = make([]*gpuqv1.RunRecord, 0, RecordsPageSize)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(page) > 0 {
+		return stream.Send(&gpuqv1.ListRecordsResponse{Records: page})
+	}
+	return nil
+}
+
+// recordFilter returns whether a record matches the request's teams,
+// users, states and jobs.
+func recordFilter(req *gpuqv1.ListRecordsRequest) func(*gpuqv1.RunRecord) bool {
+	teams, users, states, jobs := req.GetTeams(), req.GetUsers(), req.GetStates(), req.GetJobs()
+	return func(rec *gpuqv1.RunRecord) bool {
+		if len(teams) > 0 && !slices.Contains(teams, rec.GetTeam()) ||
+			len(users) > 0 && !slices.Contains(users, rec.GetUser()) ||
+			len(states) > 0 && !slices.Contains(states, rec.GetState()) {
+			return false
+		}
+		if len(jobs) == 0 {
+			return true
+		}
+		got := rec.GetJob()
+		return slices.ContainsFunc(jobs, func(want *gpuqv1.JobRef) bool {
+			return want.GetId() == got.GetId() && (want.ArrayTaskId == nil || got.ArrayTaskId != nil && want.GetArrayTaskId() == got.GetArrayTaskId())
+		})
+	}
+}
+
+// timeRange reads a request's start and end into inv's problems; with
+// required set both must be given.
+func timeRange(inv *job.InvalidError, start, end *timestamppb.Timestamp, required bool) accounting.Range {
+	var r accounting.Range
+	for _, f := range []struct {
+		name string
+		ts   *timestamppb.Timestamp
+		to   *time.Time
+	}{{"start", start, &r.Start}, {"end", end, &r.End}} {
+		switch {
+		case f.ts == nil && required:
+			inv.Add(f.name, "required (or set month)")
+		case f.ts == nil:
+		case f.ts.CheckValid() != nil:
+			inv.Add(f.name, "%v", f.ts.CheckValid())
+		default:
+			*f.to = f.ts.AsTime()
+		}
+	}
+	if !r.Start.IsZero() && !r.End.IsZero() && !r.Start.Before(r.End) {
+		inv.Add("end", "must be after start (%s)", r.Start.Format(time.RFC3339))
+	}
+	return r
+}
+
+// CostReport prices the usage of a period.
+func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostReportRequest) (*gpuqv1.CostReportResponse, error) {
+	var inv job.InvalidError
+	loc, zoneErr := loadZone(req.TimeZone)
+	if zoneErr != nil {
+		inv.Add("time_zone", "%v", zoneErr)
+	}
+	var period accounting.Range
+	switch {
+	case req.Month != "" && (req.Start != nil || req.End != nil):
+		inv.Add("month", "set month, or start and end, not both")
+	case req.Month != "":
+		if m, err := accounting.ParseMonth(req.Month); err != nil {
+			inv.Add("month", "%v", err)
+		} else if loc != nil {
+			period = m.Range(loc)
+		}
+	default:
+		period = timeRange(&inv, req.Start, req.End, true)
+	}
+	model := accounting.ModelChargeback
+	switch req.Model {
+	case gpuqv1.CostModel_COST_MODEL_UNSPECIFIED, gpuqv1.CostModel_COST_MODEL_CHARGEBACK:
+	case gpuqv1.CostModel_COST_MODEL_SPLIT:
+		model = accounting.ModelSplit
+	default:
+		inv.Add("model", "unknown model %d", req.Model)
+	}
+	policy := accounting.IdleProportional
+	switch req.IdlePolicy {
+	case gpuqv1.IdlePolicy_IDLE_POLICY_UNSPECIFIED, gpuqv1.IdlePolicy_IDLE_POLICY_PROPORTIONAL:
+	case gpuqv1.IdlePolicy_IDLE_POLICY_SHARES:
+		policy = accounting.IdleShares
+	case gpuqv1.IdlePolicy_IDLE_POLICY_EVEN:
+		policy = accounting.IdleEven
+	case gpuqv1.IdlePolicy_IDLE_POLICY_PLATFORM:
+		policy = accounting.IdlePlatform
+	default:
+		inv.Add("idle_policy", "unknown policy %d", req.IdlePolicy)
+	}
+	bills := map[string]money.Amount{}
+	billIndex := map[string]int{}
+	if len(req.Bills) > 0 && model != accounting.ModelSplit {
+		inv.Add("bills", "bills are for the split model")
+	}
+	for i, b := range req.Bills {
+		field := fmt.Sprintf("bills[%d]", i)
+		a, err := money.Parse(b.GetAmount())
+		switch {
+		case b.GetPool() == "":
+			inv.Add(field+".pool", "required")
+		case hasKey(bills, b.GetPool()):
+			inv.Add(field+".pool", "pool %q has a bill already", b.GetPool())
+		case err != nil:
+			inv.Add(field+".amount", "%v", err)
+		default:
+			bills[b.GetPool()], billIndex[b.GetPool()] = a, i
+		}
+	}
+	if err := inv.Err(); err != nil {
+		return nil, err
+	}
+
+	tally := accounting.NewTally(period)
+	err := s.scan(ctx, period, func(rec *gpuqv1.RunRecord) error {
+		tally.Add(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rep accounting.Report
+	if model == accounting.ModelSplit {
+		rep, err = accounting.Split(tally, s.opts.Pricing, bills, policy)
+		var be *accounting.BillError
+		if errors.As(err, &be) {
+			return nil, &job.FieldError{Field: fmt.Sprintf("bills[%d]", billIndex[be.Pool]), Problem: be.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		rep = accounting.Chargeback(tally, s.opts.Pricing)
+	}
+	return reportProto(rep, req.Month, loc), nil
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// loadZone loads an IANA zone; "" is UTC.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	return loc, nil
+}
+
+var (
+	modelProto = map[accounting.Model]gpuqv1.CostModel{
+		accounting.ModelChargeback: gpuqv1.CostModel_COST_MODEL_CHARGEBACK,
+		accounting.ModelSplit:      gpuqv1.CostModel_COST_MODEL_SPLIT,
+	}
+	policyProto = map[accounting.IdlePolicy]gpuqv1.IdlePolicy{
+		accounting.IdleProportional: gpuqv1.IdlePolicy_IDLE_POLICY_PROPORTIONAL,
+		accounting.IdleShares:       gpuqv1.IdlePolicy_IDLE_POLICY_SHARES,
+		accounting.IdleEven:         gpuqv1.IdlePolicy_IDLE_POLICY_EVEN,
+		accounting.IdlePlatform:     gpuqv1.IdlePolicy_IDLE_POLICY_PLATFORM,
+	}
+	alertProto = map[accounting.Alert]gpuqv1.BudgetAlert{
+		accounting.AlertNone:     gpuqv1.BudgetAlert_BUDGET_ALERT_UNSPECIFIED,
+		accounting.AlertOK:       gpuqv1.BudgetAlert_BUDGET_ALERT_OK,
+		accounting.AlertWarning:  gpuqv1.BudgetAlert_BUDGET_ALERT_WARNING,
+		accounting.AlertExceeded: gpuqv1.BudgetAlert_BUDGET_ALERT_EXCEEDED,
+	}
+)
+
+func reportProto(rep accounting.Report, month string, loc *time.Location) *gpuqv1.CostReportResponse {
+	out := &gpuqv1.CostReportResponse{
+		Start: timestamppb.New(rep.Period.Start), End: timestamppb.New(rep.Period.End),
+		Month: month, TimeZone: loc.String(), Model: modelProto[rep.Model], IdlePolicy: policyProto[rep.Policy],
+		Total: teamCostProto(rep.Total), Rounding: rep.Rounding, Warnings: rep.Warnings,
+	}
+	for _, t := range rep.Teams {
+		out.Teams = append(out.Teams, teamCostProto(t))
+	}
+	for _, p := range rep.Pools {
+		src := gpuqv1.BillSource_BILL_SOURCE_PRICE
+		if p.FromBill {
+			src = gpuqv1.BillSource_BILL_SOURCE_REQUEST
+		}
+		out.Pools = append(out.Pools, &gpuqv1.PoolCost{
+			Pool: p.Pool, GpuType: p.GPUType, GpuHours: p.Time.Hours(), Bill: p.Bill.String(), BillSource: src,
+			UsageCost: p.Usage.String(), IdleCost: p.Idle.String(),
+		})
+	}
+	return out
+}
+
+func teamCostProto(t accounting.TeamCost) *gpuqv1.TeamCost {
+	out := &gpuqv1.TeamCost{
+		Team: t.Team, TotalGpuHours: t.Time.Hours(), UsageCost: t.Usage.String(), IdleCost: t.Idle.String(),
+		Cost: t.Cost.String(), ShareBp: uint32(t.ShareBP), Platform: t.Platform,
+	}
+	for _, tt := range t.ByType {
+		out.GpuHours = append(out.GpuHours, &gpuqv1.GPUHours{GpuType: tt.GPUType, GpuHours: tt.Time.Hours()})
+	}
+	return out
+}
+
+// Budgets reports the teams' months against their budgets.
+func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequest) (*gpuqv1.BudgetsResponse, error) {
+	at := s.opts.Now()
+	if req.At != nil {
+		if err := req.At.CheckValid(); err != nil {
+			return nil, &job.FieldError{Field: "at", Problem: err.Error()}
+		}
+		at = req.At.AsTime()
+	}
+	bt, err := accounting.NewBudgetTally(at, s.opts.Pricing, req.Teams)
+	if errors.Is(err, accounting.ErrUnknownTeam) {
+		return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	err = s.scan(ctx, bt.Span(), func(rec *gpuqv1.RunRecord) error {
+		bt.Add(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &gpuqv1.BudgetsResponse{At: timestamppb.New(at)}
+	for _, b := range bt.Budgets() {
+		tb := &gpuqv1.TeamBudget{
+			Team: b.Team, TimeZone: b.Location.String(), Month: b.Month.String(),
+			MonthStart: timestamppb.New(b.Period.Start), MonthEnd: timestamppb.New(b.Period.End),
+			Spent: b.Spent.String(), Forecast: b.Forecast.String(),
+			SpentBp: uint64(b.SpentBP), ForecastBp: uint64(b.ForecastBP),
+			Alert: alertProto[b.Alert], ForecastAlert: alertProto[b.ForecastAlert],
+		}
+		if b.Budget > 0 {
+			tb.Budget = b.Budget.String()
+		}
+		out.Teams = append(out.Teams, tb)
+	}
+	return out, nil
+}
