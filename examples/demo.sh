@@ -98,4 +98,10 @@ for f in "$work"/logs/*.out "$work"/eval-*.out "$work/gpuq-${sweep}_0.out" "$wor
 	printf -- '--- %s\n' "${f#"$work"/}"; tail -n 3 "$f"
 done
 
-step "not yet: the time-zone scheduler and preemption (#4), the cost split (#5), authentication (#6)"
+step "accounting: one record per run (sacct-style)"
+run ctl acct --starttime now-1hour --format JobID,JobName,Team,State,ExitCode,Elapsed,AllocGPUs,GPUType,GPUHours,Cost
+step "the cost split this month (chargeback at each team's rate: SF 3.50, Berlin 3.20, Tokyo 3.80 per GPU-hour)"
+run ctl cost --month "$(date -u +%Y-%m)"
+run ctl budget
+
+step "not yet: the 72-hour simulation (#4), utilization chart and budget limits (#5), authentication (#6)"
