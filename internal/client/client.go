@@ -181,6 +181,25 @@ func (c *Client) Release(ctx context.Context, f *gpuqv1.JobFilter, opts ...grpc.
 	return resp.GetOutcomes(), nil
 }
 
+// Priority returns the priority factors of the pending jobs matching f, like
+// sprio, highest first.
+func (c *Client) Priority(ctx context.Context, f *gpuqv1.JobFilter, opts ...grpc.CallOption) ([]*gpuqv1.PriorityFactors, error) {
+	resp, err := c.rpc.Priority(ctx, &gpuqv1.PriorityRequest{Filter: f}, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp.GetJobs(), nil
+}
+
+// Shares returns each team's and user's fair-share standing, like sshare.
+func (c *Client) Shares(ctx context.Context, opts ...grpc.CallOption) ([]*gpuqv1.ShareStanding, error) {
+	resp, err := c.rpc.Shares(ctx, &gpuqv1.SharesRequest{}, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp.GetShares(), nil
+}
+
 // ListNodes returns every node gpuqd knows, in no particular order.
 func (c *Client) ListNodes(ctx context.Context, opts ...grpc.CallOption) ([]*gpuqv1.Node, error) {
 	resp, err := c.rpc.ListNodes(ctx, &gpuqv1.ListNodesRequest{}, opts...)

@@ -298,6 +298,8 @@ func (r *runner) app() *cli.App {
 			r.acctCommand(),
 			r.costCommand(),
 			r.budgetCommand(),
+			r.priorityCommand(),
+			r.shareCommand(),
 		},
 	}
 }

@@ -17,6 +17,8 @@
 //	cost    (none)           cost [--month YYYY-MM | -S TIME [-E TIME]] [--tz ZONE] [--model chargeback|split]
 //	                         [--bill POOL=AMOUNT]... [--idle proportional|shares|even|platform] [--json]
 //	budget  (none)           budget [-A TEAMS] [--at TIME] [--tz ZONE] [--json]
+//	priority sprio           priority [-j JOBS] [-u USERS] [--team TEAMS] [-n] [-h] [--json]
+//	share   sshare           share [-h] [--json]
 //
 // The command line is read the getopt way, as Slurm reads it: -t10 and
 // -t 10, -HW for -H -W, --nice without a value; flags may follow job ids

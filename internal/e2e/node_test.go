@@ -151,3 +151,32 @@ func TestNodeRestartKeepsJobs(t *testing.T) {
 		t.Errorf("job output = %q", b)
 	}
 }
+
+// TestPriorityAndShare: with a node busy, pending jobs of two teams show
+// their priority factors, and the teams their fair-share standing.
+func TestPriorityAndShare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := newCluster(t)
+	c.start()
+	c.startNode("n1", "a100-us-west1", "a100:1")
+	c.waitNodes(t, 1)
+	c.ctl("submit", "--team=sf", "--gpus=a100:1", "--wrap", "sleep 30")
+	c.waitFor(t, "job 1 to run", func(o string) bool { return strings.Contains(o, "1|RUNNING|") })
+	// Job 1 is inside its minimum runtime: nothing preempts it, 2 and 3 wait.
+	c.ctl("submit", "--team=berlin", "--gpus=a100:1", "--wrap", "true")
+	c.ctl("submit", "--team=tokyo", "--gpus=a100:1", "--nice=50", "--wrap", "true")
+	time.Sleep(1500 * time.Millisecond) // a cycle with all three
+	out, errOut, code := c.ctl("priority")
+	if code != 0 || !strings.Contains(out, "FAIRSHARE") || !strings.Contains(out, "berlin") || !strings.Contains(out, "tokyo") {
+		t.Errorf("priority: exit %d, %s\n%s", code, errOut, out)
+	}
+	if out, _, _ := c.ctl("priority", "-n", "-h", "-j", "3"); !strings.Contains(out, "3 ") || !strings.HasSuffix(strings.TrimSpace(out), "50") {
+		t.Errorf("priority -n -j 3 = %q, want job 3 with nice 50", out)
+	}
+	out, errOut, code = c.ctl("share")
+	if code != 0 || !strings.Contains(out, "FairShare") || !strings.Contains(out, "sf") {
+		t.Errorf("share: exit %d, %s\n%s", code, errOut, out)
+	}
+}

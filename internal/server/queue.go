@@ -17,6 +17,7 @@ type Queue interface {
 	Cancel(f queue.Filter, reason string) ([]queue.Outcome, error)
 	Hold(f queue.Filter) ([]queue.Outcome, error)
 	Release(f queue.Filter) ([]queue.Outcome, error)
+	LastDecision() queue.Decision
 }
 
 var _ Queue = (*queue.Queue)(nil)

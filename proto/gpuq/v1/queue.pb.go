@@ -130,7 +130,436 @@ func (x JobOutcome_Result) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobOutcome_Result.Descriptor instead.
 func (JobOutcome_Result) EnumDescriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8, 0}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{14, 0}
+}
+
+// PriorityFactors are the factors of one pending job at the last
+// scheduling decision: each in [0,1], and weighted.
+type PriorityFactors struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Job               *JobRef                `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	Team              string                 `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	User              string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	Priority          float64                `protobuf:"fixed64,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	FairShare         float64                `protobuf:"fixed64,5,opt,name=fair_share,json=fairShare,proto3" json:"fair_share,omitempty"`
+	TimeZone          float64                `protobuf:"fixed64,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	Age               float64                `protobuf:"fixed64,7,opt,name=age,proto3" json:"age,omitempty"`
+	JobSize           float64                `protobuf:"fixed64,8,opt,name=job_size,json=jobSize,proto3" json:"job_size,omitempty"`
+	Qos               float64                `protobuf:"fixed64,9,opt,name=qos,proto3" json:"qos,omitempty"`
+	FairShareWeighted float64                `protobuf:"fixed64,10,opt,name=fair_share_weighted,json=fairShareWeighted,proto3" json:"fair_share_weighted,omitempty"`
+	TimeZoneWeighted  float64                `protobuf:"fixed64,11,opt,name=time_zone_weighted,json=timeZoneWeighted,proto3" json:"time_zone_weighted,omitempty"`
+	AgeWeighted       float64                `protobuf:"fixed64,12,opt,name=age_weighted,json=ageWeighted,proto3" json:"age_weighted,omitempty"`
+	JobSizeWeighted   float64                `protobuf:"fixed64,13,opt,name=job_size_weighted,json=jobSizeWeighted,proto3" json:"job_size_weighted,omitempty"`
+	QosWeighted       float64                `protobuf:"fixed64,14,opt,name=qos_weighted,json=qosWeighted,proto3" json:"qos_weighted,omitempty"`
+	Nice              int32                  `protobuf:"varint,15,opt,name=nice,proto3" json:"nice,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *PriorityFactors) Reset() {
+	*x = PriorityFactors{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriorityFactors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriorityFactors) ProtoMessage() {}
+
+func (x *PriorityFactors) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriorityFactors.ProtoReflect.Descriptor instead.
+func (*PriorityFactors) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PriorityFactors) GetJob() *JobRef {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *PriorityFactors) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *PriorityFactors) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PriorityFactors) GetPriority() float64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetFairShare() float64 {
+	if x != nil {
+		return x.FairShare
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetTimeZone() float64 {
+	if x != nil {
+		return x.TimeZone
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetAge() float64 {
+	if x != nil {
+		return x.Age
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetJobSize() float64 {
+	if x != nil {
+		return x.JobSize
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetQos() float64 {
+	if x != nil {
+		return x.Qos
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetFairShareWeighted() float64 {
+	if x != nil {
+		return x.FairShareWeighted
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetTimeZoneWeighted() float64 {
+	if x != nil {
+		return x.TimeZoneWeighted
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetAgeWeighted() float64 {
+	if x != nil {
+		return x.AgeWeighted
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetJobSizeWeighted() float64 {
+	if x != nil {
+		return x.JobSizeWeighted
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetQosWeighted() float64 {
+	if x != nil {
+		return x.QosWeighted
+	}
+	return 0
+}
+
+func (x *PriorityFactors) GetNice() int32 {
+	if x != nil {
+		return x.Nice
+	}
+	return 0
+}
+
+type PriorityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filter        *JobFilter             `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriorityRequest) Reset() {
+	*x = PriorityRequest{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriorityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriorityRequest) ProtoMessage() {}
+
+func (x *PriorityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriorityRequest.ProtoReflect.Descriptor instead.
+func (*PriorityRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PriorityRequest) GetFilter() *JobFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type PriorityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*PriorityFactors     `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriorityResponse) Reset() {
+	*x = PriorityResponse{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriorityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriorityResponse) ProtoMessage() {}
+
+func (x *PriorityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriorityResponse.ProtoReflect.Descriptor instead.
+func (*PriorityResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PriorityResponse) GetJobs() []*PriorityFactors {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// ShareStanding is one team's (user empty) or one user's fair-share standing.
+type ShareStanding struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Team       string                 `protobuf:"bytes,1,opt,name=team,proto3" json:"team,omitempty"`
+	User       string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Shares     float64                `protobuf:"fixed64,3,opt,name=shares,proto3" json:"shares,omitempty"`
+	NormShares float64                `protobuf:"fixed64,4,opt,name=norm_shares,json=normShares,proto3" json:"norm_shares,omitempty"`
+	// Decayed billed GPU-seconds.
+	Usage     float64 `protobuf:"fixed64,5,opt,name=usage,proto3" json:"usage,omitempty"`
+	NormUsage float64 `protobuf:"fixed64,6,opt,name=norm_usage,json=normUsage,proto3" json:"norm_usage,omitempty"`
+	FairShare float64 `protobuf:"fixed64,7,opt,name=fair_share,json=fairShare,proto3" json:"fair_share,omitempty"`
+	// The team's time-zone factor now (1 inside working hours).
+	TimeZone      float64 `protobuf:"fixed64,8,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareStanding) Reset() {
+	*x = ShareStanding{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareStanding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareStanding) ProtoMessage() {}
+
+func (x *ShareStanding) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareStanding.ProtoReflect.Descriptor instead.
+func (*ShareStanding) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ShareStanding) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *ShareStanding) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ShareStanding) GetShares() float64 {
+	if x != nil {
+		return x.Shares
+	}
+	return 0
+}
+
+func (x *ShareStanding) GetNormShares() float64 {
+	if x != nil {
+		return x.NormShares
+	}
+	return 0
+}
+
+func (x *ShareStanding) GetUsage() float64 {
+	if x != nil {
+		return x.Usage
+	}
+	return 0
+}
+
+func (x *ShareStanding) GetNormUsage() float64 {
+	if x != nil {
+		return x.NormUsage
+	}
+	return 0
+}
+
+func (x *ShareStanding) GetFairShare() float64 {
+	if x != nil {
+		return x.FairShare
+	}
+	return 0
+}
+
+func (x *ShareStanding) GetTimeZone() float64 {
+	if x != nil {
+		return x.TimeZone
+	}
+	return 0
+}
+
+type SharesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharesRequest) Reset() {
+	*x = SharesRequest{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharesRequest) ProtoMessage() {}
+
+func (x *SharesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharesRequest.ProtoReflect.Descriptor instead.
+func (*SharesRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{4}
+}
+
+type SharesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shares        []*ShareStanding       `protobuf:"bytes,1,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharesResponse) Reset() {
+	*x = SharesResponse{}
+	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharesResponse) ProtoMessage() {}
+
+func (x *SharesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharesResponse.ProtoReflect.Descriptor instead.
+func (*SharesResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SharesResponse) GetShares() []*ShareStanding {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
 }
 
 // Node is one node daemon as gpuqd sees it.
@@ -151,7 +580,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -163,7 +592,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[0]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -176,7 +605,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Node) GetInfo() *NodeInfo {
@@ -236,7 +665,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +677,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[1]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +690,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{7}
 }
 
 type ListNodesResponse struct {
@@ -273,7 +702,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -285,7 +714,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[2]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -298,7 +727,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{2}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -318,7 +747,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +759,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[3]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +772,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{3}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DrainNodeRequest) GetName() string {
@@ -368,7 +797,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +809,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[4]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +822,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{4}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{10}
 }
 
 type ResumeNodeRequest struct {
@@ -405,7 +834,7 @@ type ResumeNodeRequest struct {
 
 func (x *ResumeNodeRequest) Reset() {
 	*x = ResumeNodeRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +846,7 @@ func (x *ResumeNodeRequest) String() string {
 func (*ResumeNodeRequest) ProtoMessage() {}
 
 func (x *ResumeNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[5]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +859,7 @@ func (x *ResumeNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeNodeRequest.ProtoReflect.Descriptor instead.
 func (*ResumeNodeRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{5}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResumeNodeRequest) GetName() string {
@@ -448,7 +877,7 @@ type ResumeNodeResponse struct {
 
 func (x *ResumeNodeResponse) Reset() {
 	*x = ResumeNodeResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +889,7 @@ func (x *ResumeNodeResponse) String() string {
 func (*ResumeNodeResponse) ProtoMessage() {}
 
 func (x *ResumeNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[6]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +902,7 @@ func (x *ResumeNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeNodeResponse.ProtoReflect.Descriptor instead.
 func (*ResumeNodeResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{6}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{12}
 }
 
 // JobFilter selects jobs. Fields combine with AND; values inside a field with OR.
@@ -493,7 +922,7 @@ type JobFilter struct {
 
 func (x *JobFilter) Reset() {
 	*x = JobFilter{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +934,7 @@ func (x *JobFilter) String() string {
 func (*JobFilter) ProtoMessage() {}
 
 func (x *JobFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[7]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +947,7 @@ func (x *JobFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobFilter.ProtoReflect.Descriptor instead.
 func (*JobFilter) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{7}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobFilter) GetJobs() []*JobRef {
@@ -575,7 +1004,7 @@ type JobOutcome struct {
 
 func (x *JobOutcome) Reset() {
 	*x = JobOutcome{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +1016,7 @@ func (x *JobOutcome) String() string {
 func (*JobOutcome) ProtoMessage() {}
 
 func (x *JobOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[8]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +1029,7 @@ func (x *JobOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobOutcome.ProtoReflect.Descriptor instead.
 func (*JobOutcome) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{8}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JobOutcome) GetJob() *JobRef {
@@ -635,7 +1064,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +1076,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[9]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +1089,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{9}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -692,7 +1121,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1133,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[10]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1146,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{10}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitJobResponse) GetJobId() uint64 {
@@ -757,7 +1186,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +1198,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[11]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +1211,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{11}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListJobsRequest) GetFilter() *JobFilter {
@@ -801,7 +1230,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1242,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[12]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1255,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{12}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -845,7 +1274,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1286,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[13]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1299,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{13}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetJobRequest) GetJob() *JobRef {
@@ -891,7 +1320,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1332,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[14]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1345,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{14}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetJobResponse) GetJobs() []*Job {
@@ -937,7 +1366,7 @@ type CancelJobsRequest struct {
 
 func (x *CancelJobsRequest) Reset() {
 	*x = CancelJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1378,7 @@ func (x *CancelJobsRequest) String() string {
 func (*CancelJobsRequest) ProtoMessage() {}
 
 func (x *CancelJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[15]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1391,7 @@ func (x *CancelJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobsRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{15}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelJobsRequest) GetFilter() *JobFilter {
@@ -988,7 +1417,7 @@ type CancelJobsResponse struct {
 
 func (x *CancelJobsResponse) Reset() {
 	*x = CancelJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1429,7 @@ func (x *CancelJobsResponse) String() string {
 func (*CancelJobsResponse) ProtoMessage() {}
 
 func (x *CancelJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[16]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1442,7 @@ func (x *CancelJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobsResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{16}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelJobsResponse) GetOutcomes() []*JobOutcome {
@@ -1032,7 +1461,7 @@ type HoldJobsRequest struct {
 
 func (x *HoldJobsRequest) Reset() {
 	*x = HoldJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1473,7 @@ func (x *HoldJobsRequest) String() string {
 func (*HoldJobsRequest) ProtoMessage() {}
 
 func (x *HoldJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[17]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1486,7 @@ func (x *HoldJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldJobsRequest.ProtoReflect.Descriptor instead.
 func (*HoldJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{17}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HoldJobsRequest) GetFilter() *JobFilter {
@@ -1076,7 +1505,7 @@ type HoldJobsResponse struct {
 
 func (x *HoldJobsResponse) Reset() {
 	*x = HoldJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1517,7 @@ func (x *HoldJobsResponse) String() string {
 func (*HoldJobsResponse) ProtoMessage() {}
 
 func (x *HoldJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[18]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1530,7 @@ func (x *HoldJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldJobsResponse.ProtoReflect.Descriptor instead.
 func (*HoldJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{18}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HoldJobsResponse) GetOutcomes() []*JobOutcome {
@@ -1120,7 +1549,7 @@ type ReleaseJobsRequest struct {
 
 func (x *ReleaseJobsRequest) Reset() {
 	*x = ReleaseJobsRequest{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1561,7 @@ func (x *ReleaseJobsRequest) String() string {
 func (*ReleaseJobsRequest) ProtoMessage() {}
 
 func (x *ReleaseJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[19]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1574,7 @@ func (x *ReleaseJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseJobsRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseJobsRequest) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{19}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReleaseJobsRequest) GetFilter() *JobFilter {
@@ -1164,7 +1593,7 @@ type ReleaseJobsResponse struct {
 
 func (x *ReleaseJobsResponse) Reset() {
 	*x = ReleaseJobsResponse{}
-	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1605,7 @@ func (x *ReleaseJobsResponse) String() string {
 func (*ReleaseJobsResponse) ProtoMessage() {}
 
 func (x *ReleaseJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_queue_proto_msgTypes[20]
+	mi := &file_gpuq_v1_queue_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1618,7 @@ func (x *ReleaseJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseJobsResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseJobsResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{20}
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReleaseJobsResponse) GetOutcomes() []*JobOutcome {
@@ -1203,7 +1632,44 @@ var File_gpuq_v1_queue_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\n" +
-	"\x13gpuq/v1/queue.proto\x12\agpuq.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11gpuq/v1/job.proto\x1a\x12gpuq/v1/node.proto\"\x92\x02\n" +
+	"\x13gpuq/v1/queue.proto\x12\agpuq.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11gpuq/v1/job.proto\x1a\x12gpuq/v1/node.proto\"\xd7\x03\n" +
+	"\x0fPriorityFactors\x12!\n" +
+	"\x03job\x18\x01 \x01(\v2\x0f.gpuq.v1.JobRefR\x03job\x12\x12\n" +
+	"\x04team\x18\x02 \x01(\tR\x04team\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x1a\n" +
+	"\bpriority\x18\x04 \x01(\x01R\bpriority\x12\x1d\n" +
+	"\n" +
+	"fair_share\x18\x05 \x01(\x01R\tfairShare\x12\x1b\n" +
+	"\ttime_zone\x18\x06 \x01(\x01R\btimeZone\x12\x10\n" +
+	"\x03age\x18\a \x01(\x01R\x03age\x12\x19\n" +
+	"\bjob_size\x18\b \x01(\x01R\ajobSize\x12\x10\n" +
+	"\x03qos\x18\t \x01(\x01R\x03qos\x12.\n" +
+	"\x13fair_share_weighted\x18\n" +
+	" \x01(\x01R\x11fairShareWeighted\x12,\n" +
+	"\x12time_zone_weighted\x18\v \x01(\x01R\x10timeZoneWeighted\x12!\n" +
+	"\fage_weighted\x18\f \x01(\x01R\vageWeighted\x12*\n" +
+	"\x11job_size_weighted\x18\r \x01(\x01R\x0fjobSizeWeighted\x12!\n" +
+	"\fqos_weighted\x18\x0e \x01(\x01R\vqosWeighted\x12\x12\n" +
+	"\x04nice\x18\x0f \x01(\x05R\x04nice\"=\n" +
+	"\x0fPriorityRequest\x12*\n" +
+	"\x06filter\x18\x01 \x01(\v2\x12.gpuq.v1.JobFilterR\x06filter\"@\n" +
+	"\x10PriorityResponse\x12,\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x18.gpuq.v1.PriorityFactorsR\x04jobs\"\xe1\x01\n" +
+	"\rShareStanding\x12\x12\n" +
+	"\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x16\n" +
+	"\x06shares\x18\x03 \x01(\x01R\x06shares\x12\x1f\n" +
+	"\vnorm_shares\x18\x04 \x01(\x01R\n" +
+	"normShares\x12\x14\n" +
+	"\x05usage\x18\x05 \x01(\x01R\x05usage\x12\x1d\n" +
+	"\n" +
+	"norm_usage\x18\x06 \x01(\x01R\tnormUsage\x12\x1d\n" +
+	"\n" +
+	"fair_share\x18\a \x01(\x01R\tfairShare\x12\x1b\n" +
+	"\ttime_zone\x18\b \x01(\x01R\btimeZone\"\x0f\n" +
+	"\rSharesRequest\"@\n" +
+	"\x0eSharesResponse\x12.\n" +
+	"\x06shares\x18\x01 \x03(\v2\x16.gpuq.v1.ShareStandingR\x06shares\"\x92\x02\n" +
 	"\x04Node\x12%\n" +
 	"\x04info\x18\x01 \x01(\v2\x11.gpuq.v1.NodeInfoR\x04info\x12(\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x12.gpuq.v1.NodeStateR\x05state\x12\x16\n" +
@@ -1273,7 +1739,7 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rNODE_STATE_UP\x10\x01\x12\x13\n" +
 	"\x0fNODE_STATE_DOWN\x10\x02\x12\x14\n" +
-	"\x10NODE_STATE_DRAIN\x10\x032\xef\x04\n" +
+	"\x10NODE_STATE_DRAIN\x10\x032\xeb\x05\n" +
 	"\fQueueService\x12B\n" +
 	"\tSubmitJob\x12\x19.gpuq.v1.SubmitJobRequest\x1a\x1a.gpuq.v1.SubmitJobResponse\x12?\n" +
 	"\bListJobs\x12\x18.gpuq.v1.ListJobsRequest\x1a\x19.gpuq.v1.ListJobsResponse\x129\n" +
@@ -1285,7 +1751,9 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\tListNodes\x12\x19.gpuq.v1.ListNodesRequest\x1a\x1a.gpuq.v1.ListNodesResponse\x12B\n" +
 	"\tDrainNode\x12\x19.gpuq.v1.DrainNodeRequest\x1a\x1a.gpuq.v1.DrainNodeResponse\x12E\n" +
 	"\n" +
-	"ResumeNode\x12\x1a.gpuq.v1.ResumeNodeRequest\x1a\x1b.gpuq.v1.ResumeNodeResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
+	"ResumeNode\x12\x1a.gpuq.v1.ResumeNodeRequest\x1a\x1b.gpuq.v1.ResumeNodeResponse\x12?\n" +
+	"\bPriority\x12\x18.gpuq.v1.PriorityRequest\x1a\x19.gpuq.v1.PriorityResponse\x129\n" +
+	"\x06Shares\x12\x16.gpuq.v1.SharesRequest\x1a\x17.gpuq.v1.SharesResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
 var (
 	file_gpuq_v1_queue_proto_rawDescOnce sync.Once
@@ -1300,82 +1768,96 @@ func file_gpuq_v1_queue_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_gpuq_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_gpuq_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_gpuq_v1_queue_proto_goTypes = []any{
 	(NodeState)(0),                // 0: gpuq.v1.NodeState
 	(JobOutcome_Result)(0),        // 1: gpuq.v1.JobOutcome.Result
-	(*Node)(nil),                  // 2: gpuq.v1.Node
-	(*ListNodesRequest)(nil),      // 3: gpuq.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 4: gpuq.v1.ListNodesResponse
-	(*DrainNodeRequest)(nil),      // 5: gpuq.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),     // 6: gpuq.v1.DrainNodeResponse
-	(*ResumeNodeRequest)(nil),     // 7: gpuq.v1.ResumeNodeRequest
-	(*ResumeNodeResponse)(nil),    // 8: gpuq.v1.ResumeNodeResponse
-	(*JobFilter)(nil),             // 9: gpuq.v1.JobFilter
-	(*JobOutcome)(nil),            // 10: gpuq.v1.JobOutcome
-	(*SubmitJobRequest)(nil),      // 11: gpuq.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 12: gpuq.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),       // 13: gpuq.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 14: gpuq.v1.ListJobsResponse
-	(*GetJobRequest)(nil),         // 15: gpuq.v1.GetJobRequest
-	(*GetJobResponse)(nil),        // 16: gpuq.v1.GetJobResponse
-	(*CancelJobsRequest)(nil),     // 17: gpuq.v1.CancelJobsRequest
-	(*CancelJobsResponse)(nil),    // 18: gpuq.v1.CancelJobsResponse
-	(*HoldJobsRequest)(nil),       // 19: gpuq.v1.HoldJobsRequest
-	(*HoldJobsResponse)(nil),      // 20: gpuq.v1.HoldJobsResponse
-	(*ReleaseJobsRequest)(nil),    // 21: gpuq.v1.ReleaseJobsRequest
-	(*ReleaseJobsResponse)(nil),   // 22: gpuq.v1.ReleaseJobsResponse
-	(*NodeInfo)(nil),              // 23: gpuq.v1.NodeInfo
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*JobRef)(nil),                // 25: gpuq.v1.JobRef
-	(JobState)(0),                 // 26: gpuq.v1.JobState
-	(*JobSpec)(nil),               // 27: gpuq.v1.JobSpec
-	(*Job)(nil),                   // 28: gpuq.v1.Job
+	(*PriorityFactors)(nil),       // 2: gpuq.v1.PriorityFactors
+	(*PriorityRequest)(nil),       // 3: gpuq.v1.PriorityRequest
+	(*PriorityResponse)(nil),      // 4: gpuq.v1.PriorityResponse
+	(*ShareStanding)(nil),         // 5: gpuq.v1.ShareStanding
+	(*SharesRequest)(nil),         // 6: gpuq.v1.SharesRequest
+	(*SharesResponse)(nil),        // 7: gpuq.v1.SharesResponse
+	(*Node)(nil),                  // 8: gpuq.v1.Node
+	(*ListNodesRequest)(nil),      // 9: gpuq.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 10: gpuq.v1.ListNodesResponse
+	(*DrainNodeRequest)(nil),      // 11: gpuq.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 12: gpuq.v1.DrainNodeResponse
+	(*ResumeNodeRequest)(nil),     // 13: gpuq.v1.ResumeNodeRequest
+	(*ResumeNodeResponse)(nil),    // 14: gpuq.v1.ResumeNodeResponse
+	(*JobFilter)(nil),             // 15: gpuq.v1.JobFilter
+	(*JobOutcome)(nil),            // 16: gpuq.v1.JobOutcome
+	(*SubmitJobRequest)(nil),      // 17: gpuq.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 18: gpuq.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),       // 19: gpuq.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 20: gpuq.v1.ListJobsResponse
+	(*GetJobRequest)(nil),         // 21: gpuq.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 22: gpuq.v1.GetJobResponse
+	(*CancelJobsRequest)(nil),     // 23: gpuq.v1.CancelJobsRequest
+	(*CancelJobsResponse)(nil),    // 24: gpuq.v1.CancelJobsResponse
+	(*HoldJobsRequest)(nil),       // 25: gpuq.v1.HoldJobsRequest
+	(*HoldJobsResponse)(nil),      // 26: gpuq.v1.HoldJobsResponse
+	(*ReleaseJobsRequest)(nil),    // 27: gpuq.v1.ReleaseJobsRequest
+	(*ReleaseJobsResponse)(nil),   // 28: gpuq.v1.ReleaseJobsResponse
+	(*JobRef)(nil),                // 29: gpuq.v1.JobRef
+	(*NodeInfo)(nil),              // 30: gpuq.v1.NodeInfo
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(JobState)(0),                 // 32: gpuq.v1.JobState
+	(*JobSpec)(nil),               // 33: gpuq.v1.JobSpec
+	(*Job)(nil),                   // 34: gpuq.v1.Job
 }
 var file_gpuq_v1_queue_proto_depIdxs = []int32{
-	23, // 0: gpuq.v1.Node.info:type_name -> gpuq.v1.NodeInfo
-	0,  // 1: gpuq.v1.Node.state:type_name -> gpuq.v1.NodeState
-	24, // 2: gpuq.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	25, // 3: gpuq.v1.Node.jobs:type_name -> gpuq.v1.JobRef
-	2,  // 4: gpuq.v1.ListNodesResponse.nodes:type_name -> gpuq.v1.Node
-	25, // 5: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
-	26, // 6: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
-	25, // 7: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
-	1,  // 8: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
-	27, // 9: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
-	9,  // 10: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	28, // 11: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
-	25, // 12: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
-	28, // 13: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
-	9,  // 14: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	10, // 15: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	9,  // 16: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	10, // 17: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	9,  // 18: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	10, // 19: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	11, // 20: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
-	13, // 21: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
-	15, // 22: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
-	17, // 23: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
-	19, // 24: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
-	21, // 25: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
-	3,  // 26: gpuq.v1.QueueService.ListNodes:input_type -> gpuq.v1.ListNodesRequest
-	5,  // 27: gpuq.v1.QueueService.DrainNode:input_type -> gpuq.v1.DrainNodeRequest
-	7,  // 28: gpuq.v1.QueueService.ResumeNode:input_type -> gpuq.v1.ResumeNodeRequest
-	12, // 29: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
-	14, // 30: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
-	16, // 31: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
-	18, // 32: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
-	20, // 33: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
-	22, // 34: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
-	4,  // 35: gpuq.v1.QueueService.ListNodes:output_type -> gpuq.v1.ListNodesResponse
-	6,  // 36: gpuq.v1.QueueService.DrainNode:output_type -> gpuq.v1.DrainNodeResponse
-	8,  // 37: gpuq.v1.QueueService.ResumeNode:output_type -> gpuq.v1.ResumeNodeResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	29, // 0: gpuq.v1.PriorityFactors.job:type_name -> gpuq.v1.JobRef
+	15, // 1: gpuq.v1.PriorityRequest.filter:type_name -> gpuq.v1.JobFilter
+	2,  // 2: gpuq.v1.PriorityResponse.jobs:type_name -> gpuq.v1.PriorityFactors
+	5,  // 3: gpuq.v1.SharesResponse.shares:type_name -> gpuq.v1.ShareStanding
+	30, // 4: gpuq.v1.Node.info:type_name -> gpuq.v1.NodeInfo
+	0,  // 5: gpuq.v1.Node.state:type_name -> gpuq.v1.NodeState
+	31, // 6: gpuq.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	29, // 7: gpuq.v1.Node.jobs:type_name -> gpuq.v1.JobRef
+	8,  // 8: gpuq.v1.ListNodesResponse.nodes:type_name -> gpuq.v1.Node
+	29, // 9: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
+	32, // 10: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
+	29, // 11: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
+	1,  // 12: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
+	33, // 13: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
+	15, // 14: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	34, // 15: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
+	29, // 16: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
+	34, // 17: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
+	15, // 18: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	16, // 19: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	15, // 20: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	16, // 21: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	15, // 22: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	16, // 23: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	17, // 24: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
+	19, // 25: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
+	21, // 26: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
+	23, // 27: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
+	25, // 28: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
+	27, // 29: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
+	9,  // 30: gpuq.v1.QueueService.ListNodes:input_type -> gpuq.v1.ListNodesRequest
+	11, // 31: gpuq.v1.QueueService.DrainNode:input_type -> gpuq.v1.DrainNodeRequest
+	13, // 32: gpuq.v1.QueueService.ResumeNode:input_type -> gpuq.v1.ResumeNodeRequest
+	3,  // 33: gpuq.v1.QueueService.Priority:input_type -> gpuq.v1.PriorityRequest
+	6,  // 34: gpuq.v1.QueueService.Shares:input_type -> gpuq.v1.SharesRequest
+	18, // 35: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
+	20, // 36: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
+	22, // 37: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
+	24, // 38: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
+	26, // 39: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
+	28, // 40: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
+	10, // 41: gpuq.v1.QueueService.ListNodes:output_type -> gpuq.v1.ListNodesResponse
+	12, // 42: gpuq.v1.QueueService.DrainNode:output_type -> gpuq.v1.DrainNodeResponse
+	14, // 43: gpuq.v1.QueueService.ResumeNode:output_type -> gpuq.v1.ResumeNodeResponse
+	4,  // 44: gpuq.v1.QueueService.Priority:output_type -> gpuq.v1.PriorityResponse
+	7,  // 45: gpuq.v1.QueueService.Shares:output_type -> gpuq.v1.SharesResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_queue_proto_init() }
@@ -1391,7 +1873,7 @@ func file_gpuq_v1_queue_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_queue_proto_rawDesc), len(file_gpuq_v1_queue_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,8 @@ const (
 	QueueService_ListNodes_FullMethodName   = "/gpuq.v1.QueueService/ListNodes"
 	QueueService_DrainNode_FullMethodName   = "/gpuq.v1.QueueService/DrainNode"
 	QueueService_ResumeNode_FullMethodName  = "/gpuq.v1.QueueService/ResumeNode"
+	QueueService_Priority_FullMethodName    = "/gpuq.v1.QueueService/Priority"
+	QueueService_Shares_FullMethodName      = "/gpuq.v1.QueueService/Shares"
 )
 
 // QueueServiceClient is the client API for QueueService service.
@@ -56,6 +58,10 @@ type QueueServiceClient interface {
 	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
 	// ResumeNode undoes DrainNode.
 	ResumeNode(ctx context.Context, in *ResumeNodeRequest, opts ...grpc.CallOption) (*ResumeNodeResponse, error)
+	// Priority returns each pending job's priority factors, like sprio.
+	Priority(ctx context.Context, in *PriorityRequest, opts ...grpc.CallOption) (*PriorityResponse, error)
+	// Shares returns each team's and user's fair-share standing, like sshare.
+	Shares(ctx context.Context, in *SharesRequest, opts ...grpc.CallOption) (*SharesResponse, error)
 }
 
 type queueServiceClient struct {
@@ -156,6 +162,26 @@ func (c *queueServiceClient) ResumeNode(ctx context.Context, in *ResumeNodeReque
 	return out, nil
 }
 
+func (c *queueServiceClient) Priority(ctx context.Context, in *PriorityRequest, opts ...grpc.CallOption) (*PriorityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PriorityResponse)
+	err := c.cc.Invoke(ctx, QueueService_Priority_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queueServiceClient) Shares(ctx context.Context, in *SharesRequest, opts ...grpc.CallOption) (*SharesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SharesResponse)
+	err := c.cc.Invoke(ctx, QueueService_Shares_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueueServiceServer is the server API for QueueService service.
 // All implementations must embed UnimplementedQueueServiceServer
 // for forward compatibility.
@@ -180,6 +206,10 @@ type QueueServiceServer interface {
 	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
 	// ResumeNode undoes DrainNode.
 	ResumeNode(context.Context, *ResumeNodeRequest) (*ResumeNodeResponse, error)
+	// Priority returns each pending job's priority factors, like sprio.
+	Priority(context.Context, *PriorityRequest) (*PriorityResponse, error)
+	// Shares returns each team's and user's fair-share standing, like sshare.
+	Shares(context.Context, *SharesRequest) (*SharesResponse, error)
 	mustEmbedUnimplementedQueueServiceServer()
 }
 
@@ -216,6 +246,12 @@ func (UnimplementedQueueServiceServer) DrainNode(context.Context, *DrainNodeRequ
 }
 func (UnimplementedQueueServiceServer) ResumeNode(context.Context, *ResumeNodeRequest) (*ResumeNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeNode not implemented")
+}
+func (UnimplementedQueueServiceServer) Priority(context.Context, *PriorityRequest) (*PriorityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Priority not implemented")
+}
+func (UnimplementedQueueServiceServer) Shares(context.Context, *SharesRequest) (*SharesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Shares not implemented")
 }
 func (UnimplementedQueueServiceServer) mustEmbedUnimplementedQueueServiceServer() {}
 func (UnimplementedQueueServiceServer) testEmbeddedByValue()                      {}
@@ -400,6 +436,42 @@ func _QueueService_ResumeNode_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueueService_Priority_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PriorityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueueServiceServer).Priority(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueueService_Priority_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueueServiceServer).Priority(ctx, req.(*PriorityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _QueueService_Shares_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SharesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueueServiceServer).Shares(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueueService_Shares_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueueServiceServer).Shares(ctx, req.(*SharesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueueService_ServiceDesc is the grpc.ServiceDesc for QueueService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -442,6 +514,14 @@ var QueueService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeNode",
 			Handler:    _QueueService_ResumeNode_Handler,
+		},
+		{
+			MethodName: "Priority",
+			Handler:    _QueueService_Priority_Handler,
+		},
+		{
+			MethodName: "Shares",
+			Handler:    _QueueService_Shares_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
