@@ -257,6 +257,10 @@ func ownV1Cgroup(mnt string) string {
 // cgroupPids lists the processes in the cgroup at dir.
 func cgroupPids(dir string) ([]int, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if errors.Is(err, syscall.ENODEV) {
+		// The cgroup was removed while we read it: as good as gone.
+		return nil, fmt.Errorf("read %s: %w", dir, fs.ErrNotExist)
+	}
 	if err != nil {
 		return nil, err
 	}
