@@ -231,16 +231,18 @@ func (c *Client) ResumeNode(ctx context.Context, name string, opts ...grpc.CallO
 // that answered "unavailable" itself is a *StatusError.
 func (c *Client) err(err error) error {
 	e := FromStatus(err)
-	if errors.Is(e, job.ErrUnavailable) && c.conn.GetState() != connectivity.Ready {
-		c.mu.Lock()
-		cause := c.dialErr
-		c.mu.Unlock()
-		if cause == nil {
-			cause = e
-		}
-		return &UnreachableError{Target: c.target, Err: cause}
+	if !errors.Is(e, job.ErrUnavailable) || c.conn.GetState() == connectivity.Ready {
+		return e
 	}
-	return e
+	// Unreachable only when the latest connection attempt failed: an
+	// Unavailable answered by a gpuqd that is shutting down is not.
+	c.mu.Lock()
+	cause := c.dialErr
+	c.mu.Unlock()
+	if cause == nil {
+		return e
+	}
+	return &UnreachableError{Target: c.target, Err: cause}
 }
 
 // Conn is the client's connection, for other services on the same gpuqd
