@@ -84,7 +84,10 @@ func TestCLI(t *testing.T) {
 		}
 	}
 
-	time.Sleep(1200 * time.Millisecond) // one scheduling cycle sets the reasons
+	// A scheduling cycle sets the reasons.
+	c.waitFor(t, "reasons", func(o string) bool {
+		return strings.Contains(o, "(JobHeldUser)") && strings.Contains(o, "(ReqNodeNotAvail)")
+	})
 	out := mustCtl("queue")
 	for _, want := range []string{
 		"JOBID", "NODELIST(REASON)",
@@ -120,7 +123,7 @@ func TestCLI(t *testing.T) {
 	mustCtl("release", "4")
 	mustCtl("hold", "2")
 	mustCtl("cancel", "1")
-	time.Sleep(1200 * time.Millisecond)
+	c.waitFor(t, "job 4's dependency to fail", func(o string) bool { return strings.Contains(o, "4|CANCELLED|") })
 	out = mustCtl("queue", "--state", "all", "-h", "--format", "%i|%T|%R")
 	for _, want := range []string{"1|CANCELLED|", "2|PENDING|(JobHeldUser)", "3_5|CANCELLED|", "4|CANCELLED|(DependencyNeverSatisfied)"} {
 		if !strings.Contains(out, want) {

@@ -167,8 +167,14 @@ func TestPriorityAndShare(t *testing.T) {
 	// Job 1 is inside its minimum runtime: nothing preempts it, 2 and 3 wait.
 	c.ctl("submit", "--team=berlin", "--gpus=a100:1", "--wrap", "true")
 	c.ctl("submit", "--team=tokyo", "--gpus=a100:1", "--nice=50", "--wrap", "true")
-	time.Sleep(1500 * time.Millisecond) // a cycle with all three
-	out, errOut, code := c.ctl("priority")
+	// Wait for a cycle that saw all three.
+	var out, errOut string
+	var code int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, errOut, code = c.ctl("priority"); strings.Contains(out, "tokyo") && strings.Contains(out, "berlin") {
+			break
+		}
+	}
 	if code != 0 || !strings.Contains(out, "FAIRSHARE") || !strings.Contains(out, "berlin") || !strings.Contains(out, "tokyo") {
 		t.Errorf("priority: exit %d, %s\n%s", code, errOut, out)
 	}
