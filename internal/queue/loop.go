@@ -45,8 +45,14 @@ func (q *Queue) scheduleLoop(ctx context.Context) {
 }
 
 // Cycle runs one scheduling decision and applies it.
+//
+// The cycle holds the writers' lock from the snapshot to the end of the
+// apply, so no change slips in between: a plan is never applied to a job
+// that changed after it was decided (submissions wait for the decision).
 func (q *Queue) Cycle() {
 	start := time.Now()
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
 	snap := q.snapshot()
 	plan := sched.Decide(snap)
 	cancelled, err := q.applyPlan(plan)
@@ -158,9 +164,8 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 // starts (assigned to their nodes once stored), cancellations, and the
 // eligible time of jobs that became eligible are stored (see commitRecords);
 // reasons and priorities are derived state, kept in memory only.
+// The caller holds writeMu.
 func (q *Queue) applyPlan(p sched.Plan) (int, error) {
-	q.writeMu.Lock()
-	defer q.writeMu.Unlock()
 	now := timestamppb.New(q.now())
 	starts := q.checkStarts(p.Starts, now)
 	changed := slices.Clone(starts)
