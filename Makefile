@@ -10,7 +10,7 @@ TAGS      ?= urfave_cli_no_docs,grpcnotrace
 # go-nvml's header marks many functions deprecated; gcc would warn on each.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: help build test bench demo proto proto-check lint install clean
+.PHONY: help build test bench sim demo proto proto-check lint install clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: ## run every test with the race detector
 bench: build ## run the benchmarks and print figures beside their baselines
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 1x ./internal/e2e ./gpuqctl
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3s ./internal/server ./internal/queue ./internal/ctl ./internal/calendar
+
+sim: ## run the 72-hour scheduling simulation and print its report
+	$(GO) test -count=1 ./internal/sim -run TestSimulation72h -v -args -sim.strict
 
 demo: build ## start a small cluster and submit jobs from three time zones
 	./examples/demo.sh

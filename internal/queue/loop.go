@@ -196,7 +196,8 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	q.preempt(p.Preemptions)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.plan = &p
+	// Keep only what the reports read; the plan's other maps go with the cycle.
+	q.plan = &sched.Plan{Factors: p.Factors, Shares: p.Shares, Reservations: p.Reservations}
 	for r, reason := range p.Reasons {
 		j := q.jobs[r]
 		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
