@@ -585,20 +585,16 @@ func (*fileIO) Cancel()              {}
 func (*fileIO) Wait()                {}
 func (*fileIO) Close() error         { return nil }
 
-// stdio returns how the shim writes the job's output. Equal paths use
-// cio.LogFile (a file:// URI: one file for both streams). Different paths
-// are passed as plain paths of existing regular files, which the runc
-// shim opens for appending, one per stream; they are created here. An
-// empty path discards that stream.
+// stdio returns how the shim writes the job's output: plain paths of
+// existing regular files, which the runc shim opens for appending, one per
+// stream; they are created here. Equal paths are one file the shim shares
+// between both streams (closed when both are done). cio.LogFile is not
+// used for that case: its file:// copy in containerd 1.6 could close the
+// file under the stderr copy and lose a fast job's last lines. An empty
+// path discards that stream.
 func stdio(stdout, stderr string) (cio.Creator, error) {
 	if stdout == "" && stderr == "" {
 		return cio.NullIO, nil
-	}
-	if stdout == stderr {
-		if !filepath.IsAbs(stdout) {
-			return nil, fmt.Errorf("%w: output path %q is not absolute", ErrInvalidSpec, stdout)
-		}
-		return cio.LogFile(stdout), nil
 	}
 	var paths [2]string
 	for i, p := range []string{stdout, stderr} {
