@@ -61,7 +61,7 @@ func TestStdio(t *testing.T) {
 		wantErr        bool
 	}{
 		{"none", "", "", cio.Config{}, false},
-		{"shared", out, out, cio.Config{Stdout: "file://" + out, Stderr: "file://" + out}, false},
+		{"shared", out, out, cio.Config{Stdout: out, Stderr: out}, false},
 		{"separate", out, errp, cio.Config{Stdout: out, Stderr: errp}, false},
 		{"stderr discarded", out, "", cio.Config{Stdout: out, Stderr: os.DevNull}, false},
 		{"relative", "out", "out", cio.Config{}, true},
