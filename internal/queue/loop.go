@@ -196,8 +196,6 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 	q.preempt(p.Preemptions)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	// Keep only what the reports read; the plan's other maps go with the cycle.
-	q.plan = &sched.Plan{Factors: p.Factors, Shares: p.Shares, Reservations: p.Reservations}
 	for r, reason := range p.Reasons {
 		j := q.jobs[r]
 		if j == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
@@ -317,20 +315,19 @@ func (q *Queue) preempt(ps []sched.Preemption) {
 	}
 }
 
-// Decision is the last scheduling decision's view of pending jobs and teams.
+// Decision is the scheduler's view of pending jobs and teams.
 type Decision struct {
 	Factors      map[job.Ref]sched.Factors
 	Shares       []sched.ShareRow
 	Reservations []sched.Reservation
 }
 
-// LastDecision returns the factors, shares and reservations of the last
-// cycle (empty before the first).
+// LastDecision decides again on the current state, without applying
+// anything, and returns its factors, shares and reservations: what the
+// next cycle would see. Deciding on demand (the scheduler is a pure
+// function) keeps gpuqd from holding a factor table for every pending job
+// between cycles.
 func (q *Queue) LastDecision() Decision {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.plan == nil {
-		return Decision{}
-	}
-	return Decision{Factors: q.plan.Factors, Shares: q.plan.Shares, Reservations: q.plan.Reservations}
+	p := sched.Decide(q.snapshot())
+	return Decision{Factors: p.Factors, Shares: p.Shares, Reservations: p.Reservations}
 }

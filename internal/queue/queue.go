@@ -116,8 +116,6 @@ type Queue struct {
 	stopping map[job.Ref]job.Ref
 	// preemptions remembers when each job was preempted, for the daily cap.
 	preemptions map[job.Ref][]time.Time
-	// plan is the last decision, for priority and share reports.
-	plan *sched.Plan
 
 	submits chan *submitReq
 	kick    chan struct{}
