@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/calendar"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -136,9 +137,6 @@ func (m Month) Range(loc *time.Location) Range {
 	}
 }
 
-// maxOffset bounds the UTC offsets of every zone in the tz database.
-const maxOffset = 24 * time.Hour
-
 // LocalTime returns the instant, in UTC, at which loc's clock reads the
 // given date and time; the fields are normalised as time.Date normalises
 // them. A reading that happens twice, in the hour repeated when clocks fall
@@ -149,32 +147,7 @@ const maxOffset = 24 * time.Hour
 // readings tile time. It follows internal/calendar's resolution of local
 // times; time.Date leaves both cases unspecified.
 func LocalTime(loc *time.Location, year int, month time.Month, day, hour, minute, sec int) time.Time {
-	w := time.Date(year, month, day, hour, minute, sec, 0, time.UTC)
-	// Walk the zone's periods of constant offset from w-maxOffset forward:
-	// the first period that holds the reading holds its first occurrence,
-	// and a forward jump that passes over the reading gives its instant.
-	x, last := w.Add(-maxOffset), w.Add(maxOffset)
-	for range 64 {
-		lx := x.In(loc)
-		_, sec := lx.Zone()
-		off := time.Duration(sec) * time.Second
-		start, end := lx.ZoneBounds()
-		u := w.Add(-off)
-		if (start.IsZero() || !u.Before(start)) && (end.IsZero() || u.Before(end)) {
-			return u.UTC()
-		}
-		if end.IsZero() || end.After(last) {
-			break
-		}
-		_, sec = end.In(loc).Zone()
-		next := time.Duration(sec) * time.Second
-		if next > off && !w.Before(end.Add(off)) && w.Before(end.Add(next)) {
-			return end.UTC()
-		}
-		x = end
-	}
-	_, sec = w.In(loc).Zone()
-	return w.Add(-time.Duration(sec) * time.Second).UTC()
+	return calendar.LocalTime(loc, year, month, day, hour, minute, sec)
 }
 
 // ParseError is text that one of the package's parsers could not read.

@@ -57,6 +57,15 @@ func resolve(loc *time.Location, w time.Time) time.Time {
 	return w.Add(-time.Duration(sec) * time.Second)
 }
 
+// LocalTime is the instant that a wall-clock reading in loc denotes, in UTC,
+// resolved as this package resolves working hours: a repeated reading (when
+// clocks fall back) is its first occurrence, a skipped one (when they spring
+// forward) is the instant of the jump. Reports that cut time into local days
+// and months use it so that their periods tile time exactly.
+func LocalTime(loc *time.Location, year int, month time.Month, day, hour, minute, sec int) time.Time {
+	return resolve(loc, time.Date(year, month, day, hour, minute, sec, 0, time.UTC)).UTC()
+}
+
 // resolver resolves wall-clock readings with one subtraction while they fall
 // well inside a period of constant offset, and with resolve otherwise; it
 // then moves to the period of the answer, so that a walk over consecutive
