@@ -78,6 +78,8 @@ step "the queue while jobs run (pending jobs say why)"
 run ctl queue
 step "the nodes"
 run ctl nodes || true
+step "fair share and the time-zone factor (InHours is 1 for a team inside its working hours now)"
+run ctl share
 step "scontrol-style detail of a sweep task"
 run ctl show job "${sweep}_0"
 
@@ -104,4 +106,4 @@ step "the cost split this month (chargeback at each team's rate: SF 3.50, Berlin
 run ctl cost --month "$(date -u +%Y-%m)"
 run ctl budget
 
-step "not yet: the 72-hour simulation (#4), utilization chart and budget limits (#5), authentication (#6)"
+step "make sim runs 72 simulated hours through the scheduler; not yet: the utilization chart and budget limits (#5), authentication (#6)"

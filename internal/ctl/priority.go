@@ -112,12 +112,13 @@ func (r *runner) shareCommand() *cli.Command {
 			}
 			f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 			for _, s := range rows {
-				team := s.Team
+				team, inHours := s.Team, f(s.TimeZone, 2)
 				if s.User != "" {
-					team = " " + s.Team
+					// The time-zone factor belongs to the team, shown on its row.
+					team, inHours = " "+s.Team, ""
 				}
 				table = append(table, []string{team, s.User, f(s.Shares, 2), f(s.NormShares, 6), f(s.Usage, 0),
-					f(s.NormUsage, 6), f(s.FairShare, 6), f(s.TimeZone, 2)})
+					f(s.NormUsage, 6), f(s.FairShare, 6), inHours})
 			}
 			var b strings.Builder
 			writeTable(&b, table, "llr")
