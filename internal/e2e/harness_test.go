@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,6 +108,7 @@ func newCluster(t testing.TB) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		killLeftovers(dir)
 		if os.Getenv("GPUQ_KEEP_TEST_DIR") == "" {
 			os.RemoveAll(dir)
 		}
@@ -265,5 +268,46 @@ func (n *nodeDaemon) stop() {
 			_ = n.cmd.Process.Kill()
 		}
 		n.cmd = nil
+	}
+}
+
+// killLeftovers ends the jobs a test left running: jobs outlive gpuq-node by
+// design, so a node killed with -9 leaves its shims (whose command lines name
+// a run directory under dir) and their jobs behind. Each job is a process
+// group of its own, a child of its shim.
+func killLeftovers(dir string) {
+	shims := map[int]bool{}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), dir+"/") || !strings.Contains(string(b), "exec-shim") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			shims[pid] = true
+		}
+	}
+	if len(shims) == 0 {
+		return
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) < 3 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		pgid, _ := strconv.Atoi(f[2])
+		if shims[ppid] && pgid > 0 {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+	for pid := range shims {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
