@@ -304,7 +304,9 @@ func (q *Queue) preempt(ps []sched.Preemption) {
 		_, already := q.stopping[p.Victim]
 		if !already {
 			q.stopping[p.Victim] = p.For
-			q.preemptions[p.Victim] = append(q.preemptions[p.Victim], now)
+			// Only the last day counts for the cap: forget older preemptions.
+			recent := slices.DeleteFunc(q.preemptions[p.Victim], func(t time.Time) bool { return now.Sub(t) >= 24*time.Hour })
+			q.preemptions[p.Victim] = append(recent, now)
 		}
 		q.mu.Unlock()
 		if already {

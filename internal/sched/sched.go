@@ -12,15 +12,14 @@ import (
 
 // Pending reasons, spelled as Slurm spells them where Slurm has one.
 const (
-	ReasonPriority           = "Priority"
-	ReasonResources          = "Resources"
-	ReasonNodeNotAvail       = "ReqNodeNotAvail"
-	ReasonHeld               = "JobHeldUser"
-	ReasonBeginTime          = "BeginTime"
-	ReasonDependency         = "Dependency"
-	ReasonNeverSatisfied     = "DependencyNeverSatisfied"
-	ReasonArrayTaskLimit     = "JobArrayTaskLimit"
-	ReasonSingletonDependent = "Dependency"
+	ReasonPriority       = "Priority"
+	ReasonResources      = "Resources"
+	ReasonNodeNotAvail   = "ReqNodeNotAvail"
+	ReasonHeld           = "JobHeldUser"
+	ReasonBeginTime      = "BeginTime"
+	ReasonDependency     = "Dependency"
+	ReasonNeverSatisfied = "DependencyNeverSatisfied"
+	ReasonArrayTaskLimit = "JobArrayTaskLimit"
 	// ReasonPreempting: running jobs are being preempted for this one; their
 	// GPUs, and the free ones it needs beside them, are held for it.
 	ReasonPreempting = "Preempting"
@@ -336,7 +335,7 @@ func (d *decider) decide() Plan {
 		case s.Now.Before(j.Begin):
 			p.Reasons[j.Ref] = ReasonBeginTime
 		case j.Singleton && singletonBusy[[2]string{j.Name, j.User}]:
-			p.Reasons[j.Ref] = ReasonSingletonDependent
+			p.Reasons[j.Ref] = ReasonDependency
 		default:
 			eligible = append(eligible, item{prio: f.Priority, submit: j.SubmitTime, ref: j.Ref, ji: int32(i)})
 		}
@@ -371,7 +370,7 @@ func (d *decider) decide() Plan {
 			continue
 		}
 		if j.Singleton && singletonBusy[[2]string{j.Name, j.User}] {
-			p.Reasons[j.Ref] = ReasonSingletonDependent
+			p.Reasons[j.Ref] = ReasonDependency
 			continue
 		}
 		ns := d.match(j)

@@ -79,7 +79,7 @@ func TestDecide(t *testing.T) {
 			{Job: job.Ref{ID: 2, Task: 1, HasTask: true}, Node: "n1", GPUs: []string{"g0"}},
 			{Job: job.Ref{ID: 3}, Node: "n1", GPUs: []string{"g1"}},
 		},
-		wantReasons: map[string]string{"1": ReasonBeginTime, "2_2": ReasonArrayTaskLimit, "4": ReasonSingletonDependent},
+		wantReasons: map[string]string{"1": ReasonBeginTime, "2_2": ReasonArrayTaskLimit, "4": ReasonDependency},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
