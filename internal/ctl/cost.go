@@ -249,6 +249,12 @@ func basisPoints(bp uint64) string { return fmt.Sprintf("%d.%02d%%", bp/100, bp%
 // left or right as align[i] is 'l' or 'r' (the last letter for the columns
 // after it); no trailing blanks.
 func writeTable(b *strings.Builder, rows [][]string, align string) {
+	writeAligned(b, rows, align, "  ")
+}
+
+// writeAligned writes rows as columns gap apart, each padded to its widest
+// value and aligned as writeTable's align says; no trailing blanks.
+func writeAligned(b *strings.Builder, rows [][]string, align, gap string) {
 	var widths []int
 	for _, row := range rows {
 		for i, cell := range row {
@@ -262,7 +268,7 @@ func writeTable(b *strings.Builder, rows [][]string, align string) {
 		var l strings.Builder
 		for i, cell := range row {
 			if i > 0 {
-				l.WriteString("  ")
+				l.WriteString(gap)
 			}
 			fill := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell))
 			if align[min(i, len(align)-1)] == 'l' {

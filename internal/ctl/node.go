@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -391,30 +390,9 @@ func writeNodeTable(b *strings.Builder, nodes []*gpuqv1.Node, header bool) {
 	writeColumns(b, rows)
 }
 
-// writeColumns writes rows with each column padded to its widest value and
-// one blank between columns; lines have no trailing blanks.
-func writeColumns(b *strings.Builder, rows [][]string) {
-	var widths []int
-	for _, row := range rows {
-		for i, v := range row {
-			if i == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(v))
-		}
-	}
-	for _, row := range rows {
-		var line strings.Builder
-		for i, v := range row {
-			if i > 0 {
-				line.WriteByte(' ')
-			}
-			pad(&line, v, widths[i], false)
-		}
-		b.WriteString(strings.TrimRight(line.String(), " "))
-		b.WriteByte('\n')
-	}
-}
+// writeColumns writes rows left-aligned, each column padded to its widest
+// value and one blank between columns; lines have no trailing blanks.
+func writeColumns(b *strings.Builder, rows [][]string) { writeAligned(b, rows, "l", " ") }
 
 // gpuSummary is a node's GPUs as TYPE:COUNT per type in the order they
 // first appear, a100:8 or a100:4,a800:4; GPUs without a type count alone.
