@@ -26,17 +26,25 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 ctl() { "$BIN/gpuqctl" "$@"; }
+listen=127.0.0.1:0 # the first start picks a free port; restarts keep it
 start_gpuqd() {
-	"$BIN/gpuqd" --config "$repo/examples/gpuqd.yaml" --data-dir "$work/data" --socket "$sock" --listen 127.0.0.1:0 \
+	"$BIN/gpuqd" --config "$repo/examples/gpuqd.yaml" --data-dir "$work/data" --socket "$sock" --listen "$listen" \
 		>>"$work/gpuqd.log" 2>&1 &
 	gpuqd_pid=$!
 	pids+=("$gpuqd_pid")
-	for _ in $(seq 100); do ctl queue >/dev/null 2>&1 && return; sleep 0.05; done
+	for _ in $(seq 100); do
+		if ctl queue >/dev/null 2>&1; then
+			listen=$(sed -n 's/.*network=tcp addr=\([0-9.:]*\).*/\1/p' "$work/gpuqd.log" | tail -n 1)
+			return
+		fi
+		sleep 0.05
+	done
 	cat "$work/gpuqd.log"; exit 1
 }
-start_node() { # name pool region gpus
-	"$BIN/gpuq-node" --server "$GPUQ_SERVER" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
-		--runtime exec --state-dir "$work/node-$1" >>"$work/node-$1.log" 2>&1 &
+start_node() { # name pool region gpus server: joins with the join token once, then uses its certificate
+	"$BIN/gpuq-node" --server "$5" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
+		--runtime exec --state-dir "$work/node-$1" --join-token-file "$work/data/tls/join-token" \
+		>>"$work/node-$1.log" 2>&1 &
 	pids+=("$!")
 }
 wait_idle() { # until no job is pending or running, at most $1 seconds
@@ -46,12 +54,16 @@ wait_idle() { # until no job is pending or running, at most $1 seconds
 	done
 }
 
-step "start gpuqd (examples/gpuqd.yaml) and three nodes with simulated GPUs"
+step "gpuqd init: a CA, gpuqd's TLS certificate, the token key and the node join token (secret shortened here)"
+"$BIN/gpuqd" --config "$repo/examples/gpuqd.yaml" --data-dir "$work/data" --socket "$sock" init |
+	sed -E 's/(gpuqjoin_.{6})[^ ]*/\1.../'
+step "start gpuqd (examples/gpuqd.yaml; TLS on TCP, the unix socket for local operators) and three nodes"
 start_gpuqd
-start_node sf-a100-1 a100-us-west1 us-west1 a100:8
-start_node fra-a100-1 a100-europe-west3 europe-west3 a100:8
-start_node iad-a800-1 a800-us-east1 us-east1 a800:4
-sleep 1
+echo "gpuqd serves TLS on $listen; two nodes join over TLS with the join token, one over the unix socket"
+start_node sf-a100-1 a100-us-west1 us-west1 a100:8 "$listen"
+start_node fra-a100-1 a100-europe-west3 europe-west3 a100:8 "$listen"
+start_node iad-a800-1 a800-us-east1 us-east1 a800:4 "$GPUQ_SERVER"
+sleep 1.5
 run ctl nodes || true
 
 cd "$work" # jobs write their output next to where they were submitted
@@ -89,6 +101,28 @@ start_gpuqd
 sleep 1
 run ctl queue
 
+step "who may do what: the operator (you, on the unix socket) issues tokens; users log in over TLS"
+run ctl whoami
+ctl token create --user alice --team sf --ttl 8h >"$work/alice.token"
+ctl token create --user kenji --team tokyo --ttl 8h >"$work/kenji.token"
+as_user() { # user command...: gpuqctl over TCP with TLS, with the user's own credentials file
+	local u=$1; shift
+	GPUQ_SERVER="$listen" GPUQ_CREDENTIALS="$work/$u.credentials" "$BIN/gpuqctl" "$@"
+}
+printf '$ gpuqctl login < alice.token   (as alice)\n'; as_user alice login --token-file "$work/alice.token"
+as_user kenji login --token-file "$work/kenji.token" >/dev/null
+printf '$ gpuqctl whoami   (as alice)\n'; as_user alice whoami
+printf '$ gpuqctl submit --gpus a100:1 --wrap "sleep 1"   (as alice)\n'
+alice_job=$(as_user alice submit --parsable --gpus a100:1 -J alice-job --wrap 'sleep 1')
+echo "$alice_job"
+printf '$ gpuqctl cancel %s   (as kenji, of team tokyo)\n' "$alice_job"
+as_user kenji cancel "$alice_job" || true
+printf '$ gpuqctl acct --team sf   (as kenji)\n'; as_user kenji acct --team sf || true
+printf '$ gpuqctl submit --team sf --wrap true   (as kenji)\n'; as_user kenji submit --team sf --wrap true || true
+run ctl token list
+step "the audit log records every refusal and change (names and token ids, never secrets)"
+tail -n 4 "$work/data/audit.log"
+
 step "release the held job; wait for everything to finish"
 run ctl release "$held"
 wait_idle 90
@@ -106,4 +140,4 @@ step "the cost split this month (chargeback at each team's rate: SF 3.50, Berlin
 run ctl cost --month "$(date -u +%Y-%m)"
 run ctl budget
 
-step "make sim runs 72 simulated hours through the scheduler; not yet: the utilization chart and budget limits (#5), authentication (#6)"
+step "make sim runs 72 simulated hours through the scheduler; docs/SECURITY.md describes who may do what"

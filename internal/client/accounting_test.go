@@ -17,7 +17,7 @@ import (
 
 func TestRecords(t *testing.T) {
 	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t))
+	c, err := client.Dial(srv.Start(t), client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestRecords(t *testing.T) {
 
 func TestAccountingCalls(t *testing.T) {
 	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t))
+	c, err := client.Dial(srv.Start(t), client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}

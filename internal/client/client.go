@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -46,6 +45,7 @@ type Client struct {
 	conn   *grpc.ClientConn
 	rpc    gpuqv1.QueueServiceClient
 	acct   gpuqv1.AccountingServiceClient
+	authz  gpuqv1.AuthServiceClient
 
 	mu      sync.Mutex
 	dialErr error // outcome of the latest connection attempt
@@ -55,15 +55,20 @@ type Client struct {
 // call connects. target is "unix:///path/to.sock", a path ("/run/gpuq/gpuqd.sock",
 // or a relative one without a colon), "host:port", or any other gRPC target
 // with a scheme ("dns:///host:port"). An empty target means Target("", os.Getenv).
-// The connection is not encrypted yet. opts are appended to the client's own
-// dial options; tests use them.
+// sec says how to authenticate (see Security); TCP targets are spoken to
+// over TLS. opts are appended to the client's own dial options; tests use
+// them.
 //
-// A target that cannot be parsed is a *job.InvalidError for the field "server".
-func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
+// A target that cannot be parsed is a *job.InvalidError for the field
+// "server"; TCP without a CA to trust is one for the field "ca".
+func Dial(target string, sec Security, opts ...grpc.DialOption) (*Client, error) {
 	target = Target(target, os.Getenv)
 	c := &Client{target: target}
+	secOpts, err := sec.dialOptions(target)
+	if err != nil {
+		return nil, err
+	}
 	dopts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(c.dial),
 		// A queue of 100,000 jobs is a few tens of MB; gpuqd sends up to 256 MiB.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)),
@@ -73,6 +78,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 			MinConnectTimeout: 5 * time.Second,
 		}),
 	}
+	dopts = append(dopts, secOpts...)
 	conn, err := grpc.NewClient(grpcTarget(target), append(dopts, opts...)...)
 	if err != nil {
 		return nil, &job.InvalidError{Fields: []job.FieldError{{Field: "server", Problem: fmt.Sprintf("address %q: %v", target, err)}}}
@@ -80,6 +86,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 	c.conn = conn
 	c.rpc = gpuqv1.NewQueueServiceClient(conn)
 	c.acct = gpuqv1.NewAccountingServiceClient(conn)
+	c.authz = gpuqv1.NewAuthServiceClient(conn)
 	return c, nil
 }
 

@@ -64,7 +64,7 @@ func TestDialForms(t *testing.T) {
 	}
 	for _, addr := range []string{target, path, "unix:" + path, rel} {
 		t.Run(addr, func(t *testing.T) {
-			c, err := client.Dial(addr)
+			c, err := client.Dial(addr, client.Security{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func mustWd(t *testing.T) string {
 
 func TestRoundTrip(t *testing.T) {
 	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t))
+	c, err := client.Dial(srv.Start(t), client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestServerUnavailable(t *testing.T) {
 	srv := &clienttest.Server{Intercept: func(string, proto.Message) error {
 		return status.Error(codes.Unavailable, "gpuqd is shutting down")
 	}}
-	c, err := client.Dial(srv.Start(t))
+	c, err := client.Dial(srv.Start(t), client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestUnreachable(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	target := "unix://" + filepath.Join(dir, "none.sock")
-	c, err := client.Dial(target)
+	c, err := client.Dial(target, client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestDialBadTarget(t *testing.T) {
-	_, err := client.Dial("gpu%zz:7070")
+	_, err := client.Dial("gpu%zz:7070", client.Security{Insecure: true})
 	var inv *job.InvalidError
 	if !errors.As(err, &inv) || inv.Fields[0].Field != "server" {
 		t.Fatalf("Dial = %v, want *job.InvalidError for field server", err)
@@ -198,7 +198,7 @@ func TestDialBadTarget(t *testing.T) {
 
 func TestNodes(t *testing.T) {
 	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t))
+	c, err := client.Dial(srv.Start(t), client.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,9 @@ import (
 
 // StatusError is a failed call as gpuqd reported it. Err is the domain error
 // the status code stands for (job.ErrNotFound, job.ErrInvalidState,
-// job.ErrUnavailable, context.Canceled), or nil for a code without one
-// (Internal, PermissionDenied, ...).
+// job.ErrUnavailable, context.Canceled, job.ErrUnauthenticated,
+// job.ErrPermissionDenied, job.ErrLimit), or nil for a code without one
+// (Internal, ...).
 type StatusError struct {
 	Code    codes.Code
 	Message string
@@ -62,6 +63,9 @@ func (e *UnreachableError) Unwrap() []error { return []error{job.ErrUnavailable,
 //	FailedPrecondition            *StatusError wrapping job.ErrInvalidState
 //	Unavailable, DeadlineExceeded *StatusError wrapping job.ErrUnavailable
 //	Canceled                      *StatusError wrapping context.Canceled
+//	Unauthenticated               *StatusError wrapping job.ErrUnauthenticated
+//	PermissionDenied              *StatusError wrapping job.ErrPermissionDenied
+//	ResourceExhausted             *StatusError wrapping job.ErrLimit
 //	anything else                 *StatusError with a nil Err
 //
 // nil stays nil and an error without a status is returned as it is. The
@@ -88,6 +92,12 @@ func FromStatus(err error) error {
 		sentinel = job.ErrUnavailable
 	case codes.Canceled:
 		sentinel = context.Canceled
+	case codes.Unauthenticated:
+		sentinel = job.ErrUnauthenticated
+	case codes.PermissionDenied:
+		sentinel = job.ErrPermissionDenied
+	case codes.ResourceExhausted:
+		sentinel = job.ErrLimit
 	}
 	return &StatusError{Code: st.Code(), Message: st.Message(), Err: sentinel}
 }

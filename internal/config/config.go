@@ -17,6 +17,8 @@ type Config struct {
 	Teams    []Team   `yaml:"teams"`
 	Pools    []Pool   `yaml:"pools"`
 	Defaults Defaults `yaml:"defaults"`
+	Security Security `yaml:"security"`
+	Limits   Limits   `yaml:"limits"`
 }
 
 // Listen says where gpuqd serves its API. Either address may be "" to turn
@@ -45,6 +47,8 @@ type Team struct {
 	MonthlyBudget   money.Amount `yaml:"monthly_budget,omitempty"`   // 0: no budget
 	PreferredRegion string       `yaml:"preferred_region,omitempty"` // a region of some pool
 	Users           []string     `yaml:"users,omitempty"`
+	// Admins manage the team's jobs, accounting and budget (role team-admin).
+	Admins []string `yaml:"admins,omitempty"`
 	// GracePeriod overrides defaults.grace_period for the team's jobs; 0: the default.
 	GracePeriod Duration `yaml:"grace_period,omitempty"`
 
@@ -99,6 +103,8 @@ func Default() Config {
 			HeartbeatInterval: Duration(10 * time.Second),
 			NodeDownAfter:     Duration(60 * time.Second),
 		},
+		Security: DefaultSecurity(),
+		Limits:   DefaultLimits(),
 	}
 }
 

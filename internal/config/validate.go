@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 		c.validatePool(v, path, p)
 	}
 	c.validateDefaults(v)
+	c.validateSecurity(v)
 	return v.err()
 }
 

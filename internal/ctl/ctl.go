@@ -96,6 +96,7 @@ type runner struct {
 	cfg            config
 	stdout, stderr io.Writer
 	conn           *client.Client
+	token          string // a token to use instead of the stored one (login)
 }
 
 // client dials gpuqd on first use; the connection itself is made by the
@@ -104,11 +105,25 @@ func (r *runner) client(c *cli.Context) (*client.Client, error) {
 	if r.conn != nil {
 		return r.conn, nil
 	}
+	creds, err := r.readCredentials()
+	if err != nil {
+		return nil, err
+	}
+	if r.token != "" {
+		creds.Token = r.token
+	}
 	target := c.String("server")
+	if target == "" && r.cfg.getenv(client.EnvServer) == "" && creds.Server != "" {
+		target = creds.Server
+	}
 	if target == "" {
 		target = client.Target("", r.cfg.getenv)
 	}
-	conn, err := client.Dial(target)
+	sec, err := r.security(c, creds)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := client.Dial(target, sec)
 	if err != nil {
 		return nil, err
 	}
@@ -246,13 +261,16 @@ const appDescription = `gpuqctl submits batch jobs to gpuqd and shows and contro
 drains and resumes the cluster's nodes, with the commands, options and output
 formats of Slurm's sbatch, squeue, scancel, sinfo and scontrol.
 
-The server is --server, else $GPUQ_SERVER, else unix:///run/gpuq/gpuqd.sock.
-It is "unix:///path", a socket path, or "host:port".
+The server is --server, else $GPUQ_SERVER, else the one gpuqctl login stored,
+else unix:///run/gpuq/gpuqd.sock. It is "unix:///path", a socket path, or
+"host:port". On the unix socket gpuqd knows you by your unix user; over TCP
+(TLS) by the token gpuqctl login stored, or $GPUQ_TOKEN.
 
 EXIT STATUS:
    0    success
    1    the action failed for at least one job or node (not found, wrong
-        state), or gpuqd failed
+        state), gpuqd refused it (not logged in, permission denied, a
+        limit reached), or gpuqd failed
    2    usage error or bad input: bad flags, a bad batch script, or input
         gpuqd rejected as invalid
    3    gpuqd cannot be reached or is unavailable; retrying later may work
@@ -276,7 +294,9 @@ func (r *runner) app() *cli.App {
 			return &usageError{cmd: commandPath(c), err: err}
 		},
 		Flags: []cli.Flag{
-			newStringFlag(&cli.StringFlag{Name: "server", Usage: "gpuqd address: unix:///path, a socket path or host:port (default $GPUQ_SERVER, else " + client.DefaultTarget + ")"}),
+			newStringFlag(&cli.StringFlag{Name: "server", Usage: "gpuqd address: unix:///path, a socket path or host:port (default $GPUQ_SERVER, else the one gpuqctl login stored, else " + client.DefaultTarget + ")"}),
+			newStringFlag(&cli.StringFlag{Name: "ca", Usage: "trust gpuqd's TLS certificate through this CA certificate `FILE` (default $GPUQ_CA; a token carries the CA's fingerprint)"}),
+			newBoolFlag(&cli.BoolFlag{Name: "insecure-plaintext", Usage: "INSECURE: speak plaintext TCP, for a gpuqd in its loopback-only insecure mode (default $GPUQ_INSECURE=1)"}),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -300,6 +320,10 @@ func (r *runner) app() *cli.App {
 			r.budgetCommand(),
 			r.priorityCommand(),
 			r.shareCommand(),
+			r.loginCommand(),
+			r.logoutCommand(),
+			r.whoamiCommand(),
+			r.tokenCommand(),
 		},
 	}
 }

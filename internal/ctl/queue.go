@@ -112,7 +112,7 @@ func (r *runner) filter(c *cli.Context) (*gpuqv1.JobFilter, error) {
 		Names: splitLists(c.StringSlice("name")),
 	}
 	if c.Bool("me") {
-		u, err := r.cfg.username()
+		u, err := r.username()
 		if err != nil {
 			return nil, err
 		}

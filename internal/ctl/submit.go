@@ -269,7 +269,7 @@ func (r *runner) buildSpec(c *cli.Context, script []byte, src scriptSource) (*gp
 	if spec.Name == "" {
 		spec.Name = src.name
 	}
-	if spec.User, err = r.cfg.username(); err != nil {
+	if spec.User, err = r.username(); err != nil {
 		return nil, err
 	}
 	wd, err := r.cfg.getwd()

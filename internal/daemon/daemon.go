@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/queue"
@@ -38,6 +39,7 @@ func Rules(c *config.Config) queue.Rules {
 		BillingWeight:    map[string]float64{},
 		PoolRegion:       map[string]string{},
 	}
+	r.MaxPendingPerUser, r.MaxPendingPerTeam = c.Limits.MaxPendingPerUser, c.Limits.MaxPendingPerTeam
 	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
 		r.Teams = append(r.Teams, t.Name)
@@ -129,15 +131,30 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	log.Info("queue loaded", "jobs", q.Len(), "took", time.Since(start).Round(time.Millisecond))
 
+	sec, err := openSecurity(&cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer sec.audit.Close()
+	maxRecv := cfg.Limits.MaxRequestBytes
+	if maxRecv == 0 {
+		maxRecv = 4 << 20
+	}
 	gs := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(server.UnaryErrors(log)),
-		grpc.ChainStreamInterceptor(server.StreamErrors(log)),
-		grpc.MaxRecvMsgSize(4<<20),
+		grpc.Creds(auth.ServerCredentials(sec.tls)),
+		grpc.ChainUnaryInterceptor(server.UnaryErrors(log), sec.guard.Unary()),
+		grpc.ChainStreamInterceptor(server.StreamErrors(log), sec.guard.Stream()),
+		grpc.MaxRecvMsgSize(maxRecv),
 		grpc.MaxSendMsgSize(256<<20),
 	)
-	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q))
-	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q))
+	var rate *auth.RateLimiter
+	if cfg.Limits.SubmitRate > 0 {
+		rate = &auth.RateLimiter{Rate: cfg.Limits.SubmitRate, Burst: cfg.Limits.SubmitBurst}
+	}
+	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q, server.QueueOptions{DefaultTeam: cfg.Defaults.Team, SubmitRate: rate}))
+	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q, server.NodeOptions{CA: sec.ca, Join: sec.join, Tokens: sec.tokens}))
 	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg)}))
+	gpuqv1.RegisterAuthServiceServer(gs, server.NewAuthService(sec.tokens, Rules(&cfg).Teams, time.Duration(cfg.Security.TokenTTL), nil))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 

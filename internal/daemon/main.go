@@ -24,6 +24,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "socket", Usage: "unix socket to serve on, overriding listen.unix"},
 			&cli.StringFlag{Name: "data-dir", Usage: "state directory, overriding data_dir"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error, overriding log.level"},
+			&cli.BoolFlag{Name: "insecure-plaintext", Usage: "INSECURE: serve TCP without TLS (loopback addresses only), overriding security.insecure_plaintext"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := load(c)
@@ -33,6 +34,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return Serve(c.Context, cfg, logging.New(stderr, cfg.Log.Level, cfg.Log.Format), nil)
 		},
 		Commands: []*cli.Command{{
+			Name:  "init",
+			Usage: "create the CA, server certificate, token key and node join token (kept if they exist)",
+			Flags: []cli.Flag{
+				&cli.StringSliceFlag{Name: "host", Usage: "a name or address nodes and users reach gpuqd by (repeatable), added to security.hosts"},
+			},
+			Action: func(c *cli.Context) error {
+				cfg, err := load(c)
+				if err != nil {
+					return err
+				}
+				return initSecurity(stdout, &cfg, c.StringSlice("host"))
+			},
+		}, {
 			Name:  "config",
 			Usage: "inspect the configuration",
 			Subcommands: []*cli.Command{{
@@ -91,6 +105,9 @@ func load(c *cli.Context) (config.Config, error) {
 	}
 	if c.IsSet("log-level") {
 		cfg.Log.Level = c.String("log-level")
+	}
+	if c.IsSet("insecure-plaintext") {
+		cfg.Security.InsecurePlaintext = c.Bool("insecure-plaintext")
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

@@ -31,6 +31,7 @@ pool: a100-us-west1
 region: us-west1
 simulate_gpus: a100:2
 state_dir: %s/node-ctr1
+join_token_file: %s
 runtime:
   kind: containerd
   containerd_address: %s
@@ -38,7 +39,7 @@ runtime:
   image: %s
 log:
   level: debug
-`, c.sock, c.dir, addr, ns, image), 0o644); err != nil {
+`, c.sock, c.dir, c.joinTokenFile(), addr, ns, image), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n := &nodeDaemon{c: c, name: "ctr1", args: []string{"--config", cfg}}

@@ -213,6 +213,9 @@ func (c *cluster) ctl(args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// joinTokenFile is where gpuqd keeps the join token it made on first start.
+func (c *cluster) joinTokenFile() string { return filepath.Join(c.dir, "data", "tls", "join-token") }
+
 // nodeDaemon is one gpuq-node of a cluster.
 type nodeDaemon struct {
 	c    *cluster
@@ -225,7 +228,8 @@ type nodeDaemon struct {
 func (c *cluster) startNode(name, pool, gpus string) *nodeDaemon {
 	c.t.Helper()
 	n := &nodeDaemon{c: c, name: name, args: []string{"--server", "unix://" + c.sock, "--name", name, "--pool", pool,
-		"--simulate-gpus", gpus, "--runtime", "exec", "--state-dir", filepath.Join(c.dir, "node-"+name), "--log-level", "debug"}}
+		"--simulate-gpus", gpus, "--runtime", "exec", "--state-dir", filepath.Join(c.dir, "node-"+name), "--log-level", "debug",
+		"--join-token-file", c.joinTokenFile()}}
 	n.start()
 	c.t.Cleanup(n.stop)
 	return n

@@ -14,6 +14,14 @@ var (
 	ErrInvalidState = errors.New("invalid state for this action")
 	// ErrUnavailable: the daemon cannot serve now (shutting down, store closed).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrUnauthenticated: the caller did not prove who it is (no, an
+	// expired, a revoked or a forged credential).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the caller is known but may not do this.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrLimit: a configured limit (rate, pending jobs) refuses the request
+	// for now.
+	ErrLimit = errors.New("limit reached")
 )
 
 // FieldError is bad input in one named field. Field is a path such as

@@ -35,6 +35,15 @@ type Config struct {
 	// on another node.
 	CheckpointDir string    `yaml:"checkpoint_dir,omitempty"`
 	Log           LogConfig `yaml:"log"`
+	// JoinToken (or the file JoinTokenFile holds it in) is what `gpuqd init`
+	// printed: the node presents it once to get its certificate and node
+	// token, kept in TLSDir (default <state_dir>/tls) from then on.
+	JoinToken     string `yaml:"join_token,omitempty"`
+	JoinTokenFile string `yaml:"join_token_file,omitempty"`
+	TLSDir        string `yaml:"tls_dir,omitempty"`
+	// InsecurePlaintext speaks plaintext TCP to a gpuqd in its insecure
+	// loopback mode.
+	InsecurePlaintext bool `yaml:"insecure_plaintext,omitempty"`
 }
 
 // RuntimeConfig chooses how jobs run.

@@ -38,6 +38,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "runtime", Usage: "exec or containerd, overriding runtime.kind"},
 			&cli.StringFlag{Name: "state-dir", Usage: "state directory, overriding state_dir"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "join-token-file", Usage: "the join token's `FILE`, overriding join_token_file (needed once, to join)"},
+			&cli.BoolFlag{Name: "insecure-plaintext", Usage: "INSECURE: plaintext TCP to a gpuqd in its loopback-only insecure mode"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg, err := loadConfig(c)
@@ -65,10 +67,14 @@ func loadConfig(c *cli.Context) (Config, error) {
 	for flag, field := range map[string]*string{
 		"server": &cfg.Server, "name": &cfg.Name, "pool": &cfg.Pool, "region": &cfg.Region,
 		"simulate-gpus": &cfg.SimulateGPUs, "runtime": &cfg.Runtime.Kind, "state-dir": &cfg.StateDir, "log-level": &cfg.Log.Level,
+		"join-token-file": &cfg.JoinTokenFile,
 	} {
 		if c.IsSet(flag) {
 			*field = c.String(flag)
 		}
+	}
+	if c.IsSet("insecure-plaintext") {
+		cfg.InsecurePlaintext = c.Bool("insecure-plaintext")
 	}
 	if cfg.Name == "" {
 		h, err := os.Hostname()
@@ -103,7 +109,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer rt.Close()
-	cl, err := client.Dial(cfg.Server)
+	sec, err := credentials(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	cl, err := client.Dial(cfg.Server, sec)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,9 @@ type Filter struct {
 	States       []gpuqv1.JobState
 	Names        []string
 	IncludeEnded bool
+	// Allow, when set, limits the matches to the jobs a caller may act on
+	// (by team and user); the server sets it from the caller's identity.
+	Allow func(team, user string) bool
 }
 
 // FilterFromProto converts the wire form.
@@ -46,6 +49,9 @@ func (f *Filter) match(j *gpuqv1.Job) bool {
 		return false
 	}
 	if len(f.Names) > 0 && !slices.Contains(f.Names, j.Spec.GetName()) {
+		return false
+	}
+	if f.Allow != nil && !f.Allow(j.Spec.GetTeam(), j.Spec.GetUser()) {
 		return false
 	}
 	return true

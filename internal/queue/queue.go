@@ -111,7 +111,10 @@ type Queue struct {
 	nextID   uint64
 	nodes    map[string]*node
 	allocs   map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
-	usage    map[string]*gpuqv1.DecayedUsage
+	// Pending jobs and array tasks per user ("team/user") and per team,
+	// for the limits in Rules.
+	pendingUser, pendingTeam map[string]int
+	usage                    map[string]*gpuqv1.DecayedUsage
 	// stopping maps a preempted job in its grace to the job it makes room for.
 	stopping map[job.Ref]job.Ref
 	// preemptions remembers when each job was preempted, for the daily cap.
@@ -142,6 +145,8 @@ func New(opts Options) (*Queue, error) {
 		nextID:      snap.NextID,
 		nodes:       map[string]*node{},
 		allocs:      map[string]job.Ref{},
+		pendingUser: map[string]int{},
+		pendingTeam: map[string]int{},
 		usage:       snap.Usage,
 		stopping:    map[job.Ref]job.Ref{},
 		preemptions: map[job.Ref][]time.Time{},
@@ -172,7 +177,23 @@ func (q *Queue) insert(j *gpuqv1.Job) {
 	q.jobs[r] = j
 	q.tasks[r.ID] = append(q.tasks[r.ID], r)
 	q.order = append(q.order, r)
+	q.countPending(nil, j)
 }
+
+// countPending keeps the pending counts right when a job's record goes from
+// old to j (old nil for a new job); the caller holds mu.
+func (q *Queue) countPending(old, j *gpuqv1.Job) {
+	if old != nil && old.State == gpuqv1.JobState_JOB_STATE_PENDING {
+		q.pendingUser[userKey(old.Spec)]--
+		q.pendingTeam[old.Spec.GetTeam()]--
+	}
+	if j.State == gpuqv1.JobState_JOB_STATE_PENDING {
+		q.pendingUser[userKey(j.Spec)]++
+		q.pendingTeam[j.Spec.GetTeam()]++
+	}
+}
+
+func userKey(s *gpuqv1.JobSpec) string { return s.GetTeam() + "/" + s.GetUser() }
 
 // Len is the number of jobs and array tasks in memory.
 func (q *Queue) Len() int {
@@ -273,8 +294,12 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 		q.mu.Lock()
 		for _, r := range part {
 			ref := job.RefOf(r)
-			if old := q.jobs[ref]; old != nil && old.AllocationId != "" {
+			old := q.jobs[ref]
+			if old != nil && old.AllocationId != "" {
 				delete(q.allocs, old.AllocationId)
+			}
+			if old != nil {
+				q.countPending(old, r)
 			}
 			q.jobs[ref] = r
 			if active(r) {

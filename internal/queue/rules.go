@@ -42,6 +42,9 @@ type Rules struct {
 	DefaultTimeLimit map[string]time.Duration
 	// MaxArrayTasks bounds the tasks of one array job.
 	MaxArrayTasks int
+	// MaxPendingPerUser and MaxPendingPerTeam bound the pending jobs (array
+	// tasks count one each) of one user or team; 0: no bound.
+	MaxPendingPerUser, MaxPendingPerTeam int
 }
 
 // validate checks a submission against the rules and fills defaults. It

@@ -206,6 +206,7 @@ func (q *Queue) stage(batch []*submitReq) []*staged {
 	now := timestamppb.New(q.now())
 	next := q.nextID
 	byReq := map[string]*staged{}
+	added := map[string]int{} // pending jobs this batch adds per user and team
 	out := make([]*staged, len(batch))
 	for i, r := range batch {
 		s := &staged{req: r}
@@ -225,14 +226,42 @@ func (q *Queue) stage(batch []*submitReq) []*staged {
 			s.err = err
 			continue
 		}
+		jobs := newJobs(next, r.spec, now)
+		if err := q.checkPendingLimits(r.spec, len(jobs), added); err != nil {
+			s.err = err
+			continue
+		}
 		s.res.ID = next
 		next++
-		s.jobs = newJobs(s.res.ID, r.spec, now)
+		s.jobs = jobs
 		if r.spec.Array != nil {
 			s.res.Tasks = len(s.jobs)
 		}
 	}
 	return out
+}
+
+// checkPendingLimits refuses a submission of n jobs that would take its
+// user or team over the pending limits; added counts what earlier
+// submissions of the same batch add, and grows by n when it passes.
+func (q *Queue) checkPendingLimits(spec *gpuqv1.JobSpec, n int, added map[string]int) error {
+	r := &q.opts.Rules
+	user, team := "u:"+userKey(spec), "t:"+spec.GetTeam()
+	if lim := r.MaxPendingPerUser; lim > 0 {
+		if have := q.pendingUser[userKey(spec)] + added[user]; have+n > lim {
+			return fmt.Errorf("%w: user %s has %d pending jobs in team %s and asks for %d more; the limit is %d (limits.max_pending_per_user)",
+				job.ErrLimit, spec.GetUser(), have, spec.GetTeam(), n, lim)
+		}
+	}
+	if lim := r.MaxPendingPerTeam; lim > 0 {
+		if have := q.pendingTeam[spec.GetTeam()] + added[team]; have+n > lim {
+			return fmt.Errorf("%w: team %s has %d pending jobs and this submission adds %d; the limit is %d (limits.max_pending_per_team)",
+				job.ErrLimit, spec.GetTeam(), have, n, lim)
+		}
+	}
+	added[user] += n
+	added[team] += n
+	return nil
 }
 
 // checkDependencies makes sure every dependency names a job that exists

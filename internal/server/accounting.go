@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/money"
 	"github.com/gpuq/gpuq/internal/queue"
@@ -79,7 +81,14 @@ func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream g
 	if err := inv.Err(); err != nil {
 		return err
 	}
-	match := recordFilter(req)
+	id := auth.FromContext(stream.Context())
+	if err := canListRecords(id, req); err != nil {
+		return err
+	}
+	want := recordFilter(req)
+	match := func(rec *gpuqv1.RunRecord) bool {
+		return want(rec) && auth.CanReadRecord(id, rec.GetTeam(), rec.GetUser())
+	}
 	page := make([]*gpuqv1.RunRecord, 0, RecordsPageSize)
 	err := s.scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
 		if !match(rec) {
@@ -104,6 +113,28 @@ func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream g
 	}
 	if len(page) > 0 {
 		return stream.Send(&gpuqv1.ListRecordsResponse{Records: page})
+	}
+	return nil
+}
+
+// canListRecords refuses a request that names teams or users whose records
+// id may not read; what it does not name is filtered record by record.
+func canListRecords(id *auth.Identity, req *gpuqv1.ListRecordsRequest) error {
+	if err := auth.RequireUser(id); err != nil {
+		return err
+	}
+	if id.Operator() {
+		return nil
+	}
+	for _, t := range req.GetTeams() {
+		if !id.Member(t) {
+			return fmt.Errorf("%w: %s may not read the accounting of team %s", job.ErrPermissionDenied, id, t)
+		}
+	}
+	for _, u := range req.GetUsers() {
+		if u != id.Name && len(id.AdminOf) == 0 {
+			return fmt.Errorf("%w: %s may not read the records of user %s (team admins and operators may)", job.ErrPermissionDenied, id, u)
+		}
 	}
 	return nil
 }
@@ -155,6 +186,13 @@ func timeRange(inv *job.InvalidError, start, end *timestamppb.Timestamp, require
 
 // CostReport prices the usage of a period.
 func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostReportRequest) (*gpuqv1.CostReportResponse, error) {
+	id := auth.FromContext(ctx)
+	if err := auth.RequireUser(id); err != nil {
+		return nil, err
+	}
+	if !id.Operator() && len(id.AdminOf) == 0 {
+		return nil, fmt.Errorf("%w: %s may not read cost reports (team admins read their teams', operators all)", job.ErrPermissionDenied, id)
+	}
 	var inv job.InvalidError
 	loc, zoneErr := loadZone(req.TimeZone)
 	if zoneErr != nil {
@@ -237,7 +275,19 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 	} else {
 		rep = accounting.Chargeback(tally, s.opts.Pricing)
 	}
-	return reportProto(rep, req.Month, loc), nil
+	out := reportProto(rep, req.Month, loc)
+	if !id.Operator() {
+		limitToTeams(out, id)
+	}
+	return out, nil
+}
+
+// limitToTeams keeps a team admin's view of a cost report to the teams they
+// administer: other teams' rows, the total and the pools' figures go.
+func limitToTeams(r *gpuqv1.CostReportResponse, id *auth.Identity) {
+	r.Teams = slices.DeleteFunc(r.Teams, func(t *gpuqv1.TeamCost) bool { return !id.Admin(t.Team) })
+	r.Total, r.Pools = nil, nil
+	r.Warnings = append(r.Warnings, fmt.Sprintf("limited to the teams %s administers: %s", id.Name, strings.Join(id.AdminOf, ", ")))
 }
 
 func hasKey[V any](m map[string]V, k string) bool {
@@ -318,7 +368,11 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 		}
 		at = req.At.AsTime()
 	}
-	bt, err := accounting.NewBudgetTally(at, s.opts.Pricing, req.Teams)
+	teams, err := budgetTeams(auth.FromContext(ctx), req.Teams)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := accounting.NewBudgetTally(at, s.opts.Pricing, teams)
 	if errors.Is(err, accounting.ErrUnknownTeam) {
 		return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
 	}
@@ -347,4 +401,25 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 		out.Teams = append(out.Teams, tb)
 	}
 	return out, nil
+}
+
+// budgetTeams is the teams a budget request reports: those it names, each
+// checked, or every team for an operator and the administered ones for a
+// team admin.
+func budgetTeams(id *auth.Identity, named []string) ([]string, error) {
+	if err := auth.RequireUser(id); err != nil {
+		return nil, err
+	}
+	for _, t := range named {
+		if err := auth.CanReadTeam(id, t); err != nil {
+			return nil, err
+		}
+	}
+	if len(named) > 0 || id.Operator() {
+		return named, nil
+	}
+	if len(id.AdminOf) == 0 {
+		return nil, fmt.Errorf("%w: %s may not read budgets (team admins read their teams', operators all)", job.ErrPermissionDenied, id)
+	}
+	return id.AdminOf, nil
 }

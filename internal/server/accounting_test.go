@@ -133,7 +133,7 @@ func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.Acc
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(server.UnaryErrors(nil)), grpc.ChainStreamInterceptor(server.StreamErrors(nil)))
+	gs := grpc.NewServer(localOperator()...)
 	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, server.AccountingOptions{
 		Pricing: testPricing(t), Now: func() time.Time { return now },
 	}))

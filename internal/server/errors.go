@@ -19,6 +19,9 @@ import (
 //	job.ErrNotFound                     NotFound
 //	job.ErrInvalidState                 FailedPrecondition
 //	job.ErrUnavailable                  Unavailable
+//	job.ErrUnauthenticated              Unauthenticated
+//	job.ErrPermissionDenied             PermissionDenied
+//	job.ErrLimit                        ResourceExhausted
 //	context.Canceled                    Canceled
 //	context.DeadlineExceeded            DeadlineExceeded
 //	anything else                       Internal
@@ -42,6 +45,12 @@ func ToStatus(err error) error {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, job.ErrUnavailable):
 		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, job.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, job.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, job.ErrLimit):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/queue"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -28,13 +31,64 @@ var _ Nodes = (*queue.Queue)(nil)
 // NodeService implements gpuqv1.NodeServiceServer.
 type NodeService struct {
 	gpuqv1.UnimplementedNodeServiceServer
-	n Nodes
+	n    Nodes
+	opts NodeOptions
+}
+
+// Issuer is what JoinNode needs to hand a node its credentials.
+type Issuer interface {
+	Issue(subject string, role auth.Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error)
+}
+
+// NodeOptions are what JoinNode needs; without a CA or join token nodes
+// cannot join.
+type NodeOptions struct {
+	CA     *auth.CA
+	Join   auth.JoinToken
+	Tokens Issuer
+	Now    func() time.Time
 }
 
 // NewNodeService serves n.
-func NewNodeService(n Nodes) *NodeService { return &NodeService{n: n} }
+func NewNodeService(n Nodes, opts NodeOptions) *NodeService {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &NodeService{n: n, opts: opts}
+}
 
-func (s *NodeService) RegisterNode(_ context.Context, req *gpuqv1.RegisterNodeRequest) (*gpuqv1.RegisterNodeResponse, error) {
+// JoinNode checks the join token and hands the node a client certificate
+// for its own key and a node token.
+func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (*gpuqv1.JoinNodeResponse, error) {
+	if req.Node == "" {
+		return nil, &job.FieldError{Field: "node", Problem: "required"}
+	}
+	if s.opts.CA == nil || s.opts.Join.Secret == "" || s.opts.Tokens == nil {
+		return nil, fmt.Errorf("%w: this gpuqd has no join token (run gpuqd init)", job.ErrPermissionDenied)
+	}
+	presented, err := auth.ParseJoinToken(req.JoinToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: node %s: %w", job.ErrUnauthenticated, req.Node, err)
+	}
+	if !s.opts.Join.Matches(presented) {
+		return nil, fmt.Errorf("%w: node %s presented a wrong join token", job.ErrUnauthenticated, req.Node)
+	}
+	now := s.opts.Now()
+	cert, err := s.opts.CA.SignNode(req.Csr, req.Node, now)
+	if err != nil {
+		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
+	}
+	tok, _, err := s.opts.Tokens.Issue(req.Node, auth.RoleNode, nil, auth.NodeValidity, "join token", now)
+	if err != nil {
+		return nil, err
+	}
+	return &gpuqv1.JoinNodeResponse{Certificate: cert, CaCertificate: s.opts.CA.Cert.Raw, NodeToken: tok}, nil
+}
+
+func (s *NodeService) RegisterNode(ctx context.Context, req *gpuqv1.RegisterNodeRequest) (*gpuqv1.RegisterNodeResponse, error) {
+	if err := auth.RequireNode(auth.FromContext(ctx), req.GetNode().GetName()); err != nil {
+		return nil, err
+	}
 	return s.n.RegisterNode(req.Node, req.Running, req.Finished)
 }
 
@@ -49,6 +103,9 @@ func (s *NodeService) Session(stream gpuqv1.NodeService_SessionServer) error {
 	hello := first.GetHello()
 	if hello == nil {
 		return &job.FieldError{Field: "hello", Problem: "the first message of a session must be a hello"}
+	}
+	if err := auth.RequireNode(auth.FromContext(stream.Context()), hello.Node); err != nil {
+		return err
 	}
 	out, detach, err := s.n.AttachSession(hello.Node, hello.SessionId)
 	if err != nil {

@@ -16,6 +16,7 @@
 //	a/<end>/<allocation> gpuq.v1.RunRecord         accounting: one record per run, <end> the
 //	                                               run's end as 8 bytes of Unix nanoseconds
 //	u/<key>              gpuq.v1.DecayedUsage      billed usage per team ("sf") and user ("sf/alice")
+//	k/<token id>         gpuq.v1.TokenInfo         an issued token (never the token itself)
 //
 // <id> is the job id as 8 bytes big-endian, so keys sort by id. <task> is 5
 // bytes: 0x00 and four zero bytes for a job that is not an array, 0x01 and the

@@ -1069,6 +1069,132 @@ func (x *StopJob) GetGrace() *durationpb.Duration {
 	return nil
 }
 
+type JoinNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's name; the certificate and token name it.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The join token `gpuqd init` printed (its secret part is checked).
+	JoinToken string `protobuf:"bytes,2,opt,name=join_token,json=joinToken,proto3" json:"join_token,omitempty"`
+	// A PKCS#10 certificate request (DER) for the node's own key.
+	Csr           []byte `protobuf:"bytes,3,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinNodeRequest) Reset() {
+	*x = JoinNodeRequest{}
+	mi := &file_gpuq_v1_node_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinNodeRequest) ProtoMessage() {}
+
+func (x *JoinNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_node_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinNodeRequest.ProtoReflect.Descriptor instead.
+func (*JoinNodeRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *JoinNodeRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *JoinNodeRequest) GetJoinToken() string {
+	if x != nil {
+		return x.JoinToken
+	}
+	return ""
+}
+
+func (x *JoinNodeRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type JoinNodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's client certificate (DER), signed by gpuqd's CA.
+	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// gpuqd's CA certificate (DER).
+	CaCertificate []byte `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	// A token for connections without TLS (the unix socket, insecure mode).
+	NodeToken     string `protobuf:"bytes,3,opt,name=node_token,json=nodeToken,proto3" json:"node_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinNodeResponse) Reset() {
+	*x = JoinNodeResponse{}
+	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinNodeResponse) ProtoMessage() {}
+
+func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinNodeResponse.ProtoReflect.Descriptor instead.
+func (*JoinNodeResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *JoinNodeResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *JoinNodeResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *JoinNodeResponse) GetNodeToken() string {
+	if x != nil {
+		return x.NodeToken
+	}
+	return ""
+}
+
 var File_gpuq_v1_node_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_node_proto_rawDesc = "" +
@@ -1162,8 +1288,19 @@ const file_gpuq_v1_node_proto_rawDesc = "" +
 	"\rREASON_CANCEL\x10\x01\x12\x12\n" +
 	"\x0eREASON_PREEMPT\x10\x02\x12\x15\n" +
 	"\x11REASON_TIME_LIMIT\x10\x03\x12\x10\n" +
-	"\fREASON_FENCE\x10\x042\x9b\x01\n" +
-	"\vNodeService\x12K\n" +
+	"\fREASON_FENCE\x10\x04\"V\n" +
+	"\x0fJoinNodeRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
+	"\n" +
+	"join_token\x18\x02 \x01(\tR\tjoinToken\x12\x10\n" +
+	"\x03csr\x18\x03 \x01(\fR\x03csr\"z\n" +
+	"\x10JoinNodeResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x1d\n" +
+	"\n" +
+	"node_token\x18\x03 \x01(\tR\tnodeToken2\xdc\x01\n" +
+	"\vNodeService\x12?\n" +
+	"\bJoinNode\x12\x18.gpuq.v1.JoinNodeRequest\x1a\x19.gpuq.v1.JoinNodeResponse\x12K\n" +
 	"\fRegisterNode\x12\x1c.gpuq.v1.RegisterNodeRequest\x1a\x1d.gpuq.v1.RegisterNodeResponse\x12?\n" +
 	"\aSession\x12\x14.gpuq.v1.NodeMessage\x1a\x1a.gpuq.v1.ControllerMessage(\x010\x01B+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
@@ -1180,7 +1317,7 @@ func file_gpuq_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_gpuq_v1_node_proto_goTypes = []any{
 	(StopJob_Reason)(0),           // 0: gpuq.v1.StopJob.Reason
 	(*GPU)(nil),                   // 1: gpuq.v1.GPU
@@ -1196,45 +1333,49 @@ var file_gpuq_v1_node_proto_goTypes = []any{
 	(*JobAck)(nil),                // 11: gpuq.v1.JobAck
 	(*Assignment)(nil),            // 12: gpuq.v1.Assignment
 	(*StopJob)(nil),               // 13: gpuq.v1.StopJob
-	nil,                           // 14: gpuq.v1.NodeInfo.LabelsEntry
-	(*JobRef)(nil),                // 15: gpuq.v1.JobRef
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(JobState)(0),                 // 18: gpuq.v1.JobState
-	(*GPUUsage)(nil),              // 19: gpuq.v1.GPUUsage
-	(*Job)(nil),                   // 20: gpuq.v1.Job
+	(*JoinNodeRequest)(nil),       // 14: gpuq.v1.JoinNodeRequest
+	(*JoinNodeResponse)(nil),      // 15: gpuq.v1.JoinNodeResponse
+	nil,                           // 16: gpuq.v1.NodeInfo.LabelsEntry
+	(*JobRef)(nil),                // 17: gpuq.v1.JobRef
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(JobState)(0),                 // 20: gpuq.v1.JobState
+	(*GPUUsage)(nil),              // 21: gpuq.v1.GPUUsage
+	(*Job)(nil),                   // 22: gpuq.v1.Job
 }
 var file_gpuq_v1_node_proto_depIdxs = []int32{
-	14, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
+	16, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
 	1,  // 1: gpuq.v1.NodeInfo.gpus:type_name -> gpuq.v1.GPU
-	15, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
-	16, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
+	17, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
+	18, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: gpuq.v1.RegisterNodeRequest.node:type_name -> gpuq.v1.NodeInfo
 	3,  // 5: gpuq.v1.RegisterNodeRequest.running:type_name -> gpuq.v1.RunningJob
 	9,  // 6: gpuq.v1.RegisterNodeRequest.finished:type_name -> gpuq.v1.JobUpdate
-	17, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	19, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
 	7,  // 8: gpuq.v1.NodeMessage.hello:type_name -> gpuq.v1.SessionHello
 	8,  // 9: gpuq.v1.NodeMessage.heartbeat:type_name -> gpuq.v1.Heartbeat
 	9,  // 10: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
-	16, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	15, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
-	18, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
-	16, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
-	16, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
-	19, // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
+	18, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	17, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
+	20, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
+	18, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
+	18, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
+	21, // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
 	12, // 17: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
 	13, // 18: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
 	11, // 19: gpuq.v1.ControllerMessage.ack:type_name -> gpuq.v1.JobAck
-	20, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
-	17, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
+	22, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
+	19, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
 	0,  // 22: gpuq.v1.StopJob.reason:type_name -> gpuq.v1.StopJob.Reason
-	17, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
-	4,  // 24: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
-	6,  // 25: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
-	5,  // 26: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
-	10, // 27: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
-	26, // [26:28] is the sub-list for method output_type
-	24, // [24:26] is the sub-list for method input_type
+	19, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
+	14, // 24: gpuq.v1.NodeService.JoinNode:input_type -> gpuq.v1.JoinNodeRequest
+	4,  // 25: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
+	6,  // 26: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
+	15, // 27: gpuq.v1.NodeService.JoinNode:output_type -> gpuq.v1.JoinNodeResponse
+	5,  // 28: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
+	10, // 29: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
+	27, // [27:30] is the sub-list for method output_type
+	24, // [24:27] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -1263,7 +1404,7 @@ func file_gpuq_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_node_proto_rawDesc), len(file_gpuq_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	NodeService_JoinNode_FullMethodName     = "/gpuq.v1.NodeService/JoinNode"
 	NodeService_RegisterNode_FullMethodName = "/gpuq.v1.NodeService/RegisterNode"
 	NodeService_Session_FullMethodName      = "/gpuq.v1.NodeService/Session"
 )
@@ -31,6 +32,10 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type NodeServiceClient interface {
+	// JoinNode is a new node's first call: it presents the cluster's join
+	// token and a certificate request, and gets a client certificate and a
+	// node token to authenticate with from then on.
+	JoinNode(ctx context.Context, in *JoinNodeRequest, opts ...grpc.CallOption) (*JoinNodeResponse, error)
 	// RegisterNode announces a node, its GPUs and the jobs it is running.
 	RegisterNode(ctx context.Context, in *RegisterNodeRequest, opts ...grpc.CallOption) (*RegisterNodeResponse, error)
 	// Session carries heartbeats and job updates from the node, and
@@ -44,6 +49,16 @@ type nodeServiceClient struct {
 
 func NewNodeServiceClient(cc grpc.ClientConnInterface) NodeServiceClient {
 	return &nodeServiceClient{cc}
+}
+
+func (c *nodeServiceClient) JoinNode(ctx context.Context, in *JoinNodeRequest, opts ...grpc.CallOption) (*JoinNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JoinNodeResponse)
+	err := c.cc.Invoke(ctx, NodeService_JoinNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *nodeServiceClient) RegisterNode(ctx context.Context, in *RegisterNodeRequest, opts ...grpc.CallOption) (*RegisterNodeResponse, error) {
@@ -73,6 +88,10 @@ type NodeService_SessionClient = grpc.BidiStreamingClient[NodeMessage, Controlle
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
 type NodeServiceServer interface {
+	// JoinNode is a new node's first call: it presents the cluster's join
+	// token and a certificate request, and gets a client certificate and a
+	// node token to authenticate with from then on.
+	JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error)
 	// RegisterNode announces a node, its GPUs and the jobs it is running.
 	RegisterNode(context.Context, *RegisterNodeRequest) (*RegisterNodeResponse, error)
 	// Session carries heartbeats and job updates from the node, and
@@ -88,6 +107,9 @@ type NodeServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedNodeServiceServer struct{}
 
+func (UnimplementedNodeServiceServer) JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method JoinNode not implemented")
+}
 func (UnimplementedNodeServiceServer) RegisterNode(context.Context, *RegisterNodeRequest) (*RegisterNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterNode not implemented")
 }
@@ -113,6 +135,24 @@ func RegisterNodeServiceServer(s grpc.ServiceRegistrar, srv NodeServiceServer) {
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&NodeService_ServiceDesc, srv)
+}
+
+func _NodeService_JoinNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).JoinNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_JoinNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).JoinNode(ctx, req.(*JoinNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _NodeService_RegisterNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -147,6 +187,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "gpuq.v1.NodeService",
 	HandlerType: (*NodeServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "JoinNode",
+			Handler:    _NodeService_JoinNode_Handler,
+		},
 		{
 			MethodName: "RegisterNode",
 			Handler:    _NodeService_RegisterNode_Handler,

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// RoleNode is the role of the tokens JoinNode hands to nodes.
+const RoleNode Role = "node"
+
+// TokenStore keeps the records of issued tokens durably.
+type TokenStore interface {
+	PutToken(*gpuqv1.TokenInfo) error
+	Tokens() ([]*gpuqv1.TokenInfo, error)
+}
+
+// Registry issues, checks and revokes tokens. A token is valid when its
+// signature matches, it has not expired, and the registry has a record of
+// it that is not revoked: a token signed with a stolen key but never
+// issued is refused too.
+type Registry struct {
+	signer *Signer
+	store  TokenStore
+	caPin  string
+	maxTTL time.Duration
+
+	mu     sync.RWMutex
+	tokens map[string]*gpuqv1.TokenInfo
+}
+
+// NewRegistry loads the issued tokens from store. caPin (the CA's
+// fingerprint) goes into every token; maxTTL bounds their lifetime.
+func NewRegistry(signer *Signer, store TokenStore, caPin string, maxTTL time.Duration) (*Registry, error) {
+	list, err := store.Tokens()
+	if err != nil {
+		return nil, fmt.Errorf("load tokens: %w", err)
+	}
+	r := &Registry{signer: signer, store: store, caPin: caPin, maxTTL: maxTTL, tokens: map[string]*gpuqv1.TokenInfo{}}
+	for _, t := range list {
+		r.tokens[t.Id] = t
+	}
+	return r, nil
+}
+
+// Issue signs a token for subject and records it durably before returning
+// it. by names the issuer for the record.
+func (r *Registry) Issue(subject string, role Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error) {
+	if ttl <= 0 || ttl > r.maxTTL {
+		return "", nil, &job.FieldError{Field: "ttl", Problem: fmt.Sprintf("must be between 1s and %s, got %s", r.maxTTL, ttl)}
+	}
+	c := Claims{ID: NewTokenID(), Subject: subject, Teams: slices.Clone(teams), Role: role,
+		Issued: now.UTC().Truncate(time.Second), Expires: now.Add(ttl).UTC().Truncate(time.Second), CA: r.caPin}
+	tok, err := r.signer.Sign(c)
+	if err != nil {
+		return "", nil, err
+	}
+	info := &gpuqv1.TokenInfo{Id: c.ID, Subject: subject, Teams: c.Teams, Role: string(role),
+		Issued: timestamppb.New(c.Issued), Expires: timestamppb.New(c.Expires), IssuedBy: by}
+	if err := r.store.PutToken(info); err != nil {
+		return "", nil, fmt.Errorf("record token: %w", err)
+	}
+	r.mu.Lock()
+	r.tokens[c.ID] = info
+	r.mu.Unlock()
+	return tok, proto.Clone(info).(*gpuqv1.TokenInfo), nil
+}
+
+// Check verifies tok at now and returns its claims.
+func (r *Registry) Check(tok string, now time.Time) (Claims, error) {
+	c, err := r.signer.Verify(tok, now)
+	if err != nil {
+		return c, err
+	}
+	r.mu.RLock()
+	info, ok := r.tokens[c.ID]
+	r.mu.RUnlock()
+	switch {
+	case !ok:
+		return c, ErrTokenUnknown
+	case info.Revoked != nil:
+		return c, fmt.Errorf("%w at %s", ErrTokenRevoked, info.Revoked.AsTime().Format(time.RFC3339))
+	case info.Subject != c.Subject:
+		return c, ErrTokenForged
+	}
+	return c, nil
+}
+
+// Revoke marks token id revoked from now on, durably.
+func (r *Registry) Revoke(id string, now time.Time) (*gpuqv1.TokenInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	info, ok := r.tokens[id]
+	if !ok {
+		return nil, fmt.Errorf("token %s: %w", id, job.ErrNotFound)
+	}
+	if info.Revoked != nil {
+		return proto.Clone(info).(*gpuqv1.TokenInfo), nil
+	}
+	next := proto.Clone(info).(*gpuqv1.TokenInfo)
+	next.Revoked = timestamppb.New(now)
+	if err := r.store.PutToken(next); err != nil {
+		return nil, fmt.Errorf("record revocation: %w", err)
+	}
+	r.tokens[id] = next
+	return proto.Clone(next).(*gpuqv1.TokenInfo), nil
+}
+
+// List returns the issued tokens, oldest first; without all, only those
+// neither revoked nor expired at now.
+func (r *Registry) List(all bool, now time.Time) []*gpuqv1.TokenInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*gpuqv1.TokenInfo
+	for _, t := range r.tokens {
+		if all || (t.Revoked == nil && now.Before(t.Expires.AsTime())) {
+			out = append(out, proto.Clone(t).(*gpuqv1.TokenInfo))
+		}
+	}
+	slices.SortFunc(out, func(a, b *gpuqv1.TokenInfo) int {
+		if c := a.Issued.AsTime().Compare(b.Issued.AsTime()); c != 0 {
+			return c
+		}
+		return compareStrings(a.Id, b.Id)
+	})
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// IsCredentialError reports whether err is a problem with a presented
+// credential (as opposed to an internal failure).
+func IsCredentialError(err error) bool { return errors.Is(err, ErrBadToken) }
