@@ -163,6 +163,12 @@ func TestAuthorisation(t *testing.T) {
 		t.Fatalf("alice's job is not hers: %v", got)
 	}
 	id := res.JobId
+	if got, err := kenji.Get(ctx, job.Ref{ID: id}); err != nil || len(got[0].Spec.Script) != 0 {
+		t.Errorf("kenji sees alice's script: %v, %v", got, err)
+	}
+	if got, err := alice.Get(ctx, job.Ref{ID: id}); err != nil || len(got[0].Spec.Script) == 0 {
+		t.Errorf("alice does not see her own script: %v, %v", got, err)
+	}
 
 	t.Run("another user's job", func(t *testing.T) {
 		_, err := bob.Cancel(ctx, jobFilter(id), "")

@@ -87,13 +87,21 @@ func (s *QueueService) ListJobs(_ context.Context, req *gpuqv1.ListJobsRequest) 
 	return &gpuqv1.ListJobsResponse{Jobs: s.q.List(queue.FilterFromProto(req.Filter))}, nil
 }
 
-func (s *QueueService) GetJob(_ context.Context, req *gpuqv1.GetJobRequest) (*gpuqv1.GetJobResponse, error) {
+// GetJob returns a job in detail. Its script and environment, which may
+// hold secrets, only go to those who may act on the job.
+func (s *QueueService) GetJob(ctx context.Context, req *gpuqv1.GetJobRequest) (*gpuqv1.GetJobResponse, error) {
 	if req.Job == nil || req.Job.Id == 0 {
 		return nil, &job.FieldError{Field: "job.id", Problem: "required"}
 	}
 	jobs, err := s.q.Get(job.FromProto(req.Job))
 	if err != nil {
 		return nil, err
+	}
+	id := auth.FromContext(ctx)
+	for _, j := range jobs {
+		if auth.CanActOn(id, j.Spec.GetTeam(), j.Spec.GetUser()) != nil {
+			j.Spec.Script, j.Spec.Environment = nil, nil
+		}
 	}
 	return &gpuqv1.GetJobResponse{Jobs: jobs}, nil
 }
