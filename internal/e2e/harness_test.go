@@ -98,6 +98,7 @@ type cluster struct {
 	config string // gpuqd's config file; the socket and data dir are always overridden
 	cmd    *exec.Cmd
 	log    *os.File
+	listen string // gpuqd's TCP address (TLS); "" for none
 }
 
 func newCluster(t testing.TB) *cluster {
@@ -130,7 +131,7 @@ func (c *cluster) start() {
 	}
 	c.log = lf
 	c.cmd = exec.Command(filepath.Join(binDir, "gpuqd"), "--config", c.config,
-		"--socket", c.sock, "--data-dir", filepath.Join(c.dir, "data"), "--listen", "")
+		"--socket", c.sock, "--data-dir", filepath.Join(c.dir, "data"), "--listen", c.listen)
 	c.cmd.Stdout, c.cmd.Stderr = lf, lf
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)
