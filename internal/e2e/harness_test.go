@@ -72,6 +72,10 @@ defaults:
   node_down_after: 3s
   kill_wait: 2s
   grace_period: 2s
+# The benchmarks fill the queue with 100,000 jobs of one user.
+limits:
+  max_pending_per_user: 0
+  max_pending_per_team: 0
 teams:
   - name: sf
     timezone: America/Los_Angeles
