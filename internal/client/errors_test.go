@@ -66,6 +66,9 @@ func TestFromStatus(t *testing.T) {
 		{name: "unavailable", err: status.Error(codes.Unavailable, "shutting down"), is: []error{job.ErrUnavailable}, msg: "shutting down"},
 		{name: "deadline", err: status.Error(codes.DeadlineExceeded, "context deadline exceeded"), is: []error{job.ErrUnavailable}},
 		{name: "canceled", err: status.Error(codes.Canceled, "context canceled"), is: []error{context.Canceled}},
+		{name: "unauthenticated", err: status.Error(codes.Unauthenticated, "unauthenticated: invalid token: expired"), is: []error{job.ErrUnauthenticated}, msg: "unauthenticated: invalid token: expired"},
+		{name: "permission denied", err: status.Error(codes.PermissionDenied, "permission denied: user bob may not act on job 7"), is: []error{job.ErrPermissionDenied}},
+		{name: "resource exhausted", err: status.Error(codes.ResourceExhausted, "limit reached: user alice ..."), is: []error{job.ErrLimit}},
 		{name: "internal", err: status.Error(codes.Internal, "store: disk full"), msg: "gpuqd: store: disk full"},
 		{name: "internal without message", err: status.Error(codes.Internal, ""), msg: "gpuqd: Internal"},
 	}

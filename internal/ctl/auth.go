@@ -34,7 +34,7 @@ type credentials struct {
 }
 
 // credentialsPath is $GPUQ_CREDENTIALS, else $XDG_CONFIG_HOME/gpuq/credentials,
-// else ~/.config/gpuq/credentials.
+// else ~/.config/gpuq/credentials; "" without a home directory.
 func (r *runner) credentialsPath() string {
 	if p := r.cfg.getenv(envCredentials); p != "" {
 		return p
@@ -42,7 +42,10 @@ func (r *runner) credentialsPath() string {
 	if d := r.cfg.getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "gpuq", "credentials")
 	}
-	return filepath.Join(r.cfg.getenv("HOME"), ".config", "gpuq", "credentials")
+	if h := r.cfg.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "gpuq", "credentials")
+	}
+	return ""
 }
 
 // readCredentials reads the credentials file; a missing file is no error.
@@ -50,6 +53,9 @@ func (r *runner) credentialsPath() string {
 func (r *runner) readCredentials() (credentials, error) {
 	var c credentials
 	p := r.credentialsPath()
+	if p == "" {
+		return c, nil
+	}
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
@@ -127,6 +133,9 @@ nothing else is needed to trust gpuqd over TCP.`,
 			creds := credentials{Server: cl.Target(), Token: tok}
 			b, _ := json.MarshalIndent(creds, "", "  ")
 			p := r.credentialsPath()
+			if p == "" {
+				return fmt.Errorf("no place for the credentials: set $HOME or $%s", envCredentials)
+			}
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return err
 			}
@@ -189,6 +198,9 @@ func (r *runner) logoutCommand() *cli.Command {
 		Usage: "remove the stored credentials",
 		Action: func(c *cli.Context) error {
 			p := r.credentialsPath()
+			if p == "" {
+				return nil
+			}
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}

@@ -30,6 +30,9 @@ func TestToStatus(t *testing.T) {
 		{"not found", fmt.Errorf("job 9: %w", job.ErrNotFound), codes.NotFound, nil},
 		{"wrong state", fmt.Errorf("job 9: %w", job.ErrInvalidState), codes.FailedPrecondition, nil},
 		{"unavailable", job.ErrUnavailable, codes.Unavailable, nil},
+		{"unauthenticated", fmt.Errorf("%w: no token", job.ErrUnauthenticated), codes.Unauthenticated, nil},
+		{"permission denied", fmt.Errorf("%w: not yours", job.ErrPermissionDenied), codes.PermissionDenied, nil},
+		{"limit", fmt.Errorf("%w: too many pending jobs", job.ErrLimit), codes.ResourceExhausted, nil},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, nil},
 		{"anything else", errors.New("disk on fire"), codes.Internal, nil},
 	}
