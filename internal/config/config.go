@@ -17,6 +17,8 @@ type Config struct {
 	Teams    []Team   `yaml:"teams"`
 	Pools    []Pool   `yaml:"pools"`
 	Defaults Defaults `yaml:"defaults"`
+	// Scheduling is the scheduler's weights and preemption rules.
+	Scheduling Scheduling `yaml:"scheduling"`
 }
 
 // Listen says where gpuqd serves its API. Either address may be "" to turn
@@ -99,6 +101,7 @@ func Default() Config {
 			HeartbeatInterval: Duration(10 * time.Second),
 			NodeDownAfter:     Duration(60 * time.Second),
 		},
+		Scheduling: DefaultScheduling(),
 	}
 }
 

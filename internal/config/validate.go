@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 		c.validatePool(v, path, p)
 	}
 	c.validateDefaults(v)
+	c.Scheduling.validate(v)
 	return v.err()
 }
 
