@@ -31,7 +31,7 @@ bench: build ## run the benchmarks and print figures beside their baselines
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/execrun ./internal/ctrdrun
 
 sim: ## run the 72-hour scheduling simulation and print its report
-	$(GO) test -count=1 ./internal/sim -run TestSimulation72h -v -args -sim.strict
+	$(GO) test -count=1 ./internal/sim -run TestSimulation72h -v
 
 demo: build ## start a small cluster and submit jobs from three time zones
 	./examples/demo.sh

@@ -19,6 +19,8 @@ type Config struct {
 	Defaults Defaults `yaml:"defaults"`
 	Security Security `yaml:"security"`
 	Limits   Limits   `yaml:"limits"`
+	// Scheduling is the scheduler's weights and preemption rules.
+	Scheduling Scheduling `yaml:"scheduling"`
 }
 
 // Listen says where gpuqd serves its API. Either address may be "" to turn
@@ -103,8 +105,9 @@ func Default() Config {
 			HeartbeatInterval: Duration(10 * time.Second),
 			NodeDownAfter:     Duration(60 * time.Second),
 		},
-		Security: DefaultSecurity(),
-		Limits:   DefaultLimits(),
+		Security:   DefaultSecurity(),
+		Limits:     DefaultLimits(),
+		Scheduling: DefaultScheduling(),
 	}
 }
 

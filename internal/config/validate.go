@@ -89,6 +89,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateDefaults(v)
 	c.validateSecurity(v)
+	c.Scheduling.validate(v)
 	return v.err()
 }
 

@@ -20,7 +20,8 @@ func (r *runner) priorityCommand() *cli.Command {
 			"Each pending job eligible at the last scheduling decision, highest priority\n" +
 			"first: the priority and its weighted factors (fair share, time zone, age,\n" +
 			"job size, QOS; -n shows the factors themselves, each in [0,1]) and nice.\n" +
-			"The time-zone factor is 1 while the job's team is in its working hours.",
+			"The time-zone factor is 1 while the job's team is in its working hours, for a\n" +
+			"job submitted in them; a job submitted outside them gets 0.",
 		Flags: []cli.Flag{
 			newStringSliceFlag(&cli.StringSliceFlag{Name: "job", Aliases: []string{"j"}, Usage: "only these `JOBS`"}),
 			newStringSliceFlag(&cli.StringSliceFlag{Name: "user", Aliases: []string{"u"}, Usage: "only these `USERS`' jobs"}),

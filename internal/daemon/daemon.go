@@ -79,7 +79,9 @@ func Pricing(c *config.Config) accounting.Pricing {
 	return p
 }
 
-// Scheduling derives the scheduler's teams and policy from the config.
+// Scheduling derives the scheduler's teams and policy from the config:
+// sched.DefaultPolicy with the config's weights, preemption rules, grace
+// period and time limits.
 func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
 	var teams []sched.Team
 	for i := range c.Teams {
@@ -95,6 +97,11 @@ func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
 		teams = append(teams, st)
 	}
 	p := sched.DefaultPolicy()
+	w := c.Scheduling.Weights
+	p.Weights = sched.Weights{FairShare: w.FairShare, TimeZone: w.TimeZone, Age: w.Age, JobSize: w.JobSize, QOS: w.QOS}
+	p.Preemption.Enabled = c.Scheduling.Preemption.Enabled
+	p.Preemption.MinRuntime = time.Duration(c.Scheduling.Preemption.MinRuntime)
+	p.Preemption.MaxPerDay = c.Scheduling.Preemption.MaxPerDay
 	p.DefaultTimeLimit = time.Duration(c.Defaults.TimeLimit)
 	p.Preemption.Grace = time.Duration(c.Defaults.GracePeriod)
 	p.PoolTimeLimit = map[string]time.Duration{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/logging"
+	"github.com/gpuq/gpuq/internal/sched"
 )
 
 func TestConfigPrintAppliesFlags(t *testing.T) {
@@ -86,5 +87,32 @@ func TestServeNotifiesReadiness(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.Listen.Unix); !os.IsNotExist(err) {
 		t.Errorf("socket left behind after shutdown: %v", err)
+	}
+}
+
+// TestSchedulingDefaults: the config's scheduling defaults are
+// sched.DefaultPolicy's, and what a config sets reaches the policy.
+func TestSchedulingDefaults(t *testing.T) {
+	c := config.Default()
+	_, got, err := Scheduling(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sched.DefaultPolicy()
+	if got.Weights != want.Weights || got.Preemption.Enabled != want.Preemption.Enabled ||
+		got.Preemption.MinRuntime != want.Preemption.MinRuntime || got.Preemption.MaxPerDay != want.Preemption.MaxPerDay {
+		t.Errorf("policy from the default config: weights %+v, preemption %+v\nwant sched.DefaultPolicy's: %+v, %+v",
+			got.Weights, got.Preemption, want.Weights, want.Preemption)
+	}
+
+	c.Scheduling.Weights.TimeZone = 0
+	c.Scheduling.Preemption = config.Preemption{Enabled: false, MinRuntime: config.Duration(time.Hour), MaxPerDay: 0}
+	_, got, err = Scheduling(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Weights.TimeZone != 0 || got.Weights.FairShare != want.Weights.FairShare || got.Preemption.Enabled ||
+		got.Preemption.MinRuntime != time.Hour || got.Preemption.MaxPerDay != 0 {
+		t.Errorf("policy: weights %+v, preemption %+v", got.Weights, got.Preemption)
 	}
 }

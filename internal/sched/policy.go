@@ -61,8 +61,9 @@ type Policy struct {
 
 // PreemptionRules say who may preempt whom.
 //
-// A pending job may preempt when it cannot start and its team is inside its
-// working hours (time-zone factor 1), or its QOS is in PreemptorQOS. Its
+// A pending job may preempt when it cannot start and its time-zone factor
+// is 1 (its team is inside its working hours and it was submitted inside
+// them), or its QOS is in PreemptorQOS. Its
 // victims are running jobs of strictly lower priority that the policy
 // makes preemptible: of a team outside its working hours (OffHours), of a
 // team in Teams, or with a QOS in QOS. A job inside MinRuntime, already
@@ -94,11 +95,15 @@ type PreemptionRules struct {
 
 // DefaultPolicy returns the policy Decide uses for a zero Snapshot.Policy.
 //
-// Its weights make every job of a team inside its working hours outrank
-// every job of a team outside them, whatever their other factors and nice:
-// the time-zone weight (100000) is more than the other weights together
-// (10000+10000+1000+1000) plus twice MaxNice. Inside each group fair share
-// (10000) orders the teams, then QOS, age and size.
+// Its weights make every job of time-zone factor 1 outrank every job of
+// factor 0, whatever their other factors and nice: the time-zone weight
+// (100000) is more than the other weights together (10000+10000+1000+1000)
+// plus twice MaxNice. A job has factor 1 when its team is inside its
+// working hours and the job was submitted inside them (that day or an
+// earlier working day), 0 when its team is outside them or the job was
+// submitted outside them. So the work a team submits at work goes first
+// while it is at work; the rest, including the work it queued overnight,
+// competes on fair share (10000), then QOS, age and size.
 func DefaultPolicy() Policy {
 	return Policy{
 		Weights: Weights{

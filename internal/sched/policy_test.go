@@ -11,13 +11,19 @@ import (
 	"github.com/gpuq/gpuq/internal/job"
 )
 
+// TestDefaultPolicyInHoursFirst proves DefaultPolicy's rule: every job of
+// time-zone factor 1 (its team is inside its working hours and it was
+// submitted inside them, today or on an earlier working day) outranks every
+// job of factor 0 (its team is outside its working hours, or it was
+// submitted outside them), whatever their other factors and nice.
 func TestDefaultPolicyInHoursFirst(t *testing.T) {
 	w := DefaultPolicy().Weights
 	// The lowest in-hours priority against the highest off-hours one.
 	if low, high := w.TimeZone-MaxNice, w.FairShare+w.Age+w.JobSize+w.QOS+MaxNice; low <= high {
 		t.Fatalf("in-hours jobs reach down to %v, off-hours up to %v", low, high)
 	}
-	// The same through Decide, at the extremes of every other factor.
+	// The same through Decide, at the extremes of every other factor. SF
+	// is at work (09:30 PST), Tokyo is not (02:30 JST).
 	sc, err := parseScenario(`
 now 2026-03-04T17:30:00Z
 team sf    zone=America/Los_Angeles shares=1 usage=1000000000
@@ -25,6 +31,8 @@ team tokyo zone=Asia/Tokyo          shares=1000 usage=0
 node a1 pool=p type=a100 gpus=8
 job 1 team=sf gpus=1 qos=low nice=10000 submit=-0s
 job 2 team=tokyo gpus=8 qos=high nice=-10000 submit=-720h
+job 3 team=sf gpus=8 qos=high nice=-10000 submit=-12h
+job 4 team=sf gpus=1 qos=low nice=10000 submit=-24h
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +44,16 @@ job 2 team=tokyo gpus=8 qos=high nice=-10000 submit=-720h
 	}
 	if f2.FairShare != 1 || f2.Age != 1 || f2.JobSize != 1 || f2.QOS != 1 || f1.QOS != 0 || f1.TimeZone != 1 || f2.TimeZone != 0 {
 		t.Errorf("factors not at their extremes: %+v %+v", f1, f2)
+	}
+	// Job 3 was submitted at 21:30 PST yesterday, outside SF's hours: no
+	// boost, though SF is at work now. Job 4, submitted at 09:30 PST
+	// yesterday, keeps it.
+	f3, f4 := p.Factors[ref(t, "3")], p.Factors[ref(t, "4")]
+	if f3.TimeZone != 0 || f4.TimeZone != 1 {
+		t.Errorf("time-zone factors of jobs submitted off and in hours: %v and %v, want 0 and 1", f3.TimeZone, f4.TimeZone)
+	}
+	if f4.Priority <= f3.Priority {
+		t.Errorf("submitted in hours %+v\nbelow submitted off hours %+v", f4, f3)
 	}
 }
 
@@ -116,9 +134,11 @@ func ref(t *testing.T, s string) job.Ref {
 
 // TestPolicies runs small scenarios under policies other than the default.
 func TestPolicies(t *testing.T) {
-	// SF is in hours, Tokyo not. c1 frees 4 GPUs at +1h.
+	// SF is in hours (10:30 PST, so jobs submitted an hour ago, by
+	// default, were submitted in hours too), Tokyo not. c1 frees 4 GPUs at
+	// +1h.
 	const base = `
-now 2026-03-04T17:30:00Z
+now 2026-03-04T18:30:00Z
 team sf    zone=America/Los_Angeles region=us-west1
 team tokyo zone=Asia/Tokyo
 node c1 pool=p type=a100 gpus=8
@@ -185,9 +205,17 @@ check preempt 1 for 10
 	}, {
 		name: "never a victim of equal or higher priority",
 		scenario: `policy preemptible-teams=sf
-job 1 team=sf state=running node=c1 gpus=8 start=-2h limit=8h submit=-2h
+job 1 team=sf state=running node=c1 gpus=8 start=-1h20m limit=8h submit=-1h20m
 job 10 team=sf gpus=2 submit=-1h
 check no-preempt
+`,
+	}, {
+		name: "a job submitted outside its team's working hours does not preempt",
+		scenario: `
+job 1 team=tokyo state=running node=c1 gpus=8 start=-2h limit=8h nice=5000
+job 10 team=sf gpus=2 submit=-3h nice=-5000
+check no-preempt
+check reason 10 Resources
 `,
 	}, {
 		name: "a preemptor QOS preempts off hours",

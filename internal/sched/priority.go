@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/gpuq/gpuq/internal/calendar"
 )
 
 // Factors are the parts of one job's priority, as `gpuqctl priority` (like
@@ -47,6 +49,7 @@ type ShareRow struct {
 type team struct {
 	name      string
 	region    string
+	cal       calendar.Calendar
 	tz        float64 // calendar factor now
 	inHours   bool    // tz == 1
 	fs        float64 // team fair share
@@ -102,7 +105,7 @@ func buildTeams(s *Snapshot) ([]team, map[string]int32) {
 		idx[t.Name] = int32(len(teams))
 		src = append(src, i)
 		tz := clamp01(t.Calendar.Factor(s.Now))
-		tm := team{name: t.Name, region: t.PreferredRegion, tz: tz, inHours: tz == 1,
+		tm := team{name: t.Name, region: t.PreferredRegion, cal: t.Calendar, tz: tz, inHours: tz == 1,
 			shares: nonNeg(t.Shares), usage: nonNeg(t.Usage)}
 		sumShares += tm.shares
 		sumUsage += tm.usage
@@ -188,7 +191,7 @@ func (d *decider) factors(j *Job, ti int32) Factors {
 	var f Factors
 	if ti >= 0 {
 		t := &d.teams[ti]
-		f.TimeZone = t.tz
+		f.TimeZone = jobTimeZone(t, j)
 		f.FairShare = t.fs
 		if t.users != nil {
 			f.FairShare = t.users[j.User]
@@ -216,6 +219,19 @@ func (d *decider) factors(j *Job, ti int32) Factors {
 	f.Nice = j.Nice
 	f.Priority = math.Round(f.Weighted.sum()) - float64(j.Nice)
 	return f
+}
+
+// jobTimeZone is j's time-zone factor: its team's calendar factor now,
+// but no more than the factor when j was submitted. A job submitted inside
+// the team's working hours gets the team's factor; one submitted outside
+// them (and outside any ramp) gets 0, even while the team is at work, and
+// competes with the other teams' work on fair share. A job without a
+// submit time gets the team's factor.
+func jobTimeZone(t *team, j *Job) float64 {
+	if t.tz == 0 || j.SubmitTime.IsZero() {
+		return t.tz
+	}
+	return min(t.tz, clamp01(t.cal.Factor(j.SubmitTime)))
 }
 
 func compareStrings(a, b string) int {

@@ -312,6 +312,7 @@ func (d *decider) decide() Plan {
 
 	type item struct {
 		prio   float64
+		tz     float64 // its time-zone factor
 		submit time.Time
 		ref    job.Ref
 		ji     int32
@@ -337,7 +338,7 @@ func (d *decider) decide() Plan {
 		case j.Singleton && singletonBusy[[2]string{j.Name, j.User}]:
 			p.Reasons[j.Ref] = ReasonDependency
 		default:
-			eligible = append(eligible, item{prio: f.Priority, submit: j.SubmitTime, ref: j.Ref, ji: int32(i)})
+			eligible = append(eligible, item{prio: f.Priority, tz: f.TimeZone, submit: j.SubmitTime, ref: j.Ref, ji: int32(i)})
 		}
 	}
 	slices.SortFunc(p.Cancels, func(a, b Cancel) int { return compareRefs(a.Job, b.Job) })
@@ -390,7 +391,7 @@ func (d *decider) decide() Plan {
 		}
 		reason := ReasonResources
 		pre := none
-		if h == nil && d.mayPreempt(j) {
+		if h == nil && d.mayPreempt(j, e.tz) {
 			pre = d.preempt(j, ns, e.prio)
 		}
 		switch {
@@ -588,11 +589,12 @@ func qosName(q string) string {
 	return q
 }
 
-// mayPreempt reports whether pending job j may preempt: its team is in its
-// working hours, or its QOS may preempt at any hour.
-func (d *decider) mayPreempt(j *Job) bool {
+// mayPreempt reports whether pending job j, of time-zone factor tz, may
+// preempt: tz is 1 (its team is in its working hours and it was submitted
+// in them), or its QOS may preempt at any hour.
+func (d *decider) mayPreempt(j *Job, tz float64) bool {
 	pp := &d.pol.Preemption
-	return pp.Enabled && j.GPUs > 0 && (d.inHours(j.Team) || slices.Contains(pp.PreemptorQOS, qosName(j.QOS)))
+	return pp.Enabled && j.GPUs > 0 && (tz == 1 || slices.Contains(pp.PreemptorQOS, qosName(j.QOS)))
 }
 
 // match returns the nodes of j's GPU type and pool.

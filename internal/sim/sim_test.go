@@ -9,36 +9,21 @@ import (
 	"time"
 )
 
-var (
-	update = flag.Bool("update", false, "rewrite testdata/report-*.txt")
-	// strict makes the two requirements the default policy does not meet
-	// yet fail the test (make sim sets it). Without it `make test` reports
-	// them as known failures, with their figures, and checks the rest.
-	// TODO(#4): meet them and make this the default.
-	strict = flag.Bool("sim.strict", false, "fail on every requirement of issue #4, including the ones not met yet")
-)
+var update = flag.Bool("update", false, "rewrite testdata/report-*.txt")
 
 // check asserts the issue's requirements on rep and logs every figure it
 // checks.
 func check(t *testing.T, rep Report) {
 	t.Helper()
-	known := func(format string, args ...any) {
-		t.Helper()
-		if *strict {
-			t.Errorf(format, args...)
-			return
-		}
-		t.Logf("KNOWN FAILURE (issue #4, see make sim): "+format, args...)
-	}
 	for _, tm := range rep.Teams {
 		// In-hours median wait far below off-hours: at most a quarter.
 		if tm.In.MedianWait*4 > tm.Off.MedianWait {
-			known("team %s: in-hours median wait %v is more than a quarter of off-hours %v",
+			t.Errorf("team %s: in-hours median wait %v is more than a quarter of off-hours %v",
 				tm.Name, tm.In.MedianWait, tm.Off.MedianWait)
 		}
 		// Within 10% of its shares.
 		if d := tm.Share - tm.FairShare; d > 0.1*tm.FairShare || -d > 0.1*tm.FairShare {
-			known("team %s: %.1f%% of the GPU-hours, want %.1f%% ± 10%%", tm.Name, 100*tm.Share, 100*tm.FairShare)
+			t.Errorf("team %s: %.1f%% of the GPU-hours, want %.1f%% ± 10%%", tm.Name, 100*tm.Share, 100*tm.FairShare)
 		}
 		// Fair share only matters when every team offers more than its share.
 		if fair := tm.FairShare * float64(rep.Capacity) * rep.End.Sub(rep.Start).Hours(); tm.Demand <= fair {
