@@ -31,6 +31,7 @@ pool: a100-us-west1
 region: us-west1
 simulate_gpus: a100:2
 state_dir: %s/node-ctr1
+allow_root: true
 runtime:
   kind: containerd
   containerd_address: %s
