@@ -34,8 +34,12 @@ start_gpuqd() {
 	for _ in $(seq 100); do ctl queue >/dev/null 2>&1 && return; sleep 0.05; done
 	cat "$work/gpuqd.log"; exit 1
 }
+# Jobs run as their submitting user: this one. gpuq-node refuses root's
+# jobs unless allow_root is set, so a demo run as root sets it; not as
+# root, gpuq-node runs every job as itself and the key changes nothing.
+printf 'allow_root: true\n' >"$work/node.yaml"
 start_node() { # name pool region gpus
-	"$BIN/gpuq-node" --server "$GPUQ_SERVER" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
+	"$BIN/gpuq-node" --config "$work/node.yaml" --server "$GPUQ_SERVER" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
 		--runtime exec --state-dir "$work/node-$1" >>"$work/node-$1.log" 2>&1 &
 	pids+=("$!")
 }

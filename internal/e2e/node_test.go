@@ -203,7 +203,7 @@ func TestJobUser(t *testing.T) {
 	_, errOut, code := c.ctl("submit", "--wait", "--team=sf", "--gpus=a100:1", "-o", "user.out", "--wrap", "echo uid=$(id -u) user=$USER")
 	show, _, _ := c.ctl("show", "job", "1")
 	if os.Geteuid() == 0 {
-		if code == 0 || !strings.Contains(show, "JobState=FAILED") || !strings.Contains(show, `user "root" is uid 0 on this node and allow_root is false`) {
+		if code == 0 || !strings.Contains(show, "JobState=FAILED") || !strings.Contains(show, `LaunchFailed: run as: user "root": jobs do not run as root (uid 0) here (allow_root: false)`) {
 			t.Errorf("root's job on a node without allow_root: exit %d %s\n%s\nnode log:\n%s", code, errOut, show, n.log())
 		}
 		if _, err := os.Stat(filepath.Join(c.dir, "user.out")); err == nil {

@@ -12,7 +12,7 @@ var (
 	// ErrUnknownUser: the node's user database has no such user.
 	ErrUnknownUser = errors.New("not known on this node")
 	// ErrRootUser: a job would run as root, and allow_root is false.
-	ErrRootUser = errors.New("jobs do not run as root here")
+	ErrRootUser = errors.New("jobs do not run as root (uid 0) here")
 )
 
 // Identity is a user as the node knows it: whom a job runs as.
@@ -122,7 +122,7 @@ func NewUsers(cfg UsersConfig, db UserDB, self Identity) (*Users, error) {
 		return u, nil
 	}
 	if cfg.RunAs == RunAsNode && !cfg.AllowRoot {
-		return nil, fmt.Errorf("run_as: %s as root would run every job as root: %w (allow_root is false)", RunAsNode, ErrRootUser)
+		return nil, fmt.Errorf("run_as: %s as root would run every job as root: %w (allow_root: false)", RunAsNode, ErrRootUser)
 	}
 	if cfg.RunAs == RunAsUser && cfg.UnknownUser != UnknownUserRefuse {
 		fb, err := db.LookupUser(cfg.UnknownUser)
@@ -130,7 +130,7 @@ func NewUsers(cfg UsersConfig, db UserDB, self Identity) (*Users, error) {
 			return nil, fmt.Errorf("unknown_user: %w", err)
 		}
 		if fb.UID == 0 && !cfg.AllowRoot {
-			return nil, fmt.Errorf("unknown_user: %q is uid 0: %w (allow_root is false)", cfg.UnknownUser, ErrRootUser)
+			return nil, fmt.Errorf("unknown_user: user %q: %w (allow_root: false)", cfg.UnknownUser, ErrRootUser)
 		}
 	}
 	return u, nil
@@ -154,10 +154,10 @@ func (u *Users) Resolve(name string) (Identity, error) {
 	id, err := u.db.LookupUser(name)
 	switch {
 	case errors.Is(err, ErrUnknownUser) && u.cfg.UnknownUser == UnknownUserRefuse:
-		return Identity{}, fmt.Errorf("user %q is not known on this node, and unknown_user is %s: %w", name, UnknownUserRefuse, ErrUnknownUser)
+		return Identity{}, fmt.Errorf("user %q: %w (unknown_user: %s)", name, ErrUnknownUser, UnknownUserRefuse)
 	case errors.Is(err, ErrUnknownUser):
 		if id, err = u.db.LookupUser(u.cfg.UnknownUser); err != nil {
-			return Identity{}, fmt.Errorf("user %q is not known on this node, nor is unknown_user: %w", name, err)
+			return Identity{}, fmt.Errorf("user %q: %w, nor is unknown_user: %w", name, ErrUnknownUser, err)
 		}
 	case err != nil:
 		// A failing directory (LDAP down) is no reason to run the job as
@@ -165,7 +165,7 @@ func (u *Users) Resolve(name string) (Identity, error) {
 		return Identity{}, fmt.Errorf("user %q: %w", name, err)
 	}
 	if id.UID == 0 && !u.cfg.AllowRoot {
-		return Identity{}, fmt.Errorf("user %q is uid 0 on this node and allow_root is false: %w", id.Name, ErrRootUser)
+		return Identity{}, fmt.Errorf("user %q: %w (allow_root: false)", id.Name, ErrRootUser)
 	}
 	return id, nil
 }
