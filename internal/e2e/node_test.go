@@ -77,6 +77,12 @@ func TestJobsRunOnNodes(t *testing.T) {
 		first = "n2"
 	}
 	if first == "n1" {
+		// RUNNING means assigned; wait until n1 has really started it, or
+		// there is no run of it on n1 to fence.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(n1.log(), `msg="job started" node=n1 job=4 `) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		n1.kill9()
 	} else {
 		t.Skip("job 4 started on n2; the fail-over half needs it on n1") // placement is best fit by name: n1 first
