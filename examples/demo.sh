@@ -41,8 +41,13 @@ start_gpuqd() {
 	done
 	cat "$work/gpuqd.log"; exit 1
 }
+# Jobs run as their submitting user: this one. gpuq-node refuses root's
+# jobs unless allow_root is set, so a demo run as root sets it, and runs the
+# jobs of the demo's made-up users (alice) as nobody; not as root,
+# gpuq-node runs every job as itself and the keys change nothing.
+printf 'allow_root: true\nunknown_user: nobody\n' >"$work/node.yaml"
 start_node() { # name pool region gpus server: joins with the join token once, then uses its certificate
-	"$BIN/gpuq-node" --server "$5" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
+	"$BIN/gpuq-node" --config "$work/node.yaml" --server "$5" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
 		--runtime exec --state-dir "$work/node-$1" --join-token-file "$work/data/tls/join-token" \
 		>>"$work/node-$1.log" 2>&1 &
 	pids+=("$!")
@@ -113,7 +118,8 @@ printf '$ gpuqctl login < alice.token   (as alice)\n'; as_user alice login --tok
 as_user kenji login --token-file "$work/kenji.token" >/dev/null
 printf '$ gpuqctl whoami   (as alice)\n'; as_user alice whoami
 printf '$ gpuqctl submit --gpus a100:1 --wrap "sleep 1"   (as alice)\n'
-alice_job=$(as_user alice submit --parsable --gpus a100:1 -J alice-job --wrap 'sleep 1')
+mkdir -m 1777 "$work/alice"; chmod 711 "$work" # her job may run as nobody: it writes its output there
+alice_job=$(as_user alice submit --parsable --gpus a100:1 -J alice-job -D "$work/alice" --wrap 'sleep 1')
 echo "$alice_job"
 printf '$ gpuqctl cancel %s   (as kenji, of team tokyo)\n' "$alice_job"
 as_user kenji cancel "$alice_job" || true

@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 	"tags.cncf.io/container-device-interface/pkg/cdi"
 
+	"github.com/gpuq/gpuq/internal/fsuser"
 	"github.com/gpuq/gpuq/internal/jobrun"
 )
 
@@ -299,10 +300,13 @@ func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) (err error) {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", spec.ID, err)
 	}
-	creator, err := stdio(spec.Stdout, spec.Stderr)
+	out, err := openOutput(spec)
 	if err != nil {
 		return fmt.Errorf("start %s: output: %w", spec.ID, err)
 	}
+	// The shim opens the files by their /proc/<pid>/fd paths when the task
+	// is made: keep them open until the task runs.
+	defer out.close()
 
 	labels := make(map[string]string, len(spec.Labels)+1)
 	for k, v := range spec.Labels {
@@ -367,9 +371,15 @@ func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) (err error) {
 	if spec.GID != nil {
 		topts = append(topts, containerd.WithGIDOwner(*spec.GID))
 	}
-	task, err := ctr.NewTask(ctx, creator, topts...)
+	task, err := ctr.NewTask(ctx, out.creator(), topts...)
 	if err != nil {
 		return fmt.Errorf("start %s: create task: %w", spec.ID, err)
+	}
+	if err = samePIDNamespace(task.Pid()); err != nil {
+		if _, derr := task.Delete(cleanup, containerd.WithProcessKill); derr != nil && !errdefs.IsNotFound(derr) {
+			r.log.Warn("delete task after failed start", "job", spec.ID, "err", derr)
+		}
+		return fmt.Errorf("start %s: %w", spec.ID, err)
 	}
 	// Wait before Start, so the exit cannot be missed; on the runtime's
 	// context, so it outlives the caller's.
@@ -526,12 +536,34 @@ func (r *Runtime) specOpts(img containerd.Image, s jobrun.Spec) []oci.SpecOpts {
 	case s.GID != nil:
 		opts = append(opts, oci.WithUIDGID(0, *s.GID))
 	}
+	if (s.UID != nil || s.GID != nil) && s.Groups != nil {
+		opts = append(opts, withGroups(s.Groups))
+	}
 	if len(s.CDIDevices) > 0 {
 		// Last: CDI edits add env, mounts and devices that nothing after
 		// may reset.
 		opts = append(opts, r.withCDI(s.CDIDevices))
 	}
 	return opts
+}
+
+// withGroups gives the process the supplementary groups the node chose
+// (from the node's user database, not the image's /etc/group), beside its
+// primary group.
+func withGroups(groups []uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		gids := []uint32{s.Process.User.GID}
+		for _, g := range groups {
+			if !slices.Contains(gids, g) {
+				gids = append(gids, g)
+			}
+		}
+		s.Process.User.AdditionalGids = gids
+		return nil
+	}
 }
 
 // withShmSize sizes /dev/shm at the job's memory limit, or leaves the
@@ -585,38 +617,114 @@ func (*fileIO) Cancel()              {}
 func (*fileIO) Wait()                {}
 func (*fileIO) Close() error         { return nil }
 
-// stdio returns how the shim writes the job's output: plain paths of
-// existing regular files, which the runc shim opens for appending, one per
-// stream; they are created here. Equal paths are one file the shim shares
-// between both streams (closed when both are done). cio.LogFile is not
-// used for that case: its file:// copy in containerd 1.6 could close the
-// file under the stderr copy and lose a fast job's last lines. An empty
-// path discards that stream.
-func stdio(stdout, stderr string) (cio.Creator, error) {
-	if stdout == "" && stderr == "" {
-		return cio.NullIO, nil
+// output is a job's output files, open until the task has been made.
+type output struct {
+	config cio.Config
+	files  []*os.File
+}
+
+// openOutput opens (appending, made when missing) the job's output files,
+// one per stream, one file when the paths are equal; an empty path
+// discards that stream. With a Spec's UID and this process root, the files
+// and missing directories are made and opened as the job's user (through
+// internal/fsuser): the user owns new ones, and a link the user planted
+// cannot lead to a file the user may not write.
+//
+// containerd's runc shim writes the output, so that it survives a restart
+// of this process; it opens plain paths of regular files for appending,
+// and shares one file between both streams when the paths are equal. It
+// runs as root: given the job's own paths it would open whatever they
+// lead to when it looks. It is given /proc/<pid>/fd/<n> of the files
+// opened here instead, the very files checked, which it opens when the
+// task is made. (cio.LogFile is not used for one shared file: its file://
+// copy in containerd 1.6 could close the file under the stderr copy and
+// lose a fast job's last lines.)
+func openOutput(spec jobrun.Spec) (*output, error) {
+	o := &output{}
+	if spec.Stdout == "" && spec.Stderr == "" {
+		return o, nil
 	}
-	var paths [2]string
-	for i, p := range []string{stdout, stderr} {
-		if p == "" {
-			paths[i] = os.DevNull
-			continue
-		}
-		if !filepath.IsAbs(p) {
+	for _, p := range []string{spec.Stdout, spec.Stderr} {
+		if p != "" && !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("%w: output path %q is not absolute", ErrInvalidSpec, p)
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		f.Close()
-		paths[i] = p
 	}
-	fio := &fileIO{config: cio.Config{Stdout: paths[0], Stderr: paths[1]}}
-	return func(string) (cio.IO, error) { return fio, nil }, nil
+	open := func() error {
+		paths := [2]string{os.DevNull, os.DevNull}
+		for i, p := range []string{spec.Stdout, spec.Stderr} {
+			switch {
+			case p == "":
+				continue
+			case i == 1 && p == spec.Stdout:
+				paths[1] = paths[0]
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return err
+			}
+			o.files = append(o.files, f)
+			paths[i] = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
+		}
+		o.config = cio.Config{Stdout: paths[0], Stderr: paths[1]}
+		return nil
+	}
+	var err error
+	if spec.UID != nil && os.Geteuid() == 0 {
+		id := fsuser.ID{UID: *spec.UID, GID: uint32(os.Getegid()), Groups: spec.Groups}
+		if spec.GID != nil {
+			id.GID = *spec.GID
+		}
+		err = fsuser.Do(id, open)
+	} else {
+		err = open()
+	}
+	if err != nil {
+		o.close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// creator hands the shim the files: cio.NullIO without output.
+func (o *output) creator() cio.Creator {
+	if o.config == (cio.Config{}) {
+		return cio.NullIO
+	}
+	fio := &fileIO{config: o.config}
+	return func(string) (cio.IO, error) { return fio, nil }
+}
+
+func (o *output) close() {
+	for _, f := range o.files {
+		f.Close()
+	}
+	o.files = nil
+}
+
+// samePIDNamespace checks that pid, a task's process as containerd
+// reports it, is the init of a pid namespace below this process's: that
+// this process sees containerd's pids, so that the shim found the output
+// files under /proc/<this pid>/fd and not some other process's.
+func samePIDNamespace(pid uint32) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err == nil {
+		for line := range strings.Lines(string(b)) {
+			f, ok := strings.CutPrefix(line, "NSpid:")
+			if !ok {
+				continue
+			}
+			ids := strings.Fields(f)
+			if len(ids) >= 2 && ids[0] == strconv.FormatUint(uint64(pid), 10) && ids[len(ids)-1] == "1" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the task's process %d is not a container's init as seen from here: "+
+		"gpuq-node must share containerd's pid namespace (and /proc)", pid)
 }
 
 // Wait blocks until the job's task exits and returns how it ended. It

@@ -254,7 +254,17 @@ no-raw-sockets
 
 func TestUserAndDevices(t *testing.T) {
 	r := newRuntime(t, ctrdrun.Options{})
-	out := filepath.Join(t.TempDir(), "out")
+	// Output is made as the job's user: in a directory anyone may write
+	// in (t.TempDir's parent is closed to other users).
+	dir, err := os.MkdirTemp("", "ctrdrun-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
 	nobody := uint32(65534)
 	var devices []string
 	check := "true"
@@ -267,8 +277,10 @@ func TestUserAndDevices(t *testing.T) {
 	}
 	e := run(t, r, jobrun.Spec{
 		ID:      "user",
-		Args:    sh(`echo "user=$(id -u):$(id -g)"; echo via-dev-stdout > /dev/stdout; ` + check),
+		Args:    sh(`echo "user=$(id -u):$(id -g) groups=$(id -G)"; echo via-dev-stdout > /dev/stdout; ` + check),
 		UID:     &nobody,
+		GID:     &nobody,
+		Groups:  []uint32{nobody, 4242},
 		Stdout:  out,
 		Stderr:  out,
 		Devices: devices,
@@ -276,12 +288,36 @@ func TestUserAndDevices(t *testing.T) {
 	if e.Code != 0 {
 		t.Fatalf("code %d; output:\n%s", e.Code, readFile(t, out))
 	}
-	want := "user=65534:65534\nvia-dev-stdout\n"
+	want := "user=65534:65534 groups=65534 4242\nvia-dev-stdout\n"
 	if devices != nil {
 		want += "device-ok\n"
 	}
 	if diff := cmp.Diff(want, readFile(t, out)); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+		t.Errorf("output owned by %d:%d, want %d:%d", st.Uid, st.Gid, nobody, nobody)
+	}
+
+	// Output the user may not write: the job does not start.
+	secret := filepath.Join(dir, "root-only")
+	if err := os.WriteFile(secret, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	err = r.Start(testContext(t), jobrun.Spec{ID: "user-denied", Args: sh("echo owned"), UID: &nobody, GID: &nobody, Stdout: link, Stderr: link})
+	if !errors.Is(err, os.ErrPermission) {
+		t.Errorf("Start with output through a link to root's file: %v, want permission denied", err)
+	}
+	if got := readFile(t, secret); got != "x\n" {
+		t.Errorf("root's file now holds %q", got)
 	}
 }
 

@@ -10,14 +10,18 @@
 //     "tini -g -- ARGS" so the script is not PID 1; the job's bind mounts,
 //     environment (over the image's), working directory, host devices, CDI
 //     devices (from its own CDI cache over Options.CDISpecDirs), memory and
-//     CPU limits, user and group, and labels. Jobs share the host's network
+//     CPU limits, user, group and supplementary groups (the Spec's, not the
+//     image's /etc/group), and labels. Jobs share the host's network
 //     and hostname, see their own cgroup read-only, and get a /dev/shm as
 //     large as their memory limit.
 //   - Output: written by containerd's shim, not by this process, so it
-//     survives a restart of gpuq-node. Equal stdout and stderr paths use
-//     cio.LogFile (one file); different paths are handed to the shim as
-//     two plain paths of regular files, which the runc shim opens for
-//     appending, one per stream.
+//     survives a restart of gpuq-node. The files are made and opened here,
+//     as the job's user when the Spec has a UID (internal/fsuser), and
+//     handed to the shim as /proc/<pid>/fd/<n> paths of those open files,
+//     which it opens for appending when the task is made: the shim runs as
+//     root and must not follow a link the user planted. Equal paths are
+//     one file. gpuq-node must therefore share containerd's pid namespace
+//     and /proc; Start checks it.
 //   - Wait: the exit status exactly; OOM from containerd's /tasks/oom
 //     event or, failing that, the task's cgroup OOM-kill counter (v1 or
 //     v2); Signal when the status is 128+N and N was sent through Signal

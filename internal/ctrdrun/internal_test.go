@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,7 +17,7 @@ import (
 	"github.com/gpuq/gpuq/internal/jobrun"
 )
 
-// These tests need neither root nor containerd.
+// These tests need no containerd; those that need root say so.
 
 func TestValidSpec(t *testing.T) {
 	ok := jobrun.Spec{ID: "job-1.2_a", Args: []string{"true"}}
@@ -51,47 +50,116 @@ func TestValidSpec(t *testing.T) {
 	}
 }
 
-func TestStdio(t *testing.T) {
+func TestOpenOutput(t *testing.T) {
 	dir := t.TempDir()
 	out, errp := filepath.Join(dir, "a", "out"), filepath.Join(dir, "b", "err")
 	for _, tc := range []struct {
 		name           string
 		stdout, stderr string
-		want           cio.Config
+		want           [2]string // the files the shim is handed
 		wantErr        bool
 	}{
-		{"none", "", "", cio.Config{}, false},
-		{"shared", out, out, cio.Config{Stdout: out, Stderr: out}, false},
-		{"separate", out, errp, cio.Config{Stdout: out, Stderr: errp}, false},
-		{"stderr discarded", out, "", cio.Config{Stdout: out, Stderr: os.DevNull}, false},
-		{"relative", "out", "out", cio.Config{}, true},
-		{"relative separate", out, "err", cio.Config{}, true},
+		{"none", "", "", [2]string{}, false},
+		{"shared", out, out, [2]string{out, out}, false},
+		{"separate", out, errp, [2]string{out, errp}, false},
+		{"stderr discarded", out, "", [2]string{out, os.DevNull}, false},
+		{"relative", "out", "out", [2]string{}, true},
+		{"relative separate", out, "err", [2]string{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := stdio(tc.stdout, tc.stderr)
+			o, err := openOutput(jobrun.Spec{Stdout: tc.stdout, Stderr: tc.stderr})
 			if tc.wantErr {
 				if !errors.Is(err, ErrInvalidSpec) {
-					t.Fatalf("stdio = %v, want ErrInvalidSpec", err)
+					t.Fatalf("openOutput = %v, want ErrInvalidSpec", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := c("id")
+			defer o.close()
+			io, err := o.creator()("id")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, got.Config()); diff != "" {
-				t.Errorf("config (-want +got):\n%s", diff)
+			c := io.Config()
+			var got [2]string
+			for i, p := range []string{c.Stdout, c.Stderr} {
+				if p == "" || p == os.DevNull {
+					got[i] = p
+					continue
+				}
+				// A /proc/<pid>/fd path of a file this process has open.
+				if got[i], err = os.Readlink(p); err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			if tc.stdout == tc.stderr && c.Stdout != c.Stderr {
+				t.Errorf("equal paths handed over as %q and %q: the shim would open the file twice", c.Stdout, c.Stderr)
 			}
 		})
 	}
-	// Separate files are created, so that the shim can open them.
-	for _, p := range []string{out, errp} {
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("%s not created: %v", p, err)
+}
+
+func TestOpenOutputAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: opening output as another user needs root")
+	}
+	// A directory anyone may write in; t.TempDir's parent is closed to
+	// other users.
+	dir, err := os.MkdirTemp("", "ctrdrun-output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "root-only")
+	if err := os.WriteFile(secret, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nobody := uint32(65534)
+	spec := jobrun.Spec{UID: &nobody, GID: &nobody, Stdout: filepath.Join(dir, "logs", "out")}
+	spec.Stderr = spec.Stdout
+	o, err := openOutput(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.close()
+	for _, p := range []string{filepath.Dir(spec.Stdout), spec.Stdout} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+			t.Errorf("%s owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, nobody, nobody)
+		}
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{secret, filepath.Join(dir, "link")} {
+		spec.Stdout, spec.Stderr = p, p
+		if o, err := openOutput(spec); !errors.Is(err, os.ErrPermission) {
+			if err == nil {
+				o.close()
+			}
+			t.Errorf("output %s as nobody: %v, want permission denied", p, err)
+		}
+	}
+}
+
+func TestWithGroups(t *testing.T) {
+	s := &oci.Spec{Process: &specs.Process{User: specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{100, 0}}}}
+	if err := withGroups([]uint32{100, 27, 44})(context.Background(), nil, nil, s); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]uint32{100, 27, 44}, s.Process.User.AdditionalGids); diff != "" {
+		t.Errorf("additional gids (-want +got):\n%s", diff)
 	}
 }
 

@@ -32,6 +32,7 @@ region: us-west1
 simulate_gpus: a100:2
 state_dir: %s/node-ctr1
 join_token_file: %s
+allow_root: true
 runtime:
   kind: containerd
   containerd_address: %s

@@ -229,10 +229,27 @@ type nodeDaemon struct {
 	cmd  *exec.Cmd
 }
 
-// startNode runs a gpuq-node with simulated GPUs and the exec runtime.
+// rootJobsConfig lets a gpuq-node run root's jobs. The tests submit as
+// whoever runs them, root in CI, and gpuq-node refuses root's jobs by
+// default; not as root, gpuq-node runs every job as itself anyway.
+const rootJobsConfig = "allow_root: true\n"
+
+// startNode runs a gpuq-node with simulated GPUs and the exec runtime that
+// runs root's jobs (rootJobsConfig).
 func (c *cluster) startNode(name, pool, gpus string) *nodeDaemon {
 	c.t.Helper()
-	n := &nodeDaemon{c: c, name: name, args: []string{"--server", "unix://" + c.sock, "--name", name, "--pool", pool,
+	return c.startNodeWith(name, pool, gpus, rootJobsConfig)
+}
+
+// startNodeWith is startNode with a config file of these YAML lines
+// under the flags.
+func (c *cluster) startNodeWith(name, pool, gpus, config string) *nodeDaemon {
+	c.t.Helper()
+	cfg := filepath.Join(c.dir, "node-"+name+".yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	n := &nodeDaemon{c: c, name: name, args: []string{"--config", cfg, "--server", "unix://" + c.sock, "--name", name, "--pool", pool,
 		"--simulate-gpus", gpus, "--runtime", "exec", "--state-dir", filepath.Join(c.dir, "node-"+name), "--log-level", "debug",
 		"--join-token-file", c.joinTokenFile()}}
 	n.start()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,12 @@ func TestJobsRunOnNodes(t *testing.T) {
 		first = "n2"
 	}
 	if first == "n1" {
+		// RUNNING means assigned; wait until n1 has really started it, or
+		// there is no run of it on n1 to fence.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(n1.log(), `msg="job started" node=n1 job=4 `) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 		n1.kill9()
 	} else {
 		t.Skip("job 4 started on n2; the fail-over half needs it on n1") // placement is best fit by name: n1 first
@@ -184,5 +191,34 @@ func TestPriorityAndShare(t *testing.T) {
 	out, errOut, code = c.ctl("share")
 	if code != 0 || !strings.Contains(out, "FairShare") || !strings.Contains(out, "sf") {
 		t.Errorf("share: exit %d, %s\n%s", code, errOut, out)
+	}
+}
+
+// TestJobUser: jobs run as their submitting user. gpuqctl submits as
+// whoever runs the test. As root (CI), a gpuq-node with the default config
+// refuses root's job and the job's reason says why; not as root, gpuq-node
+// cannot change users and runs the job as itself.
+func TestJobUser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := newCluster(t)
+	c.start()
+	n := c.startNodeWith("n1", "a100-us-west1", "a100:1", "run_as: user\nallow_root: false\n")
+	c.waitNodes(t, 1)
+	_, errOut, code := c.ctl("submit", "--wait", "--team=sf", "--gpus=a100:1", "-o", "user.out", "--wrap", "echo uid=$(id -u) user=$USER")
+	show, _, _ := c.ctl("show", "job", "1")
+	if os.Geteuid() == 0 {
+		if code == 0 || !strings.Contains(show, "JobState=FAILED") || !strings.Contains(show, `LaunchFailed: run as: user "root": jobs do not run as root (uid 0) here (allow_root: false)`) {
+			t.Errorf("root's job on a node without allow_root: exit %d %s\n%s\nnode log:\n%s", code, errOut, show, n.log())
+		}
+		if _, err := os.Stat(filepath.Join(c.dir, "user.out")); err == nil {
+			t.Error("the refused job wrote output")
+		}
+		return
+	}
+	out, _ := os.ReadFile(filepath.Join(c.dir, "user.out"))
+	if code != 0 || !strings.Contains(string(out), fmt.Sprintf("uid=%d ", os.Getuid())) {
+		t.Errorf("job not as root: exit %d %s, output %q, want it run as uid %d\nnode log:\n%s", code, errOut, out, os.Getuid(), n.log())
 	}
 }

@@ -41,7 +41,12 @@ func TestNodeJoinsOverTLS(t *testing.T) {
 	if err := os.WriteFile(join, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := &nodeDaemon{c: c, name: "tls1", args: []string{"--server", c.listen, "--name", "tls1", "--pool", "a100-us-west1",
+	// alice is not a user of this machine: her job runs as nobody.
+	cfg := filepath.Join(c.dir, "node-tls1.yaml")
+	if err := os.WriteFile(cfg, []byte("allow_root: true\nunknown_user: nobody\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeDaemon{c: c, name: "tls1", args: []string{"--config", cfg, "--server", c.listen, "--name", "tls1", "--pool", "a100-us-west1",
 		"--simulate-gpus", "a100:2", "--runtime", "exec", "--state-dir", filepath.Join(c.dir, "node-tls1"),
 		"--log-level", "debug", "--join-token-file", join}}
 	n.start()
@@ -90,7 +95,17 @@ func TestNodeJoinsOverTLS(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(c.dir, "alice.credentials")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("credentials file: %v, %v; want mode 0600", st, err)
 	}
-	id, e, code := as("alice", "submit", "--parsable", "--gpus", "a100:1", "--wrap", "echo ran as $USER on $SLURMD_NODENAME")
+	// Her job writes its output where she submits from, as nobody.
+	work := filepath.Join(c.dir, "alice")
+	if err := os.Mkdir(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{c.dir, work} {
+		if err := os.Chmod(d, map[bool]os.FileMode{true: 0o711, false: 0o777}[d == c.dir]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, e, code := as("alice", "submit", "--parsable", "--gpus", "a100:1", "-D", work, "--wrap", "echo ran as $USER on $SLURMD_NODENAME")
 	if code != 0 {
 		t.Fatalf("alice submits over TLS: %d %s", code, e)
 	}

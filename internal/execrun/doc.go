@@ -23,9 +23,11 @@
 // ShimMain documents the contract between Start and the shim. The shim
 // starts the job with the Spec's Args (a bare name is looked up in the PATH
 // of the job's Env), Env (exactly: nothing of gpuq-node's environment),
-// Dir, and UID/GID (with the user's groups); stdin is /dev/null, stdout and
-// stderr are appended to the Spec's files (made when missing, opened with
-// the job's user's rights, one file when the paths are equal, relative
+// Dir, and UID/GID with the Spec's Groups (or, when nil, the user's groups
+// in the node's user database); stdin is /dev/null, stdout and stderr are
+// appended to the Spec's files (made when missing, opened as the job's user
+// through internal/fsuser, so the user owns new ones and cannot reach a file
+// of root's through a link; one file when the paths are equal, relative
 // paths taken from Dir). The job leads a process group of its own. When
 // its first process exits, the shim kills what is left of its process
 // group and cgroup: a job ends with its script, as in Slurm. The shim

@@ -658,23 +658,37 @@ func TestUser(t *testing.T) {
 	os.Chmod(dir, 0o777)
 	secret := filepath.Join(dir, "root-only")
 	os.WriteFile(secret, []byte("x\n"), 0o600)
-	t.Run("runs as the user, output owned by the user", func(t *testing.T) {
-		spec := sh(t, dir, "id -u; id -g")
+	t.Run("runs as the user with its groups, output owned by the user", func(t *testing.T) {
+		spec := sh(t, dir, "id -u; id -g; id -G")
 		spec.Dir = "/"
 		spec.Stdout = filepath.Join(dir, "id.out")
 		spec.UID, spec.GID = &nobody, &nobody
+		spec.Groups = []uint32{nobody, 4242}
 		if ex := run(t, r, spec); ex.Code != 0 {
 			t.Fatalf("exit %d: %s", ex.Code, readFile(t, spec.Stderr))
 		}
-		if got := readFile(t, spec.Stdout); got != "65534\n65534\n" {
-			t.Errorf("id: %q", got)
+		if diff := cmp.Diff("65534\n65534\n65534 4242\n", readFile(t, spec.Stdout)); diff != "" {
+			t.Errorf("id (-want +got):\n%s", diff)
 		}
 		fi, err := os.Stat(spec.Stdout)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != nobody {
-			t.Errorf("stdout owned by %d, want %d", uid, nobody)
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+			t.Errorf("stdout owned by %d:%d, want %d:%d", st.Uid, st.Gid, nobody, nobody)
+		}
+	})
+	t.Run("no groups given: none of root's", func(t *testing.T) {
+		spec := sh(t, dir, "id -G")
+		spec.Dir = "/"
+		spec.Stdout = filepath.Join(dir, "groups.out")
+		spec.UID, spec.GID = &nobody, &nobody
+		spec.Groups = []uint32{}
+		if ex := run(t, r, spec); ex.Code != 0 {
+			t.Fatalf("exit %d: %s", ex.Code, readFile(t, spec.Stderr))
+		}
+		if diff := cmp.Diff("65534\n", readFile(t, spec.Stdout)); diff != "" {
+			t.Errorf("id -G (-want +got):\n%s", diff)
 		}
 	})
 	t.Run("cannot append to a file the user cannot write", func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpuq/gpuq/internal/fsuser"
 	"github.com/gpuq/gpuq/internal/jobrun"
 )
 
@@ -100,7 +101,7 @@ func (s *shim) start() error {
 	if len(sp.Args) == 0 {
 		return errors.New("no command")
 	}
-	cred, err := credential(sp.UID, sp.GID)
+	cred, err := credential(sp.UID, sp.GID, sp.Groups)
 	if err != nil {
 		return err
 	}
@@ -277,8 +278,10 @@ func (s *shim) removeCgroups() {
 	}
 }
 
-// credential is the identity the job runs as; nil keeps the shim's.
-func credential(uid, gid *uint32) (*syscall.Credential, error) {
+// credential is the identity the job runs as; nil keeps the shim's. As
+// root the supplementary groups are groups, or without them (nil) the
+// user's groups in the node's user database, as login would set them.
+func credential(uid, gid *uint32, groups []uint32) (*syscall.Credential, error) {
 	if uid == nil && gid == nil {
 		return nil, nil
 	}
@@ -296,13 +299,18 @@ func credential(uid, gid *uint32) (*syscall.Credential, error) {
 		c.NoSetGroups = true // the kernel refuses the change itself
 		return c, nil
 	}
-	// As root: the user's primary group when none is given, and the
-	// user's supplementary groups as login would set them.
+	if groups != nil && gid != nil {
+		c.Groups = slices.Clone(groups)
+		return c, nil
+	}
+	// The user's primary group when none is given, and the user's
+	// supplementary groups unless given.
 	u, err := user.LookupId(strconv.FormatUint(uint64(c.Uid), 10))
 	if err != nil {
 		if gid == nil {
 			return nil, fmt.Errorf("uid %d without gid: %w", c.Uid, err)
 		}
+		c.Groups = slices.Clone(groups)
 		return c, nil
 	}
 	if gid == nil {
@@ -311,6 +319,10 @@ func credential(uid, gid *uint32) (*syscall.Credential, error) {
 			return nil, fmt.Errorf("uid %d: primary group %q: %w", c.Uid, u.Gid, err)
 		}
 		c.Gid = uint32(g)
+	}
+	if groups != nil {
+		c.Groups = slices.Clone(groups)
+		return c, nil
 	}
 	if ids, err := u.GroupIds(); err == nil {
 		for _, id := range ids {
@@ -395,24 +407,16 @@ func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 		r := open()
 		return r.files, r.err
 	}
-	// The file system identity is per thread on Linux: open on a thread of
-	// its own, as the job's user, and let that thread die afterwards.
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		groups := make([]int, len(cred.Groups))
-		for i, g := range cred.Groups {
-			groups[i] = int(g)
-		}
-		if err := unix.Setgroups(groups); err != nil {
-			ch <- result{err: fmt.Errorf("open output as uid %d: %w", cred.Uid, err)}
-			return
-		}
-		unix.Setfsgid(int(cred.Gid))
-		unix.Setfsuid(int(cred.Uid))
-		ch <- open()
-	}()
-	r := <-ch
+	// As the job's user: the kernel checks that user's rights, through
+	// any symbolic link on the way, and new files are the user's.
+	var r result
+	err := fsuser.Do(fsuser.ID{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}, func() error {
+		r = open()
+		return r.err
+	})
+	if err != nil && r.err == nil {
+		return [3]*os.File{}, fmt.Errorf("open output as uid %d: %w", cred.Uid, err)
+	}
 	return r.files, r.err
 }
 

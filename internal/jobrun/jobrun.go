@@ -44,7 +44,12 @@ type Spec struct {
 	MemoryBytes uint64
 	CPUs        float64
 	// UID and GID run the job as that user; nil means the runtime's default.
+	// Output files the runtime creates belong to that user.
 	UID, GID *uint32
+	// Groups are the job's supplementary groups when UID is set; nil means
+	// the runtime's default (exec: the user's groups in the node's user
+	// database; containerd: GID alone).
+	Groups []uint32
 	// Labels are kept with the run and returned by List (job id, team, ...).
 	Labels map[string]string
 }

@@ -41,6 +41,9 @@ type Options struct {
 	CheckpointDir string
 	// Image is the container image for jobs that name none.
 	Image string
+	// Users decides whom jobs run as; nil means the defaults (the
+	// submitting user, unknown users and root refused) with OSUsers.
+	Users *Users
 	// Sampler reads GPU utilisation and memory through NVML; nil for
 	// simulated GPUs, whose jobs then report no usage.
 	Sampler *gpu.Sampler
@@ -77,6 +80,7 @@ type run struct {
 	signal   syscall.Signal
 	grace    time.Duration
 	gpus     []string // UUIDs
+	user     string   // whom it runs as
 
 	stopOnce sync.Once
 	why      gpuqv1.StopJob_Reason // what stopped it; REASON_UNSPECIFIED if it ended by itself
@@ -101,6 +105,13 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.CheckpointDir == "" {
 		opts.CheckpointDir = filepath.Join(opts.StateDir, "checkpoints")
+	}
+	if opts.Users == nil {
+		u, err := NewUsers(DefaultConfig().Users, OSUsers{}, OwnIdentity())
+		if err != nil {
+			return nil, err
+		}
+		opts.Users = u
 	}
 	for _, d := range []string{opts.StateDir, filepath.Join(opts.StateDir, "jobs"), filepath.Join(opts.StateDir, "finished"), opts.CheckpointDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -33,8 +33,10 @@ type Config struct {
 	// CheckpointDir holds each job's checkpoint directory; default
 	// <state_dir>/checkpoints. Put it on shared storage for jobs to resume
 	// on another node.
-	CheckpointDir string    `yaml:"checkpoint_dir,omitempty"`
-	Log           LogConfig `yaml:"log"`
+	CheckpointDir string `yaml:"checkpoint_dir,omitempty"`
+	// Users: whom jobs run as (run_as, unknown_user, allow_root).
+	Users UsersConfig `yaml:",inline"`
+	Log   LogConfig   `yaml:"log"`
 	// JoinToken (or the file JoinTokenFile holds it in) is what `gpuqd init`
 	// printed: the node presents it once to get its certificate and node
 	// token, kept in TLSDir (default <state_dir>/tls) from then on.
@@ -44,6 +46,33 @@ type Config struct {
 	// InsecurePlaintext speaks plaintext TCP to a gpuqd in its insecure
 	// loopback mode.
 	InsecurePlaintext bool `yaml:"insecure_plaintext,omitempty"`
+}
+
+// Values of UsersConfig's fields.
+const (
+	// RunAsUser runs each job as its submitting user, as the node's user
+	// database knows that user.
+	RunAsUser = "user"
+	// RunAsNode runs every job as gpuq-node's own user.
+	RunAsNode = "node"
+	// UnknownUserRefuse fails the jobs of users the node does not know.
+	UnknownUserRefuse = "refuse"
+)
+
+// UsersConfig chooses whom jobs run as. gpuq-node can change users only as
+// root; otherwise every job runs as gpuq-node's own user, whatever this
+// says.
+type UsersConfig struct {
+	// RunAs is RunAsUser (default) or RunAsNode.
+	RunAs string `yaml:"run_as"`
+	// UnknownUser is what becomes of a job whose user the node does not
+	// know: UnknownUserRefuse (default) fails it; a user name runs it as
+	// that user, which should be an unprivileged one such as nobody.
+	UnknownUser string `yaml:"unknown_user"`
+	// AllowRoot lets jobs run as root (uid 0). Without it a job whose user
+	// is root on the node is refused, and gpuq-node will not start with a
+	// root unknown_user, or as root with run_as: node.
+	AllowRoot bool `yaml:"allow_root"`
 }
 
 // RuntimeConfig chooses how jobs run.
@@ -75,7 +104,8 @@ func DefaultConfig() Config {
 			ContainerdAddress: "/run/containerd/containerd.sock",
 			Namespace:         "gpuq",
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Users: UsersConfig{RunAs: RunAsUser, UnknownUser: UnknownUserRefuse},
+		Log:   LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -95,6 +125,9 @@ func LoadConfig(path string) (Config, error) {
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// userNamePattern is what useradd accepts, roughly (and Samba's trailing $).
+var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}\$?$`)
 
 // Validate reports every problem with its field.
 func (c *Config) Validate() error {
@@ -133,6 +166,14 @@ func (c *Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		add("state_dir", "required")
+	}
+	switch c.Users.RunAs {
+	case RunAsUser, RunAsNode:
+	default:
+		add("run_as", "%q: want %s (the submitting user) or %s (gpuq-node's own user)", c.Users.RunAs, RunAsUser, RunAsNode)
+	}
+	if u := c.Users.UnknownUser; u != UnknownUserRefuse && !userNamePattern.MatchString(u) {
+		add("unknown_user", "%q: want %s or the name of a user of this node", u, UnknownUserRefuse)
 	}
 	if len(probs) > 0 {
 		return errors.New("invalid config:\n  " + strings.Join(probs, "\n  "))

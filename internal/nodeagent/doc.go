@@ -4,6 +4,11 @@
 // and stops them the one way every stop goes: the job's warning signal, the
 // grace period, then SIGKILL.
 //
+// Jobs run as their submitting users (Users: run_as, unknown_user,
+// allow_root), never as root unless configured; what gpuq-node makes for a
+// job (its directory and script, checkpoint directory, output directories)
+// belongs to the job's user. Not as root, gpuq-node runs every job as itself.
+//
 // What it must not lose survives its own restart: runs are found again
 // through Runtime.List, and the end of every run is kept on disk until gpuqd
 // acknowledges it.

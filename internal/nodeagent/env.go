@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,9 +13,10 @@ import (
 )
 
 // jobEnv is the environment of one run: the submitted environment, then
-// gpuq's variables and the SLURM_* ones common training code reads. gpuq's
-// win over submitted ones of the same name.
-func jobEnv(a *gpuqv1.Assignment, node, checkpointDir string, gpuEnv map[string]string) []string {
+// gpuq's variables, the SLURM_* ones common training code reads, and
+// those of whom the job runs as (userEnv). gpuq's win over submitted ones
+// of the same name.
+func jobEnv(a *gpuqv1.Assignment, node, checkpointDir string, gpuEnv, userEnv map[string]string) []string {
 	j := a.Job
 	sp := j.Spec
 	env := map[string]string{}
@@ -73,6 +75,9 @@ func jobEnv(a *gpuqv1.Assignment, node, checkpointDir string, gpuEnv map[string]
 	for k, v := range gpuEnv {
 		set[k] = v
 	}
+	for k, v := range userEnv {
+		set[k] = v
+	}
 	for k, v := range set {
 		if v == "" {
 			delete(env, k)
@@ -86,6 +91,19 @@ func jobEnv(a *gpuqv1.Assignment, node, checkpointDir string, gpuEnv map[string]
 	}
 	slices.Sort(out)
 	return out
+}
+
+// userEnv is USER, LOGNAME and HOME for a job that runs as id, as login
+// and Slurm set them. HOME is set only where the home directory exists on
+// the node; otherwise the submitted HOME, if any, is left.
+func userEnv(id Identity) map[string]string {
+	env := map[string]string{"USER": id.Name, "LOGNAME": id.Name}
+	if id.Home != "" {
+		if fi, err := os.Stat(id.Home); err == nil && fi.IsDir() {
+			env["HOME"] = id.Home
+		}
+	}
+	return env
 }
 
 // outputPath expands sbatch's filename patterns (%j %A %a %x %u %N %%) and

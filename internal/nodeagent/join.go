@@ -114,6 +114,11 @@ func joinCluster(ctx context.Context, cfg Config, join auth.JoinToken) error {
 		return fmt.Errorf("gpuqd answered with a CA whose fingerprint is not the join token's")
 	}
 	dir := cfg.tlsDir()
+	// The state directory first, with the mode gpuq-node gives it (jobs
+	// running as other users pass through it); only tls/ is private.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

@@ -104,6 +104,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for _, d := range devs {
 		info.Gpus = append(info.Gpus, d.Proto())
 	}
+	users, err := NewUsers(cfg.Users, OSUsers{}, OwnIdentity())
+	if err != nil {
+		return err
+	}
+	logUsers(log, cfg.Users, users)
+	// Jobs that run as other users pass through the state directory: it is
+	// 0755 (what must stay private under it is 0700), made before anything
+	// under it makes it with a narrower mode.
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
 	rt, err := openRuntime(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -124,12 +135,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer sampler.Close()
 	}
 	a, err := New(Options{Conn: cl.Conn(), Info: info, Devices: devs, Runtime: rt, StateDir: cfg.StateDir,
-		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Sampler: sampler, Logger: log})
+		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Sampler: sampler, Logger: log,
+		Users: users})
 	if err != nil {
 		return err
 	}
 	log.Info("gpuq-node starting", "node", cfg.Name, "pool", cfg.Pool, "gpus", len(devs), "simulated", info.Simulated, "runtime", cfg.Runtime.Kind)
 	return a.Run(ctx)
+}
+
+// logUsers says once, at start, whom jobs will run as.
+func logUsers(log *slog.Logger, cfg UsersConfig, users *Users) {
+	self := users.Self()
+	switch {
+	case !users.Switches():
+		log.Warn("gpuq-node is not root and cannot change users: every job runs as gpuq-node's own user",
+			"user", self.Name, "uid", self.UID, "gid", self.GID)
+	case cfg.RunAs == RunAsNode:
+		log.Warn("run_as: node: every job runs as gpuq-node's own user, root", "user", self.Name, "uid", self.UID)
+	default:
+		log.Info("jobs run as their submitting users", "unknown_user", cfg.UnknownUser, "allow_root", cfg.AllowRoot)
+	}
 }
 
 // openRuntime opens the configured runtime.

@@ -48,7 +48,9 @@ func TestJobEnv(t *testing.T) {
 	task := uint32(3)
 	as := &gpuqv1.Assignment{AllocationId: "42_3.2.ab", Job: testJob(&task), GpuIds: []string{"GPU-a", "GPU-b"}}
 	env := map[string]string{}
-	for _, kv := range jobEnv(as, "n1", "/ckpt/42_3", map[string]string{"CUDA_VISIBLE_DEVICES": "GPU-a,GPU-b"}) {
+	home := t.TempDir()
+	user := userEnv(Identity{Name: "alice", UID: 1000, GID: 1000, Home: home})
+	for _, kv := range jobEnv(as, "n1", "/ckpt/42_3", map[string]string{"CUDA_VISIBLE_DEVICES": "GPU-a,GPU-b"}, user) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
@@ -57,6 +59,7 @@ func TestJobEnv(t *testing.T) {
 		"GPUQ_TEAM": "sf", "GPUQ_RESTART_COUNT": "2", "GPUQ_CHECKPOINT_DIR": "/ckpt/42_3", "GPUQ_GPUS": "GPU-a,GPU-b",
 		"SLURM_JOB_ID": "42_3", "SLURM_ARRAY_JOB_ID": "42", "SLURM_ARRAY_TASK_ID": "3", "SLURM_RESTART_COUNT": "2",
 		"SLURM_JOB_NUM_NODES": "1", "SLURM_PROCID": "0", "SLURM_GPUS_ON_NODE": "2", "CUDA_VISIBLE_DEVICES": "GPU-a,GPU-b",
+		"USER": "alice", "LOGNAME": "alice", "HOME": home, "GPUQ_USER": "alice", "SLURM_JOB_USER": "alice",
 	}
 	for k, v := range want {
 		if env[k] != v {
@@ -66,8 +69,12 @@ func TestJobEnv(t *testing.T) {
 	if _, ok := env["SLURM_CPUS_PER_TASK"]; ok {
 		t.Error("SLURM_CPUS_PER_TASK set though the job asked for no CPUs")
 	}
+	// A home that does not exist on the node is not set.
+	if got := userEnv(Identity{Name: "nobody", Home: "/nonexistent/gpuq"}); got["HOME"] != "" || got["USER"] != "nobody" {
+		t.Errorf("userEnv without a home = %v", got)
+	}
 	// Sorted, and each variable once.
-	list := jobEnv(as, "n1", "/ckpt", nil)
+	list := jobEnv(as, "n1", "/ckpt", nil, nil)
 	if !slices.IsSorted(list) {
 		t.Error("environment not sorted")
 	}

@@ -2,7 +2,9 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/fsuser"
 	"github.com/gpuq/gpuq/internal/gpu"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/jobrun"
@@ -59,27 +62,46 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 	a.mu.Lock()
 	a.runs[r.alloc] = r
 	a.mu.Unlock()
-	a.log.Info("job started", "job", ref.String(), "allocation", r.alloc, "gpus", len(as.GpuIds))
+	a.log.Info("job started", "job", ref.String(), "allocation", r.alloc, "gpus", len(as.GpuIds), "user", r.user)
 	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: &gpuqv1.JobUpdate{
 		AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: timestamppb.New(now),
 	}}})
 	a.watch(ctx, r)
 }
 
-// runSpec writes the script and builds what the runtime runs.
+// runSpec decides whom the job runs as, makes its files and builds what
+// the runtime runs. What gpuq-node makes for the job belongs to the job's
+// user: the job directory with the script (the working directory of a job
+// without --chdir) and the checkpoint directory, both 0700, made by root
+// in root's directories and then handed over; output directories are made
+// as the user (they are in the user's directories).
 func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 	j := as.Job
 	sp := j.Spec
+	id, err := a.opts.Users.Resolve(sp.User)
+	if err != nil {
+		return jobrun.Spec{}, fmt.Errorf("run as: %w", err)
+	}
+	r.user = id.Name
+	own := func(path string) error {
+		if !a.opts.Users.Switches() {
+			return nil
+		}
+		return os.Lchown(path, int(id.UID), int(id.GID))
+	}
 	dir := filepath.Join(a.opts.StateDir, "jobs", r.alloc)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirOwned(dir, own); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("job directory: %w", err)
 	}
 	script := filepath.Join(dir, "script")
-	if err := os.WriteFile(script, sp.Script, 0o755); err != nil {
+	if err := os.WriteFile(script, sp.Script, 0o700); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("write script: %w", err)
 	}
+	if err := own(script); err != nil {
+		return jobrun.Spec{}, fmt.Errorf("script: %w", err)
+	}
 	ckpt := filepath.Join(a.opts.CheckpointDir, checkpointName(j))
-	if err := os.MkdirAll(ckpt, 0o755); err != nil {
+	if err := mkdirOwned(ckpt, own); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("checkpoint directory: %w", err)
 	}
 	workDir := sp.Chdir
@@ -91,10 +113,15 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 	if sp.Error != "" {
 		stderr = outputPath(sp.Error, j, a.opts.Info.Name)
 	}
-	for _, p := range []string{stdout, stderr} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return jobrun.Spec{}, fmt.Errorf("output directory: %w", err)
+	if err := a.asUser(id, func() error {
+		for _, p := range []string{stdout, stderr} {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
 		}
+		return nil
+	}); err != nil {
+		return jobrun.Spec{}, fmt.Errorf("output directory: %w", err)
 	}
 	var devs []gpu.Device
 	for _, d := range a.opts.Devices {
@@ -128,7 +155,7 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		ID:          r.alloc,
 		Image:       image,
 		Args:        args,
-		Env:         jobEnv(as, a.opts.Info.Name, ckpt, gpu.VisibleDevicesEnv(devs)),
+		Env:         jobEnv(as, a.opts.Info.Name, ckpt, gpu.VisibleDevicesEnv(devs), userEnv(id)),
 		Dir:         workDir,
 		Mounts:      []jobrun.Mount{{Source: dir, Target: dir, ReadOnly: true}, {Source: workDir, Target: workDir}, {Source: ckpt, Target: ckpt}},
 		Devices:     gpu.DeviceNodes(devs),
@@ -136,8 +163,33 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		Stderr:      stderr,
 		MemoryBytes: sp.MemoryBytes,
 		CPUs:        float64(sp.Cpus),
+		UID:         &id.UID,
+		GID:         &id.GID,
+		Groups:      append([]uint32{}, id.Groups...), // not nil: exactly these
 		Labels:      labels,
 	}, nil
+}
+
+// mkdirOwned makes dir (mode 0700; its parents 0755) when missing, then
+// hands it over with own. Its parent must be gpuq-node's (state_dir,
+// checkpoint_dir), so no user can swap dir for a link in between.
+func mkdirOwned(dir string, own func(string) error) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return own(dir)
+}
+
+// asUser runs fn with id's file-system identity when gpuq-node can change
+// users, else as gpuq-node.
+func (a *Agent) asUser(id Identity, fn func() error) error {
+	if !a.opts.Users.Switches() {
+		return fn()
+	}
+	return fsuser.Do(fsuser.ID{UID: id.UID, GID: id.GID, Groups: id.Groups}, fn)
 }
 
 // watch waits for a run to end and reports the end. At the time limit it
