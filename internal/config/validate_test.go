@@ -152,6 +152,27 @@ func TestValidateProblems(t *testing.T) {
 			{"teams[0].monthly_budget", "must not be negative, got -20000.00"},
 			{"pools[0].price_per_gpu_hour", "must not be negative, got -2.90"},
 		}},
+		{"insecure plaintext off loopback", func(c *Config) {
+			c.Listen.TCP = "0.0.0.0:7420"
+			c.Security.InsecurePlaintext = true
+		}, []Problem{{"security.insecure_plaintext", `only for a loopback listen.tcp address (127.0.0.1, ::1, localhost), not "0.0.0.0:7420"`}}},
+		{"insecure plaintext on loopback", func(c *Config) {
+			c.Listen.TCP = "[::1]:7420"
+			c.Security.InsecurePlaintext = true
+		}, nil},
+		{"security and limits", func(c *Config) {
+			c.Security.Operators = []string{"ops", ""}
+			c.Security.TokenTTL = 0
+			c.Limits = Limits{MaxRequestBytes: 100, SubmitRate: -1, SubmitBurst: -1, MaxPendingPerUser: -1, MaxPendingPerTeam: -2}
+		}, []Problem{
+			{"security.operators[1]", "must not be empty"},
+			{"security.token_ttl", "must be positive, got 0s"},
+			{"limits.max_request_bytes", "must be 0 (the gRPC default, 4 MiB) or at least 65536, got 100"},
+			{"limits.submit_rate", "must not be negative, got -1"},
+			{"limits.submit_burst", "must be at least 1 when submit_rate is set, got -1"},
+			{"limits.max_pending_per_user", "must not be negative, got -1"},
+			{"limits.max_pending_per_team", "must not be negative, got -2"},
+		}},
 		{"preferred region unknown", func(c *Config) { c.Teams[1].PreferredRegion = "us-west2" },
 			[]Problem{{"teams[1].preferred_region", `no pool is in region "us-west2" (regions: us-east1, us-west1)`}}},
 		{"preferred region without pools", func(c *Config) { c.Pools = nil },

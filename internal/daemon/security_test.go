@@ -378,3 +378,78 @@ func promote(t *testing.T, tok string) string {
 	body, _ = json.Marshal(m)
 	return auth.TokenPrefix + base64.RawURLEncoding.EncodeToString(body) + "." + sig
 }
+
+// TestInsecurePlaintextLoopback: the insecure mode serves plaintext TCP on
+// loopback; tokens are still required there, and TLS clients fail.
+func TestInsecurePlaintextLoopback(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gpuqins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	sock := filepath.Join(dir, "gpuqd.sock")
+	addr := freeAddr(t)
+	go func() {
+		done <- Main(ctx, []string{"gpuqd", "--config", "../../examples/gpuqd.yaml", "--data-dir", filepath.Join(dir, "data"),
+			"--socket", sock, "--listen", addr, "--insecure-plaintext"}, &out, &errOut)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("gpuqd exited %d: %s", code, errOut.String())
+		}
+	})
+	op, err := client.Dial("unix://"+sock, client.Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	var tok string
+	for i := 0; ; i++ {
+		resp, err := op.CreateToken(tctx(t), "alice", "user", []string{"sf"}, time.Hour)
+		if err == nil {
+			tok = resp.Token
+			break
+		}
+		if i == 100 {
+			t.Fatalf("create token: %v\n%s", err, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	plain, _ := client.Dial(addr, client.Security{Insecure: true, Token: tok})
+	defer plain.Close()
+	if who, err := plain.WhoAmI(tctx(t)); err != nil || who.Name != "alice" {
+		t.Errorf("plaintext with a token: %v, %v", who, err)
+	}
+	anon, _ := client.Dial(addr, client.Security{Insecure: true})
+	defer anon.Close()
+	_, err = anon.List(tctx(t), &gpuqv1.JobFilter{})
+	wantErr(t, "plaintext without a token", err, job.ErrUnauthenticated)
+	tlsClient, _ := client.Dial(addr, client.Security{Token: tok})
+	defer tlsClient.Close()
+	_, err = tlsClient.WhoAmI(tctx(t))
+	wantErr(t, "TLS to the plaintext port", err, job.ErrUnavailable)
+	if !strings.Contains(errOut.String(), "INSECURE") {
+		t.Errorf("gpuqd does not warn about the insecure mode:\n%s", errOut.String())
+	}
+
+	// Off loopback the flag is refused, naming the field.
+	var out2, errOut2 bytes.Buffer
+	code := Main(context.Background(), []string{"gpuqd", "--config", "../../examples/gpuqd.yaml", "--listen", "0.0.0.0:7420",
+		"--insecure-plaintext", "config", "check"}, &out2, &errOut2)
+	if code != 1 || !strings.Contains(errOut2.String(), "security.insecure_plaintext") {
+		t.Errorf("insecure off loopback: exit %d, %s", code, errOut2.String())
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
