@@ -68,6 +68,12 @@ func Init(dir string, hosts []string, now time.Time) (InitResult, error) {
 			err = writePair(dir, CACertFile, CAKeyFile, caCert, caKey)
 		}
 		res.Created = true
+		// What the old CA signed or names is of no use with the new one.
+		for _, f := range []string{ServerCert, ServerKey, JoinTokenFile} {
+			if rmErr := os.Remove(filepath.Join(dir, f)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
+				err = rmErr
+			}
+		}
 	}
 	if err != nil {
 		return res, err
@@ -173,6 +179,36 @@ func (ca *CA) SignNode(csrDER []byte, name string, now time.Time) ([]byte, error
 	return der, nil
 }
 
+// SignUser checks a user's certificate request and returns a client
+// certificate (DER) naming gpuq://user/<name>?role=<role>&team=<team>...,
+// valid for ttl.
+func (ca *CA) SignUser(csrDER []byte, name string, role Role, teams []string, ttl time.Duration, now time.Time) ([]byte, time.Time, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("certificate request: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("certificate request: %w", err)
+	}
+	q := url.Values{"role": {string(role)}, "team": teams}
+	u := &url.URL{Scheme: uriScheme, Host: "user", Path: "/" + name, RawQuery: q.Encode()}
+	expires := now.Add(ttl)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: name, OrganizationalUnit: []string{"gpuq-user"}},
+		NotBefore:    now.Add(-5 * time.Minute),
+		NotAfter:     expires,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:         []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.key)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("sign user certificate: %w", err)
+	}
+	return der, expires, nil
+}
+
 // IdentityFromCert returns the principal a verified client certificate names.
 func IdentityFromCert(c *x509.Certificate) (*Identity, error) {
 	for _, u := range c.URIs {
@@ -191,7 +227,11 @@ func IdentityFromCert(c *x509.Certificate) (*Identity, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &Identity{Kind: KindUser, Name: name, Role: role, Teams: u.Query()["team"], Method: MethodCert}, nil
+			id := &Identity{Kind: KindUser, Name: name, Role: role, Teams: u.Query()["team"], Method: MethodCert}
+			if role == RoleTeamAdmin {
+				id.AdminOf = id.Teams
+			}
+			return id, nil
 		}
 	}
 	return nil, errors.New("the client certificate names no gpuq principal")
@@ -223,6 +263,9 @@ func ServerTLS(dir string) (*tls.Config, *CA, error) {
 // server must present a chain to a CA in roots or, when roots is nil, to
 // the CA whose fingerprint is pin. cert, when not nil, is presented.
 func ClientTLS(serverName string, roots *x509.CertPool, pin string, cert *tls.Certificate) (*tls.Config, error) {
+	if serverName == "" {
+		return nil, errors.New("no server name to check gpuqd's certificate against")
+	}
 	c := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12, RootCAs: roots}
 	if cert != nil {
 		c.Certificates = []tls.Certificate{*cert}
@@ -254,7 +297,7 @@ func ClientTLS(serverName string, roots *x509.CertPool, pin string, cert *tls.Ce
 }
 
 // NewNodeKey returns a new private key and a certificate request for a
-// node called name.
+// node (or user) called name.
 func NewNodeKey(name string) (crypto.Signer, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -54,7 +54,7 @@ func NewRegistry(signer *Signer, store TokenStore, caPin string, maxTTL time.Dur
 // Issue signs a token for subject and records it durably before returning
 // it. by names the issuer for the record.
 func (r *Registry) Issue(subject string, role Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error) {
-	if ttl <= 0 || ttl > r.maxTTL {
+	if ttl < time.Second || ttl > r.maxTTL {
 		return "", nil, &job.FieldError{Field: "ttl", Problem: fmt.Sprintf("must be between 1s and %s, got %s", r.maxTTL, ttl)}
 	}
 	c := Claims{ID: NewTokenID(), Subject: subject, Teams: slices.Clone(teams), Role: role,
@@ -88,7 +88,7 @@ func (r *Registry) Check(tok string, now time.Time) (Claims, error) {
 		return c, ErrTokenUnknown
 	case info.Revoked != nil:
 		return c, fmt.Errorf("%w at %s", ErrTokenRevoked, info.Revoked.AsTime().Format(time.RFC3339))
-	case info.Subject != c.Subject:
+	case info.Subject != c.Subject || info.Role != string(c.Role) || !slices.Equal(info.Teams, c.Teams) || !info.Expires.AsTime().Equal(c.Expires):
 		return c, ErrTokenForged
 	}
 	return c, nil

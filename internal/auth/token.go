@@ -107,11 +107,12 @@ func split(tok string) (Claims, string, []byte, error) {
 		return c, "", nil, fmt.Errorf("%w: no signature", ErrBadToken)
 	}
 	body, err := b64.DecodeString(strings.TrimPrefix(payload, TokenPrefix))
-	if err != nil {
+	if err != nil || b64.EncodeToString(body) != strings.TrimPrefix(payload, TokenPrefix) {
 		return c, "", nil, fmt.Errorf("%w: claims are not base64url", ErrBadToken)
 	}
 	sig, err := b64.DecodeString(sigText)
-	if err != nil {
+	if err != nil || b64.EncodeToString(sig) != sigText {
+		// Only the canonical spelling: a token has one text.
 		return c, "", nil, fmt.Errorf("%w: signature is not base64url", ErrBadToken)
 	}
 	if err := json.Unmarshal(body, &c); err != nil {
@@ -154,7 +155,7 @@ func ParseJoinToken(s string) (JoinToken, error) {
 	if len(secret) < 32 {
 		return JoinToken{}, errors.New("join token: secret too short")
 	}
-	if ca != "" && len(ca) != 64 {
+	if _, err := hex.DecodeString(ca); ca != "" && (len(ca) != 64 || err != nil) {
 		return JoinToken{}, errors.New("join token: CA fingerprint is not 64 hex digits")
 	}
 	return JoinToken{Secret: secret, CA: ca}, nil

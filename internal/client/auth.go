@@ -37,3 +37,11 @@ func (c *Client) JoinNode(ctx context.Context, node, joinToken string, csr []byt
 	resp, err := gpuqv1.NewNodeServiceClient(c.conn).JoinNode(ctx, &gpuqv1.JoinNodeRequest{Node: node, JoinToken: joinToken, Csr: csr})
 	return resp, c.err(err)
 }
+
+// CreateCertificate has gpuqd sign a user's certificate request
+// (operators only); ttl 0 is gpuqd's default.
+func (c *Client) CreateCertificate(ctx context.Context, user, role string, teams []string, ttl time.Duration, csr []byte) (*gpuqv1.CreateCertificateResponse, error) {
+	resp, err := c.authz.CreateCertificate(ctx, &gpuqv1.CreateCertificateRequest{User: user, Role: role, Teams: teams,
+		TtlSeconds: int64(ttl / time.Second), Csr: csr})
+	return resp, c.err(err)
+}

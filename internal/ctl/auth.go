@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ const (
 	envCA          = "GPUQ_CA"          // a CA certificate file to trust gpuqd with
 	envCredentials = "GPUQ_CREDENTIALS" // the credentials file
 	envInsecure    = "GPUQ_INSECURE"    // "1": plaintext TCP (gpuqd's insecure loopback mode)
+	envCert        = "GPUQ_CERT"        // a client certificate file, instead of a token
+	envKey         = "GPUQ_KEY"         // its key file
 )
 
 // credentials is what `gpuqctl login` stores, in a file of mode 0600.
@@ -96,7 +99,97 @@ func (r *runner) security(c *cli.Context, creds credentials) (client.Security, e
 		sec.Roots = pool
 	}
 	sec.Insecure = c.Bool("insecure-plaintext") || r.cfg.getenv(envInsecure) == "1"
+	cert, key := c.String("cert"), c.String("key")
+	if cert == "" {
+		cert, key = r.cfg.getenv(envCert), r.cfg.getenv(envKey)
+	}
+	if cert != "" {
+		if key == "" {
+			return sec, &inputError{source: "--key", err: errors.New("a client certificate needs its key (--key or $GPUQ_KEY)")}
+		}
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return sec, &inputError{source: "--cert", err: err}
+		}
+		if sec.Roots == nil {
+			return sec, &inputError{source: "--cert", err: errors.New("a client certificate needs gpuqd's CA to trust gpuqd (--ca or $GPUQ_CA; ca.crt beside the certificate)")}
+		}
+		sec.Certificate, sec.Token = &pair, ""
+	}
 	return sec, nil
+}
+
+func (r *runner) certCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cert",
+		Usage: "issue client certificates to users (operators)",
+		Subcommands: []*cli.Command{{
+			Name:  "create",
+			Usage: "make a key and a client certificate for a user, in --out",
+			Description: `Makes a new key here, has gpuqd sign a certificate for it, and writes
+USER.key (0600), USER.crt and ca.crt into --out. The user then runs
+gpuqctl --server HOST:PORT --ca ca.crt --cert USER.crt --key USER.key ...
+(or $GPUQ_CA, $GPUQ_CERT, $GPUQ_KEY). Certificates cannot be revoked: keep
+--ttl short; tokens (gpuqctl token create) can be.`,
+			UsageText: "gpuqctl cert create --user NAME [--team TEAM]... [--role ROLE] [--ttl 720h] --out DIR",
+			Flags: []cli.Flag{
+				newStringFlag(&cli.StringFlag{Name: "user", Usage: "the user the certificate names", Required: true}),
+				newStringSliceFlag(&cli.StringSliceFlag{Name: "team", Usage: "a `TEAM` the user belongs to (repeatable, or comma-separated)"}),
+				newStringFlag(&cli.StringFlag{Name: "role", Value: "user", Usage: "user, team-admin (of --team) or operator"}),
+				newStringFlag(&cli.StringFlag{Name: "ttl", Usage: "lifetime, such as 720h or 30d (default: gpuqd's security.token_ttl)"}),
+				newStringFlag(&cli.StringFlag{Name: "out", Usage: "the `DIR` to write the key and certificates into", Required: true}),
+			},
+			OnUsageError: onUsageError,
+			Action: func(c *cli.Context) error {
+				ttl, err := ttlFlag(c)
+				if err != nil {
+					return err
+				}
+				user := c.String("user")
+				key, csr, err := auth.NewNodeKey(user)
+				if err != nil {
+					return err
+				}
+				cl, err := r.client(c)
+				if err != nil {
+					return err
+				}
+				resp, err := cl.CreateCertificate(c.Context, user, c.String("role"), splitLists(c.StringSlice("team")), ttl, csr)
+				if err != nil {
+					return err
+				}
+				dir := c.String("out")
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return err
+				}
+				if err := auth.WriteKey(filepath.Join(dir, user+".key"), key); err != nil {
+					return err
+				}
+				if err := auth.WriteCert(filepath.Join(dir, user+".crt"), resp.Certificate); err != nil {
+					return err
+				}
+				if err := auth.WriteCert(filepath.Join(dir, "ca.crt"), resp.CaCertificate); err != nil {
+					return err
+				}
+				fmt.Fprintf(r.stdout, "Wrote %s.key, %s.crt and ca.crt to %s; the certificate expires %s.\n", user, user, dir,
+					resp.Expires.AsTime().In(r.cfg.loc).Format("2006-01-02 15:04 MST"))
+				return nil
+			},
+		}},
+	}
+}
+
+// ttlFlag reads --ttl; 0 when it is not set.
+func ttlFlag(c *cli.Context) (time.Duration, error) {
+	s := c.String("ttl")
+	if s == "" {
+		return 0, nil
+	}
+	d, err := gpuqconfig.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usagef(c, "--ttl: %q is not a positive duration", s)
+	}
+	return d, nil
 }
 
 func (r *runner) loginCommand() *cli.Command {
@@ -250,13 +343,9 @@ func (r *runner) tokenCommand() *cli.Command {
 			},
 			OnUsageError: onUsageError,
 			Action: func(c *cli.Context) error {
-				var ttl time.Duration
-				if s := c.String("ttl"); s != "" {
-					d, err := gpuqconfig.ParseDuration(s)
-					if err != nil || d <= 0 {
-						return usagef(c, "--ttl: %q is not a positive duration", s)
-					}
-					ttl = d
+				ttl, err := ttlFlag(c)
+				if err != nil {
+					return err
 				}
 				cl, err := r.client(c)
 				if err != nil {

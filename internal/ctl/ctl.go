@@ -296,6 +296,8 @@ func (r *runner) app() *cli.App {
 		Flags: []cli.Flag{
 			newStringFlag(&cli.StringFlag{Name: "server", Usage: "gpuqd address: unix:///path, a socket path or host:port (default $GPUQ_SERVER, else the one gpuqctl login stored, else " + client.DefaultTarget + ")"}),
 			newStringFlag(&cli.StringFlag{Name: "ca", Usage: "trust gpuqd's TLS certificate through this CA certificate `FILE` (default $GPUQ_CA; a token carries the CA's fingerprint)"}),
+			newStringFlag(&cli.StringFlag{Name: "cert", Usage: "present this client certificate `FILE` instead of a token (default $GPUQ_CERT; gpuqctl cert create makes one)"}),
+			newStringFlag(&cli.StringFlag{Name: "key", Usage: "the key `FILE` of --cert (default $GPUQ_KEY)"}),
 			newBoolFlag(&cli.BoolFlag{Name: "insecure-plaintext", Usage: "INSECURE: speak plaintext TCP, for a gpuqd in its loopback-only insecure mode (default $GPUQ_INSECURE=1)"}),
 		},
 		Action: func(c *cli.Context) error {
@@ -324,6 +326,7 @@ func (r *runner) app() *cli.App {
 			r.logoutCommand(),
 			r.whoamiCommand(),
 			r.tokenCommand(),
+			r.certCommand(),
 		},
 	}
 }

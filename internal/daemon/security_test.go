@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -259,6 +261,35 @@ func TestAuthorisation(t *testing.T) {
 		}
 		_, err = n1.List(ctx, &gpuqv1.JobFilter{})
 		wantErr(t, "a node lists jobs", err, job.ErrPermissionDenied)
+	})
+
+	t.Run("user certificates", func(t *testing.T) {
+		key, csr, err := auth.NewNodeKey("frank")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.CreateCertificate(ctx, "frank", "user", []string{"sf"}, time.Hour, csr)
+		wantErr(t, "alice issues a certificate", err, job.ErrPermissionDenied)
+		resp, err := c.op.CreateCertificate(ctx, "frank", "user", []string{"sf"}, time.Hour, csr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := x509.ParseCertificate(resp.CaCertificate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ca)
+		pair := tls.Certificate{Certificate: [][]byte{resp.Certificate}, PrivateKey: key}
+		frank := c.dial(t, c.tcp, client.Security{Roots: roots, Certificate: &pair})
+		who, err := frank.WhoAmI(ctx)
+		if err != nil || who.Name != "frank" || who.Method != "cert" || len(who.Teams) != 1 || who.Teams[0] != "sf" {
+			t.Fatalf("frank whoami = %v, %v", who, err)
+		}
+		_, err = frank.Cancel(ctx, jobFilter(id), "")
+		wantErr(t, "frank cancels alice's job", err, job.ErrPermissionDenied)
+		_, err = gpuqv1.NewNodeServiceClient(frank.Conn()).RegisterNode(ctx, &gpuqv1.RegisterNodeRequest{Node: &gpuqv1.NodeInfo{Name: "frank"}})
+		wantErr(t, "a user certificate registers a node", client.FromStatus(err), job.ErrPermissionDenied)
 	})
 
 	t.Run("bad tokens", func(t *testing.T) {

@@ -61,6 +61,8 @@ var Methods = map[string]Access{
 	"/gpuq.v1.AuthService/CreateToken": AccessOperator,
 	"/gpuq.v1.AuthService/ListTokens":  AccessOperator,
 	"/gpuq.v1.AuthService/RevokeToken": AccessOperator,
+
+	"/gpuq.v1.AuthService/CreateCertificate": AccessOperator,
 }
 
 // readOnly methods are not written to the audit log when allowed.

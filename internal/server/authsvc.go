@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/job"
@@ -21,19 +24,26 @@ type Registry interface {
 // AuthService implements gpuqv1.AuthServiceServer.
 type AuthService struct {
 	gpuqv1.UnimplementedAuthServiceServer
-	tokens     Registry
-	teams      []string
-	defaultTTL time.Duration
-	now        func() time.Time
+	opts AuthOptions
 }
 
-// NewAuthService issues tokens for members of teams, lasting defaultTTL
-// unless a request asks otherwise.
-func NewAuthService(tokens Registry, teams []string, defaultTTL time.Duration, now func() time.Time) *AuthService {
-	if now == nil {
-		now = time.Now
+// AuthOptions are what the AuthService issues with.
+type AuthOptions struct {
+	Tokens Registry
+	CA     *auth.CA // signs user certificates; nil: none are issued
+	Teams  []string // the teams tokens and certificates may name
+	// DefaultTTL is the lifetime of what a request gives none; MaxTTL
+	// bounds user certificates (the registry bounds tokens).
+	DefaultTTL, MaxTTL time.Duration
+	Now                func() time.Time
+}
+
+// NewAuthService serves opts.
+func NewAuthService(opts AuthOptions) *AuthService {
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &AuthService{tokens: tokens, teams: teams, defaultTTL: defaultTTL, now: now}
+	return &AuthService{opts: opts}
 }
 
 func (s *AuthService) WhoAmI(ctx context.Context, _ *gpuqv1.WhoAmIRequest) (*gpuqv1.WhoAmIResponse, error) {
@@ -49,34 +59,40 @@ func (s *AuthService) WhoAmI(ctx context.Context, _ *gpuqv1.WhoAmIRequest) (*gpu
 		AdminOf: id.AdminOf, Method: string(id.Method), TokenId: id.TokenID}, nil
 }
 
-func (s *AuthService) CreateToken(ctx context.Context, req *gpuqv1.CreateTokenRequest) (*gpuqv1.CreateTokenResponse, error) {
+// grant checks what a token or certificate request asks for.
+func (s *AuthService) grant(user, roleName string, teams []string, ttlSeconds int64) (auth.Role, time.Duration, error) {
 	var inv job.InvalidError
-	if req.User == "" || len(req.User) > 64 {
-		inv.Add("user", "required, at most 64 characters")
+	if user == "" || len(user) > 64 || strings.ContainsAny(user, "/?#&= \t\n") {
+		inv.Add("user", "required: at most 64 characters, no spaces or any of /?#&=")
 	}
-	role, err := auth.ParseRole(req.Role)
+	role, err := auth.ParseRole(roleName)
 	if err != nil {
 		inv.Add("role", "%v", err)
 	}
-	for i, t := range req.Teams {
-		if !slices.Contains(s.teams, t) {
+	for i, t := range teams {
+		if !slices.Contains(s.opts.Teams, t) {
 			inv.Add(fmt.Sprintf("teams[%d]", i), "unknown team %q", t)
 		}
 	}
-	if role == auth.RoleTeamAdmin && len(req.Teams) == 0 {
+	if role == auth.RoleTeamAdmin && len(teams) == 0 {
 		inv.Add("teams", "a team admin needs at least one team")
 	}
-	ttl := time.Duration(req.TtlSeconds) * time.Second
-	if req.TtlSeconds < 0 {
+	ttl := time.Duration(ttlSeconds) * time.Second
+	if ttlSeconds < 0 {
 		inv.Add("ttl_seconds", "must not be negative")
 	}
 	if ttl == 0 {
-		ttl = s.defaultTTL
+		ttl = s.opts.DefaultTTL
 	}
-	if err := inv.Err(); err != nil {
+	return role, ttl, inv.Err()
+}
+
+func (s *AuthService) CreateToken(ctx context.Context, req *gpuqv1.CreateTokenRequest) (*gpuqv1.CreateTokenResponse, error) {
+	role, ttl, err := s.grant(req.User, req.Role, req.Teams, req.TtlSeconds)
+	if err != nil {
 		return nil, err
 	}
-	tok, info, err := s.tokens.Issue(req.User, role, req.Teams, ttl, auth.FromContext(ctx).String(), s.now())
+	tok, info, err := s.opts.Tokens.Issue(req.User, role, req.Teams, ttl, auth.FromContext(ctx).String(), s.opts.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -84,16 +100,34 @@ func (s *AuthService) CreateToken(ctx context.Context, req *gpuqv1.CreateTokenRe
 }
 
 func (s *AuthService) ListTokens(_ context.Context, req *gpuqv1.ListTokensRequest) (*gpuqv1.ListTokensResponse, error) {
-	return &gpuqv1.ListTokensResponse{Tokens: s.tokens.List(req.All, s.now())}, nil
+	return &gpuqv1.ListTokensResponse{Tokens: s.opts.Tokens.List(req.All, s.opts.Now())}, nil
 }
 
 func (s *AuthService) RevokeToken(_ context.Context, req *gpuqv1.RevokeTokenRequest) (*gpuqv1.RevokeTokenResponse, error) {
 	if req.Id == "" {
 		return nil, &job.FieldError{Field: "id", Problem: "required"}
 	}
-	info, err := s.tokens.Revoke(req.Id, s.now())
+	info, err := s.opts.Tokens.Revoke(req.Id, s.opts.Now())
 	if err != nil {
 		return nil, err
 	}
 	return &gpuqv1.RevokeTokenResponse{Info: info}, nil
+}
+
+func (s *AuthService) CreateCertificate(_ context.Context, req *gpuqv1.CreateCertificateRequest) (*gpuqv1.CreateCertificateResponse, error) {
+	role, ttl, err := s.grant(req.User, req.Role, req.Teams, req.TtlSeconds)
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.MaxTTL > 0 && ttl > s.opts.MaxTTL {
+		return nil, &job.FieldError{Field: "ttl_seconds", Problem: fmt.Sprintf("at most %s (security.max_token_ttl), got %s", s.opts.MaxTTL, ttl)}
+	}
+	if s.opts.CA == nil {
+		return nil, fmt.Errorf("%w: this gpuqd has no CA", job.ErrUnavailable)
+	}
+	der, expires, err := s.opts.CA.SignUser(req.Csr, req.User, role, req.Teams, ttl, s.opts.Now())
+	if err != nil {
+		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
+	}
+	return &gpuqv1.CreateCertificateResponse{Certificate: der, CaCertificate: s.opts.CA.Cert.Raw, Expires: timestamppb.New(expires)}, nil
 }

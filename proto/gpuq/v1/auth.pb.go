@@ -559,6 +559,146 @@ func (x *RevokeTokenResponse) GetInfo() *TokenInfo {
 	return nil
 }
 
+type CreateCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Teams []string               `protobuf:"bytes,2,rep,name=teams,proto3" json:"teams,omitempty"`
+	Role  string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// 0: the configured token lifetime.
+	TtlSeconds int64 `protobuf:"varint,4,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// A PKCS#10 certificate request (DER) for the user's own key.
+	Csr           []byte `protobuf:"bytes,5,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateRequest) Reset() {
+	*x = CreateCertificateRequest{}
+	mi := &file_gpuq_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateRequest) ProtoMessage() {}
+
+func (x *CreateCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateRequest.ProtoReflect.Descriptor instead.
+func (*CreateCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateCertificateRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequest) GetTeams() []string {
+	if x != nil {
+		return x.Teams
+	}
+	return nil
+}
+
+func (x *CreateCertificateRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+func (x *CreateCertificateRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+type CreateCertificateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client certificate (DER), naming gpuq://user/<user>?role=..&team=..
+	Certificate []byte `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// gpuqd's CA certificate (DER).
+	CaCertificate []byte                 `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	Expires       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateResponse) Reset() {
+	*x = CreateCertificateResponse{}
+	mi := &file_gpuq_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateResponse) ProtoMessage() {}
+
+func (x *CreateCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateResponse.ProtoReflect.Descriptor instead.
+func (*CreateCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CreateCertificateResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *CreateCertificateResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *CreateCertificateResponse) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
 var File_gpuq_v1_auth_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_auth_proto_rawDesc = "" +
@@ -598,13 +738,25 @@ const file_gpuq_v1_auth_proto_rawDesc = "" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"=\n" +
 	"\x13RevokeTokenResponse\x12&\n" +
-	"\x04info\x18\x01 \x01(\v2\x12.gpuq.v1.TokenInfoR\x04info2\xa3\x02\n" +
+	"\x04info\x18\x01 \x01(\v2\x12.gpuq.v1.TokenInfoR\x04info\"\x8b\x01\n" +
+	"\x18CreateCertificateRequest\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
+	"\x05teams\x18\x02 \x03(\tR\x05teams\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1f\n" +
+	"\vttl_seconds\x18\x04 \x01(\x03R\n" +
+	"ttlSeconds\x12\x10\n" +
+	"\x03csr\x18\x05 \x01(\fR\x03csr\"\x9a\x01\n" +
+	"\x19CreateCertificateResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x124\n" +
+	"\aexpires\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires2\xff\x02\n" +
 	"\vAuthService\x129\n" +
 	"\x06WhoAmI\x12\x16.gpuq.v1.WhoAmIRequest\x1a\x17.gpuq.v1.WhoAmIResponse\x12H\n" +
 	"\vCreateToken\x12\x1b.gpuq.v1.CreateTokenRequest\x1a\x1c.gpuq.v1.CreateTokenResponse\x12E\n" +
 	"\n" +
 	"ListTokens\x12\x1a.gpuq.v1.ListTokensRequest\x1a\x1b.gpuq.v1.ListTokensResponse\x12H\n" +
-	"\vRevokeToken\x12\x1b.gpuq.v1.RevokeTokenRequest\x1a\x1c.gpuq.v1.RevokeTokenResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
+	"\vRevokeToken\x12\x1b.gpuq.v1.RevokeTokenRequest\x1a\x1c.gpuq.v1.RevokeTokenResponse\x12Z\n" +
+	"\x11CreateCertificate\x12!.gpuq.v1.CreateCertificateRequest\x1a\".gpuq.v1.CreateCertificateResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
 var (
 	file_gpuq_v1_auth_proto_rawDescOnce sync.Once
@@ -618,39 +770,44 @@ func file_gpuq_v1_auth_proto_rawDescGZIP() []byte {
 	return file_gpuq_v1_auth_proto_rawDescData
 }
 
-var file_gpuq_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_gpuq_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_gpuq_v1_auth_proto_goTypes = []any{
-	(*TokenInfo)(nil),             // 0: gpuq.v1.TokenInfo
-	(*WhoAmIRequest)(nil),         // 1: gpuq.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),        // 2: gpuq.v1.WhoAmIResponse
-	(*CreateTokenRequest)(nil),    // 3: gpuq.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 4: gpuq.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),     // 5: gpuq.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),    // 6: gpuq.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),    // 7: gpuq.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),   // 8: gpuq.v1.RevokeTokenResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*TokenInfo)(nil),                 // 0: gpuq.v1.TokenInfo
+	(*WhoAmIRequest)(nil),             // 1: gpuq.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),            // 2: gpuq.v1.WhoAmIResponse
+	(*CreateTokenRequest)(nil),        // 3: gpuq.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),       // 4: gpuq.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),         // 5: gpuq.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),        // 6: gpuq.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),        // 7: gpuq.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),       // 8: gpuq.v1.RevokeTokenResponse
+	(*CreateCertificateRequest)(nil),  // 9: gpuq.v1.CreateCertificateRequest
+	(*CreateCertificateResponse)(nil), // 10: gpuq.v1.CreateCertificateResponse
+	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
 }
 var file_gpuq_v1_auth_proto_depIdxs = []int32{
-	9,  // 0: gpuq.v1.TokenInfo.issued:type_name -> google.protobuf.Timestamp
-	9,  // 1: gpuq.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
-	9,  // 2: gpuq.v1.TokenInfo.revoked:type_name -> google.protobuf.Timestamp
+	11, // 0: gpuq.v1.TokenInfo.issued:type_name -> google.protobuf.Timestamp
+	11, // 1: gpuq.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
+	11, // 2: gpuq.v1.TokenInfo.revoked:type_name -> google.protobuf.Timestamp
 	0,  // 3: gpuq.v1.CreateTokenResponse.info:type_name -> gpuq.v1.TokenInfo
 	0,  // 4: gpuq.v1.ListTokensResponse.tokens:type_name -> gpuq.v1.TokenInfo
 	0,  // 5: gpuq.v1.RevokeTokenResponse.info:type_name -> gpuq.v1.TokenInfo
-	1,  // 6: gpuq.v1.AuthService.WhoAmI:input_type -> gpuq.v1.WhoAmIRequest
-	3,  // 7: gpuq.v1.AuthService.CreateToken:input_type -> gpuq.v1.CreateTokenRequest
-	5,  // 8: gpuq.v1.AuthService.ListTokens:input_type -> gpuq.v1.ListTokensRequest
-	7,  // 9: gpuq.v1.AuthService.RevokeToken:input_type -> gpuq.v1.RevokeTokenRequest
-	2,  // 10: gpuq.v1.AuthService.WhoAmI:output_type -> gpuq.v1.WhoAmIResponse
-	4,  // 11: gpuq.v1.AuthService.CreateToken:output_type -> gpuq.v1.CreateTokenResponse
-	6,  // 12: gpuq.v1.AuthService.ListTokens:output_type -> gpuq.v1.ListTokensResponse
-	8,  // 13: gpuq.v1.AuthService.RevokeToken:output_type -> gpuq.v1.RevokeTokenResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	11, // 6: gpuq.v1.CreateCertificateResponse.expires:type_name -> google.protobuf.Timestamp
+	1,  // 7: gpuq.v1.AuthService.WhoAmI:input_type -> gpuq.v1.WhoAmIRequest
+	3,  // 8: gpuq.v1.AuthService.CreateToken:input_type -> gpuq.v1.CreateTokenRequest
+	5,  // 9: gpuq.v1.AuthService.ListTokens:input_type -> gpuq.v1.ListTokensRequest
+	7,  // 10: gpuq.v1.AuthService.RevokeToken:input_type -> gpuq.v1.RevokeTokenRequest
+	9,  // 11: gpuq.v1.AuthService.CreateCertificate:input_type -> gpuq.v1.CreateCertificateRequest
+	2,  // 12: gpuq.v1.AuthService.WhoAmI:output_type -> gpuq.v1.WhoAmIResponse
+	4,  // 13: gpuq.v1.AuthService.CreateToken:output_type -> gpuq.v1.CreateTokenResponse
+	6,  // 14: gpuq.v1.AuthService.ListTokens:output_type -> gpuq.v1.ListTokensResponse
+	8,  // 15: gpuq.v1.AuthService.RevokeToken:output_type -> gpuq.v1.RevokeTokenResponse
+	10, // 16: gpuq.v1.AuthService.CreateCertificate:output_type -> gpuq.v1.CreateCertificateResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_auth_proto_init() }
@@ -664,7 +821,7 @@ func file_gpuq_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_auth_proto_rawDesc), len(file_gpuq_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,10 +22,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_WhoAmI_FullMethodName      = "/gpuq.v1.AuthService/WhoAmI"
-	AuthService_CreateToken_FullMethodName = "/gpuq.v1.AuthService/CreateToken"
-	AuthService_ListTokens_FullMethodName  = "/gpuq.v1.AuthService/ListTokens"
-	AuthService_RevokeToken_FullMethodName = "/gpuq.v1.AuthService/RevokeToken"
+	AuthService_WhoAmI_FullMethodName            = "/gpuq.v1.AuthService/WhoAmI"
+	AuthService_CreateToken_FullMethodName       = "/gpuq.v1.AuthService/CreateToken"
+	AuthService_ListTokens_FullMethodName        = "/gpuq.v1.AuthService/ListTokens"
+	AuthService_RevokeToken_FullMethodName       = "/gpuq.v1.AuthService/RevokeToken"
+	AuthService_CreateCertificate_FullMethodName = "/gpuq.v1.AuthService/CreateCertificate"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -40,6 +41,9 @@ type AuthServiceClient interface {
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
 	// RevokeToken makes a token unusable from now on (operators only).
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// CreateCertificate signs a user's client certificate request
+	// (operators only). Certificates cannot be revoked: keep them short.
+	CreateCertificate(ctx context.Context, in *CreateCertificateRequest, opts ...grpc.CallOption) (*CreateCertificateResponse, error)
 }
 
 type authServiceClient struct {
@@ -90,6 +94,16 @@ func (c *authServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequ
 	return out, nil
 }
 
+func (c *authServiceClient) CreateCertificate(ctx context.Context, in *CreateCertificateRequest, opts ...grpc.CallOption) (*CreateCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCertificateResponse)
+	err := c.cc.Invoke(ctx, AuthService_CreateCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -102,6 +116,9 @@ type AuthServiceServer interface {
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
 	// RevokeToken makes a token unusable from now on (operators only).
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// CreateCertificate signs a user's client certificate request
+	// (operators only). Certificates cannot be revoked: keep them short.
+	CreateCertificate(context.Context, *CreateCertificateRequest) (*CreateCertificateResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -123,6 +140,9 @@ func (UnimplementedAuthServiceServer) ListTokens(context.Context, *ListTokensReq
 }
 func (UnimplementedAuthServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedAuthServiceServer) CreateCertificate(context.Context, *CreateCertificateRequest) (*CreateCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCertificate not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -217,6 +237,24 @@ func _AuthService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_CreateCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).CreateCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_CreateCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).CreateCertificate(ctx, req.(*CreateCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -239,6 +277,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _AuthService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "CreateCertificate",
+			Handler:    _AuthService_CreateCertificate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
