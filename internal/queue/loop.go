@@ -72,6 +72,7 @@ func (q *Queue) snapshot() *sched.Snapshot {
 	now := q.now()
 	s := &sched.Snapshot{Now: now, Nodes: q.schedNodes(), Teams: q.schedTeams(now), Policy: q.opts.Policy}
 	needed := map[uint64]bool{}
+	live := 0
 	for _, r := range q.order {
 		j := q.jobs[r]
 		if j.State == gpuqv1.JobState_JOB_STATE_PENDING {
@@ -79,7 +80,13 @@ func (q *Queue) snapshot() *sched.Snapshot {
 				needed[d.JobId] = true
 			}
 		}
+		if !job.Ended(j.State) {
+			live++
+		}
 	}
+	// Sized once: growing a slice of 100,000 jobs by appends allocates
+	// five times its size each cycle, and that garbage set gpuqd's RSS.
+	s.Jobs = make([]sched.Job, 0, live+len(needed))
 	for _, r := range q.order {
 		j := q.jobs[r]
 		if job.Ended(j.State) && !needed[r.ID] {

@@ -317,7 +317,7 @@ func (d *decider) decide() Plan {
 		ref    job.Ref
 		ji     int32
 	}
-	var eligible []item
+	eligible := make([]item, 0, pending)
 	for i := range s.Jobs {
 		j := &s.Jobs[i]
 		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
