@@ -150,28 +150,33 @@ func (b *BudgetTally) Add(rec *gpuqv1.RunRecord) {
 // Budgets returns the teams' budgets, in the order they were asked for.
 func (b *BudgetTally) Budgets() []Budget {
 	out := make([]Budget, 0, len(b.teams))
-	centsDiv := new(big.Int).Mul(nsPerHour, big.NewInt(int64(money.Cent)))
 	for _, bt := range b.teams {
-		value := new(big.Int)
-		for _, c := range bt.tally.Cells() {
-			if rate, ok := b.p.Rate(c.Team, c.Pool, c.GPUType); ok {
-				value.Add(value, c.Time.value(rate))
-			}
-		}
-		bu := Budget{
-			Team: bt.t.Name, Location: bt.t.location(), Month: bt.month, Period: bt.period,
-			Budget: bt.t.MonthlyBudget, Spent: centsOf(value),
-		}
-		bu.Forecast = bu.Spent
-		if elapsed := b.at.Sub(bt.period.Start); elapsed > 0 {
-			// value * month / (elapsed * ns per hour * cent), rounded once.
-			n := new(big.Int).Mul(value, big.NewInt(int64(bt.period.Duration())))
-			d := new(big.Int).Mul(centsDiv, big.NewInt(int64(elapsed)))
-			bu.Forecast = money.Amount(roundQuo(n, d)) * money.Cent
-		}
-		bu.SpentBP, bu.ForecastBP = basisPoints(bu.Spent, bu.Budget), basisPoints(bu.Forecast, bu.Budget)
-		bu.Alert, bu.ForecastAlert = alertOf(bu.Spent, bu.Budget), alertOf(bu.Forecast, bu.Budget)
-		out = append(out, bu)
+		out = append(out, bt.budget(b.at, &b.p))
 	}
 	return out
+}
+
+// budget prices the team's tally as its budget at the instant at.
+func (bt *budgetTeam) budget(at time.Time, p *Pricing) Budget {
+	centsDiv := new(big.Int).Mul(nsPerHour, big.NewInt(int64(money.Cent)))
+	value := new(big.Int)
+	for _, c := range bt.tally.Cells() {
+		if rate, ok := p.Rate(c.Team, c.Pool, c.GPUType); ok {
+			value.Add(value, c.Time.value(rate))
+		}
+	}
+	bu := Budget{
+		Team: bt.t.Name, Location: bt.t.location(), Month: bt.month, Period: bt.period,
+		Budget: bt.t.MonthlyBudget, Spent: centsOf(value),
+	}
+	bu.Forecast = bu.Spent
+	if elapsed := at.Sub(bt.period.Start); elapsed > 0 {
+		// value * month / (elapsed * ns per hour * cent), rounded once.
+		n := new(big.Int).Mul(value, big.NewInt(int64(bt.period.Duration())))
+		d := new(big.Int).Mul(centsDiv, big.NewInt(int64(elapsed)))
+		bu.Forecast = money.Amount(roundQuo(n, d)) * money.Cent
+	}
+	bu.SpentBP, bu.ForecastBP = basisPoints(bu.Spent, bu.Budget), basisPoints(bu.Forecast, bu.Budget)
+	bu.Alert, bu.ForecastAlert = alertOf(bu.Spent, bu.Budget), alertOf(bu.Forecast, bu.Budget)
+	return bu
 }

@@ -7,15 +7,18 @@
 //
 // # Key schema, version 1
 //
-//	m/schema             "1"                       schema version, checked on open
-//	m/next_id            uint64 big-endian         the next job id to hand out
-//	j/<id>               gpuq.v1.JobSpec           a submission without script, environment, array task ids
-//	p/<id>               gpuq.v1.JobSpec           the same submission's script, environment, array task ids
-//	t/<id>/<task>        gpuq.v1.Job               one job, or one array task; spec unset
-//	r/<request id>       uint64 big-endian         idempotency: request id -> job id
-//	a/<end>/<allocation> gpuq.v1.RunRecord         accounting: one record per run, <end> the
-//	                                               run's end as 8 bytes of Unix nanoseconds
-//	u/<key>              gpuq.v1.DecayedUsage      billed usage per team ("sf") and user ("sf/alice")
+//	m/schema                 "1"                        schema version, checked on open
+//	m/next_id                uint64 big-endian          the next job id to hand out
+//	j/<id>                   gpuq.v1.JobSpec            a submission without script, environment, array task ids
+//	p/<id>                   gpuq.v1.JobSpec            the same submission's script, environment, array task ids
+//	t/<id>/<task>            gpuq.v1.Job                one job, or one array task; spec unset
+//	r/<request id>           uint64 big-endian          idempotency: request id -> job id
+//	a/<end>/<allocation>     gpuq.v1.RunRecord          accounting: one record per run, <end> the
+//	                                                    run's end as 8 bytes of Unix nanoseconds
+//	u/<key>                  gpuq.v1.DecayedUsage       billed usage per team ("sf") and user ("sf/alice")
+//	b/<month>/<team>/<pct>   gpuq.v1.BudgetAlertEvent   a budget alert: <month> YYYY-MM, <pct> the
+//	                                                    threshold as three digits ("080", "100")
+//	o/<team>                 gpuq.v1.BudgetOverride     a team's monthly budget set by an operator
 //
 // <id> is the job id as 8 bytes big-endian, so keys sort by id. <task> is 5
 // bytes: 0x00 and four zero bytes for a job that is not an array, 0x01 and the

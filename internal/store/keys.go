@@ -15,12 +15,14 @@ var (
 	keySchema = []byte("m/schema")
 	keyNextID = []byte("m/next_id")
 
-	prefixSpec    = []byte("j/")
-	prefixPayload = []byte("p/")
-	prefixTask    = []byte("t/")
-	prefixRequest = []byte("r/")
-	prefixRecord  = []byte("a/")
-	prefixUsage   = []byte("u/")
+	prefixSpec     = []byte("j/")
+	prefixPayload  = []byte("p/")
+	prefixTask     = []byte("t/")
+	prefixRequest  = []byte("r/")
+	prefixRecord   = []byte("a/")
+	prefixUsage    = []byte("u/")
+	prefixAlert    = []byte("b/")
+	prefixOverride = []byte("o/")
 )
 
 func idKey(prefix []byte, id uint64) []byte {
