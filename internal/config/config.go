@@ -17,6 +17,7 @@ type Config struct {
 	Teams    []Team   `yaml:"teams"`
 	Pools    []Pool   `yaml:"pools"`
 	Defaults Defaults `yaml:"defaults"`
+	Budgets  Budgets  `yaml:"budgets"`
 }
 
 // Listen says where gpuqd serves its API. Either address may be "" to turn
@@ -83,6 +84,25 @@ type Defaults struct {
 	Team              string   `yaml:"team,omitempty"` // for submissions that name no team; "" for none
 }
 
+// Budgets configures what gpuqd does as teams spend their monthly budgets
+// (teams[].monthly_budget): the alerts at 80% and 100%, and the hard limit.
+type Budgets struct {
+	// WebhookURL receives each alert as a JSON POST; "" for none. It may
+	// carry a secret: gpuqd logs only its scheme and host.
+	WebhookURL string `yaml:"webhook_url,omitempty"`
+	// WebhookTimeout bounds each attempt; WebhookAttempts is how many times
+	// an alert is tried before the next check tries again.
+	WebhookTimeout  Duration `yaml:"webhook_timeout"`
+	WebhookAttempts int      `yaml:"webhook_attempts"`
+	// HardLimit holds the new jobs of a team that has spent its whole
+	// monthly budget (reason Budget) until the budget is raised or the job
+	// is released.
+	HardLimit bool `yaml:"hard_limit,omitempty"`
+	// CheckInterval is how often gpuqd checks the budgets besides when a
+	// run ends: a new month, a webhook that failed.
+	CheckInterval Duration `yaml:"check_interval"`
+}
+
 // Default returns the configuration gpuqd runs with when its file sets
 // nothing. It has no teams and no pools; DefaultTeam and DefaultPool give the
 // defaults of their items.
@@ -98,6 +118,11 @@ func Default() Config {
 			KillWait:          Duration(30 * time.Second),
 			HeartbeatInterval: Duration(10 * time.Second),
 			NodeDownAfter:     Duration(60 * time.Second),
+		},
+		Budgets: Budgets{
+			WebhookTimeout:  Duration(5 * time.Second),
+			WebhookAttempts: 3,
+			CheckInterval:   Duration(time.Minute),
 		},
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gpuq/gpuq/internal/webhook"
 )
 
 // Problem is one thing wrong with a config: the path of the field, as its
@@ -88,6 +90,7 @@ func (c *Config) Validate() error {
 		c.validatePool(v, path, p)
 	}
 	c.validateDefaults(v)
+	c.validateBudgets(v)
 	return v.err()
 }
 
@@ -271,6 +274,25 @@ func (c *Config) validateDefaults(v *validator) {
 		if _, ok := c.Team(d.Team); !ok {
 			v.add("defaults.team", "unknown team %q", d.Team)
 		}
+	}
+}
+
+func (c *Config) validateBudgets(v *validator) {
+	b := c.Budgets
+	if b.WebhookURL != "" {
+		// The URL is not repeated: it may carry a secret.
+		if err := webhook.CheckURL(b.WebhookURL); err != nil {
+			v.add("budgets.webhook_url", "%v", err)
+		}
+	}
+	if b.WebhookTimeout <= 0 {
+		v.add("budgets.webhook_timeout", "must be positive, got %s", b.WebhookTimeout)
+	}
+	if b.WebhookAttempts < 1 || b.WebhookAttempts > 10 {
+		v.add("budgets.webhook_attempts", "must be from 1 to 10, got %d", b.WebhookAttempts)
+	}
+	if b.CheckInterval < Duration(time.Second) {
+		v.add("budgets.check_interval", "must be at least 1s, got %s", b.CheckInterval)
 	}
 }
 

@@ -59,6 +59,9 @@ func TestValidateValid(t *testing.T) {
 		{"pool max only", func(c *Config) { c.Pools[0].MaxTimeLimit = Duration(time.Hour) }},
 		{"equal limits", func(c *Config) { c.Defaults.MaxTimeLimit = c.Defaults.TimeLimit }},
 		{"users", func(c *Config) { c.Teams[0].Users = []string{"alice", "bob@example.com"} }},
+		{"budget webhook and hard limit", func(c *Config) {
+			c.Budgets.WebhookURL, c.Budgets.HardLimit = "https://hooks.example.com/services/T0/B0/X", true
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +215,17 @@ func TestValidateProblems(t *testing.T) {
 			[]Problem{{"defaults.grace_period", "must be positive, got -5s"}}},
 		{"default team unknown", func(c *Config) { c.Defaults.Team = "tokyo" },
 			[]Problem{{"defaults.team", `unknown team "tokyo"`}}},
+		{"budgets", func(c *Config) {
+			c.Budgets = Budgets{WebhookURL: "hooks.example.com/T0/SECRET", WebhookTimeout: 0, WebhookAttempts: 11, CheckInterval: Duration(time.Millisecond)}
+		}, []Problem{
+			// The URL is not repeated: it may hold a secret.
+			{"budgets.webhook_url", "invalid webhook URL: want an http or https URL"},
+			{"budgets.webhook_timeout", "must be positive, got 0s"},
+			{"budgets.webhook_attempts", "must be from 1 to 10, got 11"},
+			{"budgets.check_interval", "must be at least 1s, got 1ms"},
+		}},
+		{"budgets webhook without host", func(c *Config) { c.Budgets.WebhookURL = "https:///hook" },
+			[]Problem{{"budgets.webhook_url", "invalid webhook URL: it has no host"}}},
 		{"every problem at once, in file order", func(c *Config) {
 			c.DataDir = ""
 			c.Teams[1].Name = "sf"
