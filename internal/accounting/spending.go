@@ -168,3 +168,14 @@ func (r *Refill) Add(rec *gpuqv1.RunRecord) {
 		r.teams[i].tally.Add(rec)
 	}
 }
+
+// Current reports whether every team's month contains at: whether Budgets
+// may be asked at at without a Roll.
+func (s *Spending) Current(at time.Time) bool {
+	for _, bt := range s.teams {
+		if !bt.period.Contains(at) {
+			return false
+		}
+	}
+	return true
+}
