@@ -82,7 +82,7 @@ func TestBudgetHolds(t *testing.T) {
 	}
 	q.Cycle()
 	want := map[string]string{
-		fmt.Sprint(over):          "PENDING/Budget",
+		fmt.Sprint(over):         "PENDING/Budget",
 		fmt.Sprintf("%d_0", arr): "PENDING/Budget",
 		fmt.Sprintf("%d_1", arr): "PENDING/Budget",
 		fmt.Sprint(userHeld):     "PENDING/JobHeldUser",
