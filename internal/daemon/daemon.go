@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/budget"
 	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/queue"
@@ -23,6 +24,7 @@ import (
 	"github.com/gpuq/gpuq/internal/sdnotify"
 	"github.com/gpuq/gpuq/internal/server"
 	"github.com/gpuq/gpuq/internal/store"
+	"github.com/gpuq/gpuq/internal/webhook"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -77,6 +79,23 @@ func Pricing(c *config.Config) accounting.Pricing {
 	return p
 }
 
+// Budgets builds the budget watcher from the config: the teams' budgets,
+// the hard limit, and the webhook when one is set.
+func Budgets(c *config.Config, st *store.Store, log *slog.Logger) (*budget.Watcher, error) {
+	opts := budget.Options{Pricing: Pricing(c), HardLimit: c.Budgets.HardLimit, Store: st, Logger: log,
+		Interval: time.Duration(c.Budgets.CheckInterval)}
+	if c.Budgets.WebhookURL != "" {
+		hook, err := webhook.New(webhook.Options{URL: c.Budgets.WebhookURL, Timeout: time.Duration(c.Budgets.WebhookTimeout),
+			Attempts: c.Budgets.WebhookAttempts, UserAgent: "gpuqd"})
+		if err != nil {
+			return nil, fmt.Errorf("budgets.webhook_url: %w", err)
+		}
+		opts.Webhook = hook
+		log.Info("budget alerts go to a webhook", "webhook", hook.Endpoint())
+	}
+	return budget.New(opts)
+}
+
 // Scheduling derives the scheduler's teams and policy from the config.
 func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
 	var teams []sched.Team
@@ -121,10 +140,18 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	budgets, err := Budgets(&cfg, st, log)
+	if err != nil {
+		return err
+	}
 	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log, Teams: teams, Policy: policy,
 		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait),
-		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter)})
+		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter),
+		Budget: budgets})
 	if err != nil {
+		return err
+	}
+	if err := budgets.Load(ctx, q); err != nil {
 		return err
 	}
 	log.Info("queue loaded", "jobs", q.Len(), "took", time.Since(start).Round(time.Millisecond))
@@ -137,7 +164,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	)
 	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q))
 	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q))
-	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg)}))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg), Budget: budgets}))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 
@@ -148,6 +175,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = q.Run(qctx) })
+	wg.Go(func() { budgets.Run(qctx) })
 	errc := make(chan error, len(listeners))
 	var tcp net.Addr
 	for _, l := range listeners {

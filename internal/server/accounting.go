@@ -36,6 +36,26 @@ type AccountingOptions struct {
 	Pricing accounting.Pricing
 	// Now is the clock of Budgets; nil means time.Now.
 	Now func() time.Time
+	// Budget is gpuqd's budget watcher: the operators' budgets, the hard
+	// limit and the alerts raised. nil: the budgets of Pricing, no alerts,
+	// and SetBudget fails.
+	Budget BudgetWatcher
+}
+
+// BudgetWatcher is what the AccountingService needs of gpuqd's budget
+// watcher (internal/budget).
+type BudgetWatcher interface {
+	// Pricing is the config's pricing with the operators' budgets.
+	Pricing() accounting.Pricing
+	HardLimit() bool
+	SetByOperator(team string) bool
+	// Alerts lists the alerts raised for teams (all when empty) in month
+	// (all when "").
+	Alerts(teams []string, month string) []*gpuqv1.BudgetAlertEvent
+	// SetBudget sets or clears a team's budget; it returns the team's
+	// budget now and how many jobs it released. Bad input is a
+	// *job.FieldError.
+	SetBudget(team string, amount money.Amount, clear bool) (accounting.Budget, int, error)
 }
 
 // AccountingService implements gpuqv1.AccountingServiceServer over a
@@ -318,7 +338,11 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 		}
 		at = req.At.AsTime()
 	}
-	bt, err := accounting.NewBudgetTally(at, s.opts.Pricing, req.Teams)
+	pricing := s.opts.Pricing
+	if s.opts.Budget != nil {
+		pricing = s.opts.Budget.Pricing()
+	}
+	bt, err := accounting.NewBudgetTally(at, pricing, req.Teams)
 	if errors.Is(err, accounting.ErrUnknownTeam) {
 		return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
 	}
@@ -334,17 +358,67 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 	}
 	out := &gpuqv1.BudgetsResponse{At: timestamppb.New(at)}
 	for _, b := range bt.Budgets() {
-		tb := &gpuqv1.TeamBudget{
-			Team: b.Team, TimeZone: b.Location.String(), Month: b.Month.String(),
-			MonthStart: timestamppb.New(b.Period.Start), MonthEnd: timestamppb.New(b.Period.End),
-			Spent: b.Spent.String(), Forecast: b.Forecast.String(),
-			SpentBp: uint64(b.SpentBP), ForecastBp: uint64(b.ForecastBP),
-			Alert: alertProto[b.Alert], ForecastAlert: alertProto[b.ForecastAlert],
-		}
-		if b.Budget > 0 {
-			tb.Budget = b.Budget.String()
-		}
-		out.Teams = append(out.Teams, tb)
+		out.Teams = append(out.Teams, s.teamBudgetProto(b))
 	}
 	return out, nil
+}
+
+// teamBudgetProto is one team's budget, with the hard limit and the alerts
+// raised in its month.
+func (s *AccountingService) teamBudgetProto(b accounting.Budget) *gpuqv1.TeamBudget {
+	tb := &gpuqv1.TeamBudget{
+		Team: b.Team, TimeZone: b.Location.String(), Month: b.Month.String(),
+		MonthStart: timestamppb.New(b.Period.Start), MonthEnd: timestamppb.New(b.Period.End),
+		Spent: b.Spent.String(), Forecast: b.Forecast.String(),
+		SpentBp: uint64(b.SpentBP), ForecastBp: uint64(b.ForecastBP),
+		Alert: alertProto[b.Alert], ForecastAlert: alertProto[b.ForecastAlert],
+	}
+	if b.Budget > 0 {
+		tb.Budget = b.Budget.String()
+	}
+	if w := s.opts.Budget; w != nil {
+		tb.HardLimit = w.HardLimit() && b.Budget > 0
+		tb.BudgetSetByOperator = w.SetByOperator(b.Team)
+		for _, a := range w.Alerts([]string{b.Team}, tb.Month) {
+			tb.AlertsRaised = append(tb.AlertsRaised, a.Percent)
+		}
+	}
+	return tb
+}
+
+// ListBudgetAlerts lists the budget alerts raised.
+func (s *AccountingService) ListBudgetAlerts(_ context.Context, req *gpuqv1.ListBudgetAlertsRequest) (*gpuqv1.ListBudgetAlertsResponse, error) {
+	if req.Month != "" {
+		if _, err := accounting.ParseMonth(req.Month); err != nil {
+			return nil, &job.FieldError{Field: "month", Problem: err.Error()}
+		}
+	}
+	out := &gpuqv1.ListBudgetAlertsResponse{}
+	if s.opts.Budget != nil {
+		out.Alerts = s.opts.Budget.Alerts(req.Teams, req.Month)
+	}
+	return out, nil
+}
+
+// ErrNoBudgets is a SetBudget on a server that does not watch budgets.
+var ErrNoBudgets = fmt.Errorf("%w: this server does not keep budgets", job.ErrInvalidState)
+
+// SetBudget sets or clears a team's monthly budget.
+func (s *AccountingService) SetBudget(_ context.Context, req *gpuqv1.SetBudgetRequest) (*gpuqv1.SetBudgetResponse, error) {
+	var amount money.Amount
+	if !req.Clear {
+		a, err := money.Parse(req.MonthlyBudget)
+		if err != nil {
+			return nil, &job.FieldError{Field: "monthly_budget", Problem: err.Error()}
+		}
+		amount = a
+	}
+	if s.opts.Budget == nil {
+		return nil, ErrNoBudgets
+	}
+	b, released, err := s.opts.Budget.SetBudget(req.Team, amount, req.Clear)
+	if err != nil {
+		return nil, fmt.Errorf("set budget of team %q: %w", req.Team, err)
+	}
+	return &gpuqv1.SetBudgetResponse{Budget: s.teamBudgetProto(b), ReleasedJobs: uint32(released)}, nil
 }

@@ -124,6 +124,11 @@ func fixture(t testing.TB) []*gpuqv1.RunRecord {
 // with the daemon's error interceptors.
 func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.AccountingServiceClient {
 	t.Helper()
+	return serveAccountingWith(t, src, server.AccountingOptions{Pricing: testPricing(t), Now: func() time.Time { return now }})
+}
+
+func serveAccountingWith(t *testing.T, src server.Records, opts server.AccountingOptions) gpuqv1.AccountingServiceClient {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "gpuqacct")
 	if err != nil {
 		t.Fatal(err)
@@ -134,9 +139,7 @@ func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.Acc
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(server.UnaryErrors(nil)), grpc.ChainStreamInterceptor(server.StreamErrors(nil)))
-	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, server.AccountingOptions{
-		Pricing: testPricing(t), Now: func() time.Time { return now },
-	}))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, opts))
 	go func() { _ = gs.Serve(ln) }()
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/client"
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/money"
+	"github.com/gpuq/gpuq/internal/server"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// fakeWatcher is a budget watcher with berlin's budget set to 500.00 by an
+// operator and the alerts given.
+type fakeWatcher struct {
+	p      accounting.Pricing
+	alerts []*gpuqv1.BudgetAlertEvent
+	set    []string
+}
+
+func (w *fakeWatcher) Pricing() accounting.Pricing { return w.p }
+func (w *fakeWatcher) HardLimit() bool             { return true }
+func (w *fakeWatcher) SetByOperator(team string) bool {
+	return team == "berlin"
+}
+
+func (w *fakeWatcher) Alerts(teams []string, month string) []*gpuqv1.BudgetAlertEvent {
+	var out []*gpuqv1.BudgetAlertEvent
+	for _, a := range w.alerts {
+		if (month == "" || a.Month == month) && (len(teams) == 0 || teams[0] == a.Team) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (w *fakeWatcher) SetBudget(team string, amount money.Amount, clear bool) (accounting.Budget, int, error) {
+	if team != "sf" {
+		return accounting.Budget{}, 0, &job.FieldError{Field: "team", Problem: fmt.Sprintf("no team %q in the config", team)}
+	}
+	w.set = append(w.set, fmt.Sprintf("%s %s %v", team, amount, clear))
+	return accounting.Budget{Team: team, Location: time.UTC, Month: accounting.Month{Year: 2026, Month: 11}, Budget: amount}, 4, nil
+}
+
+func TestBudgetWatcherRPCs(t *testing.T) {
+	p := testPricing(t)
+	p.Teams[1].MonthlyBudget = mustAmount(t, "500")
+	w := &fakeWatcher{p: p, alerts: []*gpuqv1.BudgetAlertEvent{
+		{Team: "berlin", Month: "2026-10", Percent: 80},
+		{Team: "berlin", Month: "2026-11", Percent: 80},
+		{Team: "sf", Month: "2026-11", Percent: 80},
+		{Team: "sf", Month: "2026-11", Percent: 100},
+	}}
+	c := serveAccountingWith(t, &fakeRecords{recs: fixture(t)}, server.AccountingOptions{
+		Pricing: testPricing(t), Now: func() time.Time { return time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) }, Budget: w,
+	})
+
+	resp, err := c.Budgets(t.Context(), &gpuqv1.BudgetsRequest{Teams: []string{"berlin", "tokyo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, tokyo := resp.Teams[0], resp.Teams[1]
+	if berlin.Budget != "500.00" || berlin.Alert != gpuqv1.BudgetAlert_BUDGET_ALERT_OK || !berlin.HardLimit || !berlin.BudgetSetByOperator ||
+		!cmp.Equal(berlin.AlertsRaised, []uint32{80}) {
+		t.Errorf("berlin = %v; want the operator's 500.00, hard limit, the 80%% alert of 2026-11", berlin)
+	}
+	if tokyo.HardLimit || tokyo.BudgetSetByOperator || len(tokyo.AlertsRaised) != 0 {
+		t.Errorf("tokyo = %v; want no hard limit (no budget), no operator budget, no alerts", tokyo)
+	}
+
+	alerts, err := c.ListBudgetAlerts(t.Context(), &gpuqv1.ListBudgetAlertsRequest{Month: "2026-11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w.alerts[1:], alerts.Alerts, protocmp.Transform()); diff != "" {
+		t.Errorf("alerts of 2026-11 (-want +got):\n%s", diff)
+	}
+
+	set, err := c.SetBudget(t.Context(), &gpuqv1.SetBudgetRequest{Team: "sf", MonthlyBudget: "30000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.ReleasedJobs != 4 || set.Budget.Budget != "30000.00" || set.Budget.Team != "sf" || !cmp.Equal(set.Budget.AlertsRaised, []uint32{80, 100}) {
+		t.Errorf("SetBudget = %v", set)
+	}
+	if _, err := c.SetBudget(t.Context(), &gpuqv1.SetBudgetRequest{Team: "sf", MonthlyBudget: "junk", Clear: true}); err != nil {
+		t.Errorf("clear: %v", err)
+	}
+	if diff := cmp.Diff([]string{"sf 30000.00 false", "sf 0.00 true"}, w.set); diff != "" {
+		t.Errorf("SetBudget calls (-want +got):\n%s", diff)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		req   *gpuqv1.SetBudgetRequest
+		field string
+	}{
+		{"bad amount", &gpuqv1.SetBudgetRequest{Team: "sf", MonthlyBudget: "lots"}, "monthly_budget"},
+		{"unknown team", &gpuqv1.SetBudgetRequest{Team: "mars", MonthlyBudget: "1"}, "team"},
+	} {
+		_, err := c.SetBudget(t.Context(), tc.req)
+		var inv *job.InvalidError
+		if err = client.FromStatus(err); !errors.As(err, &inv) || inv.Fields[0].Field != tc.field {
+			t.Errorf("%s: error %v, want an InvalidError on %s", tc.name, err, tc.field)
+		}
+	}
+	if _, err := c.ListBudgetAlerts(t.Context(), &gpuqv1.ListBudgetAlertsRequest{Month: "11/2026"}); !errors.As(client.FromStatus(err), new(*job.InvalidError)) {
+		t.Errorf("bad month: %v, want an InvalidError", err)
+	}
+
+	// Without a watcher: no alerts, and SetBudget is refused.
+	plain := serveAccounting(t, &fakeRecords{}, time.Now())
+	if resp, err := plain.ListBudgetAlerts(t.Context(), &gpuqv1.ListBudgetAlertsRequest{}); err != nil || len(resp.Alerts) != 0 {
+		t.Errorf("ListBudgetAlerts without a watcher = %v, %v", resp, err)
+	}
+	_, err = plain.SetBudget(t.Context(), &gpuqv1.SetBudgetRequest{Team: "sf", MonthlyBudget: "1"})
+	if !errors.Is(client.FromStatus(err), job.ErrInvalidState) {
+		t.Errorf("SetBudget without a watcher = %v, want ErrInvalidState", err)
+	}
+}
