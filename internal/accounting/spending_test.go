@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gpuq/gpuq/internal/money"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -111,6 +112,32 @@ func TestCrossings(t *testing.T) {
 	}{{budgets[0], false}, {budgets[1], false}, {budgets[2], true}, {budgets[3], true}, {budgets[4], false}} {
 		if got := tc.b.Over(); got != tc.want {
 			t.Errorf("%s spent %s of %s: Over = %v, want %v", tc.b.Team, tc.b.Spent, tc.b.Budget, got, tc.want)
+		}
+	}
+}
+
+func TestPoolBill(t *testing.T) {
+	p := pricing(t)
+	p.Pools[0].MonthlyBill = amount(t, "1000")
+	p.Pools[0].Bills = map[Month]money.Amount{{2026, 11}: amount(t, "1234.56"), {2026, 12}: 0}
+	p.Pools[1].Bills = map[Month]money.Amount{{2026, 11}: amount(t, "50")}
+	for _, tc := range []struct {
+		pool   string
+		month  Month
+		want   string
+		wantOK bool
+	}{
+		{"a100-us-west1", Month{2026, 11}, "1234.56", true}, // the month's bill
+		{"a100-us-west1", Month{2026, 12}, "0.00", true},    // a month billed nothing
+		{"a100-us-west1", Month{2027, 1}, "1000.00", true},  // the monthly bill
+		{"a100-europe-west3", Month{2026, 11}, "50.00", true},
+		{"a100-europe-west3", Month{2026, 10}, "0.00", false},
+		{"a800-us-east1", Month{2026, 11}, "0.00", false},
+		{"gone", Month{2026, 11}, "0.00", false},
+	} {
+		got, ok := p.Bill(tc.pool, tc.month)
+		if got.String() != tc.want || ok != tc.wantOK {
+			t.Errorf("Bill(%s, %s) = %s, %v; want %s, %v", tc.pool, tc.month, got, ok, tc.want, tc.wantOK)
 		}
 	}
 }

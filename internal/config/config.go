@@ -69,6 +69,19 @@ type Pool struct {
 	BillingWeight    float64      `yaml:"billing_weight"`
 	DefaultTimeLimit Duration     `yaml:"default_time_limit,omitempty"` // 0: Defaults.TimeLimit
 	MaxTimeLimit     Duration     `yaml:"max_time_limit,omitempty"`     // 0: Defaults.MaxTimeLimit
+	// MonthlyBill is what the pool costs every calendar month, such as
+	// reserved capacity; 0: none. Bills replaces it for the months it
+	// names. `gpuqctl cost --model split` divides a month's bill among the
+	// teams; without one it bills the pool's GPU-hours at its price.
+	MonthlyBill money.Amount `yaml:"monthly_bill,omitempty"`
+	// Bills are the pool's actual bills, by month.
+	Bills []Bill `yaml:"bills,omitempty"`
+}
+
+// Bill is what a pool cost in one calendar month.
+type Bill struct {
+	Month  string       `yaml:"month"` // YYYY-MM
+	Amount money.Amount `yaml:"amount"`
 }
 
 // Defaults holds the queue-wide limits and timings.

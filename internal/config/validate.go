@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gpuq/gpuq/internal/money"
 	"github.com/gpuq/gpuq/internal/webhook"
 )
 
@@ -220,6 +221,18 @@ func (c *Config) validatePool(v *validator, path string, p *Pool) {
 		v.add(path+".gpus_per_node", "must be from 1 to 64, got %d", p.GPUsPerNode)
 	}
 	checkPositive(v, path+".billing_weight", p.BillingWeight)
+	checkBill(v, path+".monthly_bill", p.MonthlyBill)
+	months := make(map[string]bool)
+	for j, b := range p.Bills {
+		field := fmt.Sprintf("%s.bills[%d]", path, j)
+		if _, err := time.Parse("2006-01", b.Month); err != nil || len(b.Month) != 7 {
+			v.add(field+".month", "invalid month %q (want YYYY-MM, such as 2026-11)", b.Month)
+		} else if months[b.Month] {
+			v.add(field+".month", "duplicate month %q", b.Month)
+		}
+		months[b.Month] = true
+		checkBill(v, field+".amount", b.Amount)
+	}
 
 	badLimit := false
 	if p.DefaultTimeLimit < 0 {
@@ -293,6 +306,16 @@ func (c *Config) validateBudgets(v *validator) {
 	}
 	if b.CheckInterval < Duration(time.Second) {
 		v.add("budgets.check_interval", "must be at least 1s, got %s", b.CheckInterval)
+	}
+}
+
+// checkBill checks an amount that a split divides in whole cents.
+func checkBill(v *validator, field string, a money.Amount) {
+	switch {
+	case a < 0:
+		v.add(field, "must not be negative, got %s", a)
+	case a%money.Cent != 0:
+		v.add(field, "must be whole cents, got %s", a)
 	}
 }
 

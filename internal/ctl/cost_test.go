@@ -56,7 +56,7 @@ func splitReport(t *testing.T) *gpuqv1.CostReportResponse {
 		Total: teamCost("TOTAL", 236, 203.5, "1172.80", "872.37", "2045.17", 10000),
 		Pools: []*gpuqv1.PoolCost{
 			{Pool: "a100-us-west1", GpuType: "a100", GpuHours: 197, Bill: "1000.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "571.30", IdleCost: "428.70"},
-			{Pool: "a100-europe-west3", GpuType: "a100", GpuHours: 33, Bill: "250.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "95.70", IdleCost: "154.30"},
+			{Pool: "a100-europe-west3", GpuType: "a100", GpuHours: 33, Bill: "250.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_CONFIG, UsageCost: "95.70", IdleCost: "154.30"},
 			{Pool: "a800-us-east1", GpuType: "a800", GpuHours: 203.5, Bill: "777.77", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "488.40", IdleCost: "289.37"},
 			{Pool: accounting.UnknownPool, GpuType: "a100", GpuHours: 6, Bill: "17.40", BillSource: gpuqv1.BillSource_BILL_SOURCE_PRICE, UsageCost: "17.40", IdleCost: "0.00"},
 		},

@@ -19,6 +19,7 @@ import (
 	"github.com/gpuq/gpuq/internal/budget"
 	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/config"
+	"github.com/gpuq/gpuq/internal/money"
 	"github.com/gpuq/gpuq/internal/queue"
 	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/sdnotify"
@@ -73,8 +74,17 @@ func Pricing(c *config.Config) accounting.Pricing {
 			MonthlyBudget: t.MonthlyBudget, Shares: t.Shares, Location: t.Location()})
 	}
 	for _, pl := range c.Pools {
-		p.Pools = append(p.Pools, accounting.PoolPricing{Name: pl.Name, GPUType: pl.GPUType, Region: pl.Region,
-			PricePerGPUHour: pl.PricePerGPUHour, BillingWeight: pl.BillingWeight})
+		pp := accounting.PoolPricing{Name: pl.Name, GPUType: pl.GPUType, Region: pl.Region,
+			PricePerGPUHour: pl.PricePerGPUHour, BillingWeight: pl.BillingWeight, MonthlyBill: pl.MonthlyBill}
+		for _, b := range pl.Bills {
+			if m, err := accounting.ParseMonth(b.Month); err == nil { // Validate checked it
+				if pp.Bills == nil {
+					pp.Bills = map[accounting.Month]money.Amount{}
+				}
+				pp.Bills[m] = b.Amount
+			}
+		}
+		p.Pools = append(p.Pools, pp)
 	}
 	return p
 }

@@ -236,6 +236,21 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 		return nil, err
 	}
 
+	// A pool the request gives no bill takes the config's for the month.
+	fromConfig := map[string]bool{}
+	var configWarning string
+	if model == accounting.ModelSplit {
+		if m, ok := calendarMonth(period, loc); ok {
+			for _, pl := range s.opts.Pricing.Pools {
+				if b, ok := s.opts.Pricing.Bill(pl.Name, m); ok && !hasKey(bills, pl.Name) {
+					bills[pl.Name], fromConfig[pl.Name] = b, true
+				}
+			}
+		} else if hasConfigBills(s.opts.Pricing) {
+			configWarning = "the config's pool bills are bills of calendar months and this period is not one: pools without a bill in the request are billed at their price"
+		}
+	}
+
 	tally := accounting.NewTally(period)
 	err := s.scan(ctx, period, func(rec *gpuqv1.RunRecord) error {
 		tally.Add(rec)
@@ -248,16 +263,40 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 	if model == accounting.ModelSplit {
 		rep, err = accounting.Split(tally, s.opts.Pricing, bills, policy)
 		var be *accounting.BillError
-		if errors.As(err, &be) {
+		switch {
+		case errors.As(err, &be) && fromConfig[be.Pool]:
+			return nil, fmt.Errorf("the config's bill of pool %s: %w", be.Pool, err)
+		case errors.As(err, &be):
 			return nil, &job.FieldError{Field: fmt.Sprintf("bills[%d]", billIndex[be.Pool]), Problem: be.Error()}
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		}
+		if configWarning != "" {
+			rep.Warnings = append(rep.Warnings, configWarning)
 		}
 	} else {
 		rep = accounting.Chargeback(tally, s.opts.Pricing)
 	}
-	return reportProto(rep, req.Month, loc), nil
+	return reportProto(rep, req.Month, loc, fromConfig), nil
+}
+
+// calendarMonth returns the month that period is in loc, if it is one.
+func calendarMonth(period accounting.Range, loc *time.Location) (accounting.Month, bool) {
+	if loc == nil || period.Start.IsZero() {
+		return accounting.Month{}, false
+	}
+	m := accounting.MonthOf(period.Start, loc)
+	r := m.Range(loc)
+	return m, r.Start.Equal(period.Start) && r.End.Equal(period.End)
+}
+
+func hasConfigBills(p accounting.Pricing) bool {
+	for _, pl := range p.Pools {
+		if pl.MonthlyBill > 0 || len(pl.Bills) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKey[V any](m map[string]V, k string) bool {
@@ -296,7 +335,7 @@ var (
 	}
 )
 
-func reportProto(rep accounting.Report, month string, loc *time.Location) *gpuqv1.CostReportResponse {
+func reportProto(rep accounting.Report, month string, loc *time.Location, fromConfig map[string]bool) *gpuqv1.CostReportResponse {
 	out := &gpuqv1.CostReportResponse{
 		Start: timestamppb.New(rep.Period.Start), End: timestamppb.New(rep.Period.End),
 		Month: month, TimeZone: loc.String(), Model: modelProto[rep.Model], IdlePolicy: policyProto[rep.Policy],
@@ -307,7 +346,10 @@ func reportProto(rep accounting.Report, month string, loc *time.Location) *gpuqv
 	}
 	for _, p := range rep.Pools {
 		src := gpuqv1.BillSource_BILL_SOURCE_PRICE
-		if p.FromBill {
+		switch {
+		case p.FromBill && fromConfig[p.Pool]:
+			src = gpuqv1.BillSource_BILL_SOURCE_CONFIG
+		case p.FromBill:
 			src = gpuqv1.BillSource_BILL_SOURCE_REQUEST
 		}
 		out.Pools = append(out.Pools, &gpuqv1.PoolCost{

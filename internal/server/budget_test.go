@@ -125,3 +125,51 @@ func TestBudgetWatcherRPCs(t *testing.T) {
 		t.Errorf("SetBudget without a watcher = %v, want ErrInvalidState", err)
 	}
 }
+
+func TestCostReportConfigBills(t *testing.T) {
+	p := testPricing(t)
+	p.Pools[0].MonthlyBill = mustAmount(t, "1000")
+	p.Pools[1].Bills = map[accounting.Month]money.Amount{{Year: 2026, Month: 11}: mustAmount(t, "600")}
+	c := serveAccountingWith(t, &fakeRecords{recs: fixture(t)}, server.AccountingOptions{Pricing: p})
+	split := gpuqv1.CostModel_COST_MODEL_SPLIT
+	type pool struct {
+		Pool, Bill string
+		Source     gpuqv1.BillSource
+	}
+	for _, tc := range []struct {
+		name         string
+		req          *gpuqv1.CostReportRequest
+		want         []pool
+		wantWarnings int
+	}{
+		{"a month: the request's bill, then the config's", &gpuqv1.CostReportRequest{Month: "2026-11", Model: split,
+			Bills: []*gpuqv1.PoolBill{{Pool: "a100-us-west1", Amount: "900"}}},
+			[]pool{{"a100-us-west1", "900.00", gpuqv1.BillSource_BILL_SOURCE_REQUEST}, {"a800-us-east1", "600.00", gpuqv1.BillSource_BILL_SOURCE_CONFIG}}, 0},
+		{"a month as a range", &gpuqv1.CostReportRequest{Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-12-01T00:00:00Z"), Model: split},
+			[]pool{{"a100-us-west1", "1000.00", gpuqv1.BillSource_BILL_SOURCE_CONFIG}, {"a800-us-east1", "600.00", gpuqv1.BillSource_BILL_SOURCE_CONFIG}}, 0},
+		{"the monthly bill, and no bill of December", &gpuqv1.CostReportRequest{Month: "2026-12", Model: split},
+			[]pool{{"a100-us-west1", "1000.00", gpuqv1.BillSource_BILL_SOURCE_CONFIG}, {"a800-us-east1", "2.40", gpuqv1.BillSource_BILL_SOURCE_PRICE}}, 0},
+		{"not a month: prices, and a warning", &gpuqv1.CostReportRequest{Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-11-08T00:00:00Z"), Model: split},
+			[]pool{{"a100-us-west1", "292.90", gpuqv1.BillSource_BILL_SOURCE_PRICE}, {"a800-us-east1", "460.80", gpuqv1.BillSource_BILL_SOURCE_PRICE}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := c.CostReport(t.Context(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []pool
+			for _, p := range resp.Pools {
+				got = append(got, pool{p.Pool, p.Bill, p.BillSource})
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("pools (-want +got):\n%s", diff)
+			}
+			if len(resp.Warnings) != tc.wantWarnings {
+				t.Errorf("warnings = %q, want %d", resp.Warnings, tc.wantWarnings)
+			}
+			if resp.Total.Cost == "" {
+				t.Error("no total")
+			}
+		})
+	}
+}

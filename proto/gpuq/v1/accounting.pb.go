@@ -153,6 +153,9 @@ const (
 	// No bill was given: the pool's GPU-hours at its price_per_gpu_hour,
 	// which leaves no idle cost.
 	BillSource_BILL_SOURCE_PRICE BillSource = 2
+	// The config's bill of the pool for the month (pools[].bills, or
+	// pools[].monthly_bill): only for a period that is a calendar month.
+	BillSource_BILL_SOURCE_CONFIG BillSource = 3
 )
 
 // Enum value maps for BillSource.
@@ -161,11 +164,13 @@ var (
 		0: "BILL_SOURCE_UNSPECIFIED",
 		1: "BILL_SOURCE_REQUEST",
 		2: "BILL_SOURCE_PRICE",
+		3: "BILL_SOURCE_CONFIG",
 	}
 	BillSource_value = map[string]int32{
 		"BILL_SOURCE_UNSPECIFIED": 0,
 		"BILL_SOURCE_REQUEST":     1,
 		"BILL_SOURCE_PRICE":       2,
+		"BILL_SOURCE_CONFIG":      3,
 	}
 )
 
@@ -742,8 +747,10 @@ type CostReportRequest struct {
 	TimeZone string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	// Unspecified: chargeback.
 	Model CostModel `protobuf:"varint,5,opt,name=model,proto3,enum=gpuq.v1.CostModel" json:"model,omitempty"`
-	// Split only: the bill of each pool; a pool with usage and no bill is
-	// billed at its price (BILL_SOURCE_PRICE).
+	// Split only: the bill of each pool. A pool without one here takes its
+	// bill for the month from the config when the period is a calendar month
+	// (BILL_SOURCE_CONFIG); a pool with usage and no bill at all is billed at
+	// its price (BILL_SOURCE_PRICE).
 	Bills []*PoolBill `protobuf:"bytes,6,rep,name=bills,proto3" json:"bills,omitempty"`
 	// Split only; unspecified: proportional.
 	IdlePolicy    IdlePolicy `protobuf:"varint,7,opt,name=idle_policy,json=idlePolicy,proto3,enum=gpuq.v1.IdlePolicy" json:"idle_policy,omitempty"`
@@ -2085,12 +2092,13 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\x18IDLE_POLICY_PROPORTIONAL\x10\x01\x12\x16\n" +
 	"\x12IDLE_POLICY_SHARES\x10\x02\x12\x14\n" +
 	"\x10IDLE_POLICY_EVEN\x10\x03\x12\x18\n" +
-	"\x14IDLE_POLICY_PLATFORM\x10\x04*Y\n" +
+	"\x14IDLE_POLICY_PLATFORM\x10\x04*q\n" +
 	"\n" +
 	"BillSource\x12\x1b\n" +
 	"\x17BILL_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BILL_SOURCE_REQUEST\x10\x01\x12\x15\n" +
-	"\x11BILL_SOURCE_PRICE\x10\x02*u\n" +
+	"\x11BILL_SOURCE_PRICE\x10\x02\x12\x16\n" +
+	"\x12BILL_SOURCE_CONFIG\x10\x03*u\n" +
 	"\vBudgetAlert\x12\x1c\n" +
 	"\x18BUDGET_ALERT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fBUDGET_ALERT_OK\x10\x01\x12\x18\n" +
