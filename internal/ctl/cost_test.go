@@ -196,11 +196,11 @@ func TestBudgetSet(t *testing.T) {
 	reply := &gpuqv1.SetBudgetResponse{ReleasedJobs: 3, Budget: &gpuqv1.TeamBudget{Team: "tokyo", Month: "2026-11", Budget: "30000.00",
 		Spent: "21000.10", SpentBp: 7000, BudgetSetByOperator: true}}
 	for _, tt := range []struct {
-		name       string
-		args       []string
-		reply      *gpuqv1.SetBudgetResponse
-		want       *gpuqv1.SetBudgetRequest
-		code       int
+		name        string
+		args        []string
+		reply       *gpuqv1.SetBudgetResponse
+		want        *gpuqv1.SetBudgetRequest
+		code        int
 		out, errOut string
 	}{
 		{"raise", []string{"budget", "set", "tokyo", "30000"}, reply, &gpuqv1.SetBudgetRequest{Team: "tokyo", MonthlyBudget: "30000"}, 0,
