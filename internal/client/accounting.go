@@ -76,3 +76,13 @@ func (c *Client) SetBudget(ctx context.Context, req *gpuqv1.SetBudgetRequest, op
 	}
 	return resp, nil
 }
+
+// Utilization returns the utilization report req asks for. A bad period
+// or zone is a *job.InvalidError.
+func (c *Client) Utilization(ctx context.Context, req *gpuqv1.UtilizationRequest, opts ...grpc.CallOption) (*gpuqv1.UtilizationResponse, error) {
+	resp, err := c.acct.UtilizationReport(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}

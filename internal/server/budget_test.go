@@ -173,3 +173,65 @@ func TestCostReportConfigBills(t *testing.T) {
 		})
 	}
 }
+
+func TestUtilizationReport(t *testing.T) {
+	c := serveAccounting(t, &fakeRecords{recs: fixture(t)}, time.Time{})
+	resp, err := c.UtilizationReport(t.Context(), &gpuqv1.UtilizationRequest{
+		Start: ts(t, "2026-11-03T12:00:00Z"), End: ts(t, "2026-11-03T16:00:00Z"), TimeZone: "Europe/Berlin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &gpuqv1.UtilizationResponse{
+		Start: ts(t, "2026-11-03T12:00:00Z"), End: ts(t, "2026-11-03T16:00:00Z"), TimeZone: "Europe/Berlin",
+		By: gpuqv1.UtilizationGroup_UTILIZATION_GROUP_TEAM, Per: gpuqv1.UtilizationBucket_UTILIZATION_BUCKET_HOUR,
+		Groups: []string{"sf", "berlin", "tokyo"},
+		Rows: []*gpuqv1.UtilizationRow{
+			// berlin's job 11 on 2 GPUs: until 13:00, then from 14:00 to 15:30 (UTC).
+			{Start: ts(t, "2026-11-03T12:00:00Z"), End: ts(t, "2026-11-03T13:00:00Z"), Hour: 13, ClockHours: 1, GpuHours: []float64{0, 2, 0}, TotalGpuHours: 2},
+			{Start: ts(t, "2026-11-03T13:00:00Z"), End: ts(t, "2026-11-03T14:00:00Z"), Hour: 14, ClockHours: 1, GpuHours: []float64{0, 0, 0}, TotalGpuHours: 0},
+			{Start: ts(t, "2026-11-03T14:00:00Z"), End: ts(t, "2026-11-03T15:00:00Z"), Hour: 15, ClockHours: 1, GpuHours: []float64{0, 2, 0}, TotalGpuHours: 2},
+			{Start: ts(t, "2026-11-03T15:00:00Z"), End: ts(t, "2026-11-03T16:00:00Z"), Hour: 16, ClockHours: 1, GpuHours: []float64{0, 1, 0}, TotalGpuHours: 1},
+		},
+		TotalGpuHours: []float64{0, 5, 0}, Total: 5,
+	}
+	if diff := cmp.Diff(want, resp, protocmp.Transform()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	resp, err = c.UtilizationReport(t.Context(), &gpuqv1.UtilizationRequest{
+		Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-12-01T00:00:00Z"),
+		By: gpuqv1.UtilizationGroup_UTILIZATION_GROUP_USER, Per: gpuqv1.UtilizationBucket_UTILIZATION_BUCKET_HOUR_OF_DAY,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Rows) != 24 || resp.Total != 68+33+192 || !cmp.Equal(resp.Groups, []string{"alice", "bob", "kenji"}) {
+		t.Errorf("by user per hour of day: %d rows, total %v, groups %v", len(resp.Rows), resp.Total, resp.Groups)
+	}
+
+	for _, tc := range []struct {
+		name string
+		req  *gpuqv1.UtilizationRequest
+		want []string
+	}{
+		{"no period", &gpuqv1.UtilizationRequest{}, []string{"start", "end"}},
+		{"bad zone and kinds", &gpuqv1.UtilizationRequest{Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-11-02T00:00:00Z"),
+			TimeZone: "Mars/Olympus", By: 9, Per: 9}, []string{"time_zone", "by", "per"}},
+		{"too long", &gpuqv1.UtilizationRequest{Start: ts(t, "2026-01-01T00:00:00Z"), End: ts(t, "2027-03-01T00:00:00Z")}, []string{"end"}},
+	} {
+		_, err := c.UtilizationReport(t.Context(), tc.req)
+		var inv *job.InvalidError
+		if !errors.As(client.FromStatus(err), &inv) {
+			t.Errorf("%s: error %v, want an InvalidError", tc.name, err)
+			continue
+		}
+		var fields []string
+		for _, f := range inv.Fields {
+			fields = append(fields, f.Field)
+		}
+		if diff := cmp.Diff(tc.want, fields); diff != "" {
+			t.Errorf("%s: fields (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}

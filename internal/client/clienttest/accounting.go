@@ -18,6 +18,7 @@ type acctState struct {
 	budgets  *gpuqv1.BudgetsResponse
 	alerts   *gpuqv1.ListBudgetAlertsResponse
 	setReply *gpuqv1.SetBudgetResponse
+	util     *gpuqv1.UtilizationResponse
 }
 
 // accountingServer is the AccountingService side of a Server.
@@ -71,6 +72,14 @@ func (s *Server) SetBudgetReply(resp *gpuqv1.SetBudgetResponse) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.acct.setReply = proto.CloneOf(resp)
+}
+
+// SetUtilization sets the response of every UtilizationReport; without
+// one it answers with an empty report.
+func (s *Server) SetUtilization(resp *gpuqv1.UtilizationResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct.util = proto.CloneOf(resp)
 }
 
 // ListRecords streams the stored records that match the request the way
@@ -169,4 +178,17 @@ func (a accountingServer) SetBudget(_ context.Context, req *gpuqv1.SetBudgetRequ
 		return &gpuqv1.SetBudgetResponse{}, nil
 	}
 	return proto.CloneOf(a.s.acct.setReply), nil
+}
+
+// UtilizationReport answers with the report SetUtilization set.
+func (a accountingServer) UtilizationReport(_ context.Context, req *gpuqv1.UtilizationRequest) (*gpuqv1.UtilizationResponse, error) {
+	if err := a.s.begin("UtilizationReport", req); err != nil {
+		return nil, err
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.s.acct.util == nil {
+		return &gpuqv1.UtilizationResponse{}, nil
+	}
+	return proto.CloneOf(a.s.acct.util), nil
 }

@@ -22,11 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountingService_ListRecords_FullMethodName      = "/gpuq.v1.AccountingService/ListRecords"
-	AccountingService_CostReport_FullMethodName       = "/gpuq.v1.AccountingService/CostReport"
-	AccountingService_Budgets_FullMethodName          = "/gpuq.v1.AccountingService/Budgets"
-	AccountingService_ListBudgetAlerts_FullMethodName = "/gpuq.v1.AccountingService/ListBudgetAlerts"
-	AccountingService_SetBudget_FullMethodName        = "/gpuq.v1.AccountingService/SetBudget"
+	AccountingService_ListRecords_FullMethodName       = "/gpuq.v1.AccountingService/ListRecords"
+	AccountingService_CostReport_FullMethodName        = "/gpuq.v1.AccountingService/CostReport"
+	AccountingService_Budgets_FullMethodName           = "/gpuq.v1.AccountingService/Budgets"
+	AccountingService_ListBudgetAlerts_FullMethodName  = "/gpuq.v1.AccountingService/ListBudgetAlerts"
+	AccountingService_SetBudget_FullMethodName         = "/gpuq.v1.AccountingService/SetBudget"
+	AccountingService_UtilizationReport_FullMethodName = "/gpuq.v1.AccountingService/UtilizationReport"
 )
 
 // AccountingServiceClient is the client API for AccountingService service.
@@ -57,6 +58,10 @@ type AccountingServiceClient interface {
 	// Budget. An operator's action: kept a method of its own so that it can
 	// be authorized apart from the reports.
 	SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error)
+	// UtilizationReport adds up the GPU-hours of the runs in a period per
+	// group (team, user or pool) and hour: how the GPUs pass from team to
+	// team over the day.
+	UtilizationReport(ctx context.Context, in *UtilizationRequest, opts ...grpc.CallOption) (*UtilizationResponse, error)
 }
 
 type accountingServiceClient struct {
@@ -126,6 +131,16 @@ func (c *accountingServiceClient) SetBudget(ctx context.Context, in *SetBudgetRe
 	return out, nil
 }
 
+func (c *accountingServiceClient) UtilizationReport(ctx context.Context, in *UtilizationRequest, opts ...grpc.CallOption) (*UtilizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UtilizationResponse)
+	err := c.cc.Invoke(ctx, AccountingService_UtilizationReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountingServiceServer is the server API for AccountingService service.
 // All implementations must embed UnimplementedAccountingServiceServer
 // for forward compatibility.
@@ -154,6 +169,10 @@ type AccountingServiceServer interface {
 	// Budget. An operator's action: kept a method of its own so that it can
 	// be authorized apart from the reports.
 	SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error)
+	// UtilizationReport adds up the GPU-hours of the runs in a period per
+	// group (team, user or pool) and hour: how the GPUs pass from team to
+	// team over the day.
+	UtilizationReport(context.Context, *UtilizationRequest) (*UtilizationResponse, error)
 	mustEmbedUnimplementedAccountingServiceServer()
 }
 
@@ -178,6 +197,9 @@ func (UnimplementedAccountingServiceServer) ListBudgetAlerts(context.Context, *L
 }
 func (UnimplementedAccountingServiceServer) SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetBudget not implemented")
+}
+func (UnimplementedAccountingServiceServer) UtilizationReport(context.Context, *UtilizationRequest) (*UtilizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UtilizationReport not implemented")
 }
 func (UnimplementedAccountingServiceServer) mustEmbedUnimplementedAccountingServiceServer() {}
 func (UnimplementedAccountingServiceServer) testEmbeddedByValue()                           {}
@@ -283,6 +305,24 @@ func _AccountingService_SetBudget_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountingService_UtilizationReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UtilizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountingServiceServer).UtilizationReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountingService_UtilizationReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountingServiceServer).UtilizationReport(ctx, req.(*UtilizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountingService_ServiceDesc is the grpc.ServiceDesc for AccountingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -305,6 +345,10 @@ var AccountingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetBudget",
 			Handler:    _AccountingService_SetBudget_Handler,
+		},
+		{
+			MethodName: "UtilizationReport",
+			Handler:    _AccountingService_UtilizationReport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
