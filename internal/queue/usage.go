@@ -114,3 +114,9 @@ func (q *Queue) Usage(t time.Time) map[string]float64 {
 func (q *Queue) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error {
 	return q.store.Records(from, to, fn)
 }
+
+// JobRecords calls fn for the accounting record of every run of job id (or
+// of its task when task is set), through the store's job-id index.
+func (q *Queue) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
+	return q.store.JobRecords(id, task, fn)
+}

@@ -26,6 +26,16 @@ type Records interface {
 
 var _ Records = (*queue.Queue)(nil)
 
+// JobRecords is a source of records that finds those of one job without a
+// scan (the store's job-id index): it calls fn for every record of job id,
+// or of its task when task is set. ListRecords uses it when the request
+// names jobs and the source has it.
+type JobRecords interface {
+	JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error
+}
+
+var _ JobRecords = (*queue.Queue)(nil)
+
 // RecordsPageSize is the most records one ListRecordsResponse carries.
 const RecordsPageSize = 1000
 
@@ -101,7 +111,13 @@ func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream g
 	}
 	match := recordFilter(req)
 	page := make([]*gpuqv1.RunRecord, 0, RecordsPageSize)
-	err := s.scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
+	scan := s.scan
+	if jr, ok := s.src.(JobRecords); ok && len(req.Jobs) > 0 {
+		scan = func(_ context.Context, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
+			return s.jobRecords(jr, req.Jobs, r, fn)
+		}
+	}
+	err := scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
 		if !match(rec) {
 			return nil
 		}
@@ -124,6 +140,34 @@ func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream g
 	}
 	if len(page) > 0 {
 		return stream.Send(&gpuqv1.ListRecordsResponse{Records: page})
+	}
+	return nil
+}
+
+// jobRecords calls fn for the records of jobs whose runs overlap r, through
+// the job-id index, in order of end time as a scan gives them.
+func (s *AccountingService) jobRecords(src JobRecords, jobs []*gpuqv1.JobRef, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
+	var recs []*gpuqv1.RunRecord
+	seen := map[string]bool{}
+	for _, ref := range jobs {
+		err := src.JobRecords(ref.GetId(), ref.ArrayTaskId, func(rec *gpuqv1.RunRecord) error {
+			// A job named twice, or with and without its task: once.
+			key := fmt.Sprintf("%s/%d", job.FromProto(rec.Job), rec.Run)
+			if !seen[key] && accounting.Overlaps(rec, r) {
+				seen[key] = true
+				recs = append(recs, rec)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("records of job %s: %w", job.FromProto(ref), err)
+		}
+	}
+	slices.SortStableFunc(recs, func(a, b *gpuqv1.RunRecord) int { return a.EndTime.AsTime().Compare(b.EndTime.AsTime()) })
+	for _, rec := range recs {
+		if err := fn(rec); err != nil {
+			return err
+		}
 	}
 	return nil
 }

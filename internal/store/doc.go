@@ -5,9 +5,9 @@
 // synced to disk before Update returns (unless Options.NoSync is set for
 // benchmarks and tests that do not need durability).
 //
-// # Key schema, version 1
+// # Key schema, version 2
 //
-//	m/schema                 "1"                        schema version, checked on open
+//	m/schema                 "2"                        schema version, checked on open
 //	m/next_id                uint64 big-endian          the next job id to hand out
 //	j/<id>                   gpuq.v1.JobSpec            a submission without script, environment, array task ids
 //	p/<id>                   gpuq.v1.JobSpec            the same submission's script, environment, array task ids
@@ -15,6 +15,10 @@
 //	r/<request id>           uint64 big-endian          idempotency: request id -> job id
 //	a/<end>/<allocation>     gpuq.v1.RunRecord          accounting: one record per run, <end> the
 //	                                                    run's end as 8 bytes of Unix nanoseconds
+//	x/<id>/<task>/<end>/<allocation>  (empty)           the job-id index of the records: the key of a
+//	                                                    record a/<end>/<allocation> is a/ and what
+//	                                                    follows x/<id>/<task>/; written in the same
+//	                                                    transaction as the record
 //	u/<key>                  gpuq.v1.DecayedUsage       billed usage per team ("sf") and user ("sf/alice")
 //	b/<month>/<team>/<pct>   gpuq.v1.BudgetAlertEvent   a budget alert: <month> YYYY-MM, <pct> the
 //	                                                    threshold as three digits ("080", "100")
@@ -25,5 +29,10 @@
 // task id big-endian for an array task, so a job's tasks sort after it in
 // task order.
 //
+// A record of a job that never ran has <job>.<run>.- as its <allocation>,
+// such as 42_3.0.-.
+//
 // A change to this schema bumps SchemaVersion and adds a migration in Open.
+// Version 2 added the job-id index (x/): Open indexes the records of a
+// version 1 store, then marks it version 2.
 package store

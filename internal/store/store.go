@@ -70,9 +70,11 @@ func Open(opts Options) (*Store, error) {
 }
 
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	var version string
+	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(keySchema)
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			version = SchemaVersion
 			return txn.Set(keySchema, []byte(SchemaVersion))
 		}
 		if err != nil {
@@ -82,11 +84,45 @@ func (s *Store) checkSchema() error {
 		if err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if string(v) != SchemaVersion {
-			return fmt.Errorf("%w: data has version %q, this gpuqd reads %q", ErrSchema, v, SchemaVersion)
-		}
+		version = string(v)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	switch version {
+	case SchemaVersion:
+		return nil
+	case "1":
+		return s.migrate1to2()
+	}
+	return fmt.Errorf("%w: data has version %q, this gpuqd reads %q", ErrSchema, version, SchemaVersion)
+}
+
+// migrate1to2 adds the job-id index of the records, then marks the schema
+// version 2. Run again after a crash, it writes the same keys again.
+func (s *Store) migrate1to2() error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixRecord, func(k, v []byte) error {
+			r := &gpuqv1.RunRecord{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			return wb.Set(jobIndexKey(job.FromProto(r.Job), k), nil)
+		})
+	})
+	if err == nil {
+		err = wb.Set(keySchema, []byte("2"))
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("migrate the store to schema 2 (index the records by job): %w", err)
+	}
+	return nil
 }
 
 // Close flushes and closes the database.
@@ -141,14 +177,17 @@ func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	return err
 }
 
-// PutRecord stores the accounting record of one run. A job that never ran
-// has a record without an allocation id.
+// PutRecord stores the accounting record of one run, and its entry in the
+// job-id index. A job that never ran has a record without an allocation id.
 func (tx *Tx) PutRecord(r *gpuqv1.RunRecord) error {
-	id := r.AllocationId
-	if id == "" {
-		id = fmt.Sprintf("%s.%d.-", job.FromProto(r.Job), r.Run)
+	k := recordKeyOf(r)
+	if err := tx.putProto(k, r); err != nil {
+		return err
 	}
-	return tx.putProto(recordKey(r.EndTime.AsTime(), id), r)
+	if err := tx.txn.Set(jobIndexKey(job.FromProto(r.Job), k), nil); err != nil {
+		return fmt.Errorf("index record %q: %w", k, err)
+	}
+	return nil
 }
 
 // PutUsage stores the decayed usage of a team ("sf") or user ("sf/alice").
@@ -221,6 +260,33 @@ func (s *Store) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) er
 			k := item.Key()
 			if !to.IsZero() && binary.BigEndian.Uint64(k[len(prefixRecord):]) >= uint64(to.UnixNano()) {
 				return nil
+			}
+			r := &gpuqv1.RunRecord{}
+			if err := item.Value(func(v []byte) error { return proto.Unmarshal(v, r) }); err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// JobRecords calls fn for every accounting record of job id, or of its
+// task when task is set, in order of task and end, through the job-id
+// index: it reads only that job's records.
+func (s *Store) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
+	prefix := jobIndexPrefix(id, task)
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			ik := it.Item().Key()
+			k := append(append([]byte{}, prefixRecord...), ik[jobIndexHeader:]...)
+			item, err := txn.Get(k)
+			if err != nil {
+				return fmt.Errorf("record %x of index entry %x: %w", k, ik, err)
 			}
 			r := &gpuqv1.RunRecord{}
 			if err := item.Value(func(v []byte) error { return proto.Unmarshal(v, r) }); err != nil {
