@@ -142,8 +142,14 @@ func (b *BudgetTally) Span() Range { return b.span }
 
 // Add counts rec for its team.
 func (b *BudgetTally) Add(rec *gpuqv1.RunRecord) {
-	if bt, ok := b.by[rec.GetTeam()]; ok {
-		bt.tally.Add(rec)
+	r := RunOf(rec)
+	b.AddRun(&r)
+}
+
+// AddRun counts r for its team.
+func (b *BudgetTally) AddRun(r *Run) {
+	if bt, ok := b.by[r.Team]; ok {
+		bt.tally.AddRun(r)
 	}
 }
 

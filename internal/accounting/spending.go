@@ -97,8 +97,14 @@ func earliest(teams []*budgetTeam) time.Time {
 
 // Add counts the part of rec's run in its team's month.
 func (s *Spending) Add(rec *gpuqv1.RunRecord) {
-	if bt, ok := s.by[rec.GetTeam()]; ok {
-		bt.tally.Add(rec)
+	r := RunOf(rec)
+	s.AddRun(&r)
+}
+
+// AddRun counts the part of r in its team's month.
+func (s *Spending) AddRun(r *Run) {
+	if bt, ok := s.by[r.Team]; ok {
+		bt.tally.AddRun(r)
 	}
 }
 
@@ -163,9 +169,16 @@ func (r *Refill) Teams() []string {
 // Add counts the part of rec's run in the new month of its team, when it
 // is one of the Refill's.
 func (r *Refill) Add(rec *gpuqv1.RunRecord) {
-	i := slices.IndexFunc(r.teams, func(bt *budgetTeam) bool { return bt.t.Name == rec.GetTeam() })
+	run := RunOf(rec)
+	r.AddRun(&run)
+}
+
+// AddRun counts the part of run in the new month of its team, when it is
+// one of the Refill's.
+func (r *Refill) AddRun(run *Run) {
+	i := slices.IndexFunc(r.teams, func(bt *budgetTeam) bool { return bt.t.Name == run.Team })
 	if i >= 0 {
-		r.teams[i].tally.Add(rec)
+		r.teams[i].tally.AddRun(run)
 	}
 }
 

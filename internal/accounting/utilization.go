@@ -187,16 +187,16 @@ func nextHour(t time.Time, loc *time.Location) time.Time {
 	return next
 }
 
-// group is the group rec counts for.
-func (u *UtilizationTally) group(rec *gpuqv1.RunRecord) string {
+// group is the group r counts for.
+func (u *UtilizationTally) group(r *Run) string {
 	var g string
 	switch u.by {
 	case ByTeam:
-		g = rec.GetTeam()
+		g = r.Team
 	case ByUser:
-		g = rec.GetUser()
+		g = r.User
 	case ByPool:
-		g = rec.GetPool()
+		g = r.Pool
 	}
 	if g == "" {
 		return NoGroup
@@ -207,21 +207,26 @@ func (u *UtilizationTally) group(rec *gpuqv1.RunRecord) string {
 // Add counts the part of rec's run in each hour of the period, for each
 // GPU it held.
 func (u *UtilizationTally) Add(rec *gpuqv1.RunRecord) {
-	start, end := span(rec)
-	n := gpus(rec)
-	if !end.After(start) || n == 0 || !end.After(u.period.Start) || !start.Before(u.period.End) {
+	r := RunOf(rec)
+	u.AddRun(&r)
+}
+
+// AddRun counts the part of r in each hour of the period, for each GPU it
+// held.
+func (u *UtilizationTally) AddRun(r *Run) {
+	if !r.End.After(r.Start) || r.GPUs == 0 || !r.End.After(u.period.Start) || !r.Start.Before(u.period.End) {
 		return
 	}
-	g := u.group(rec)
+	g := u.group(r)
 	times, ok := u.groups[g]
 	if !ok {
 		times = make([]GPUTime, len(u.hours))
 		u.groups[g] = times
 	}
 	// The first hour that ends after the run starts.
-	i := sort.Search(len(u.hours), func(i int) bool { return u.hours[i].End.After(start) })
-	for ; i < len(u.hours) && u.hours[i].Start.Before(end); i++ {
-		times[i] = times[i].Add(GPUTimeOf(Clip(rec, u.hours[i]), n))
+	i := sort.Search(len(u.hours), func(i int) bool { return u.hours[i].End.After(r.Start) })
+	for ; i < len(u.hours) && u.hours[i].Start.Before(r.End); i++ {
+		times[i] = times[i].Add(GPUTimeOf(r.clip(u.hours[i]), r.GPUs))
 	}
 }
 

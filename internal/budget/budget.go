@@ -30,9 +30,9 @@ type Store interface {
 
 // Queue is what the watcher needs of the queue; *queue.Queue has it.
 type Queue interface {
-	// Records calls fn for the record of every run that ended in [from,
-	// to); a zero to means no upper bound.
-	Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error
+	// Runs calls fn for the run of every record that ended in [from, to);
+	// a zero to means no upper bound. fn must not keep the run.
+	Runs(from, to time.Time, fn func(*accounting.Run) error) error
 	// Paused runs fn while no writer runs: no record is written, and so
 	// none is handed to Recorded, while fn runs.
 	Paused(fn func() error) error
@@ -146,8 +146,8 @@ func (w *Watcher) Load(ctx context.Context, q Queue) error {
 		w.q, w.overrides, w.alerts = q, overrides, alerts
 		w.pricing = w.withOverrides()
 		w.spending = accounting.NewSpending(w.pricing, now)
-		return q.Records(w.spending.From(), time.Time{}, func(rec *gpuqv1.RunRecord) error {
-			w.spending.Add(rec)
+		return q.Runs(w.spending.From(), time.Time{}, func(r *accounting.Run) error {
+			w.spending.AddRun(r)
 			return nil
 		})
 	})
@@ -359,8 +359,8 @@ func (w *Watcher) roll(q Queue, now time.Time) error {
 			return nil
 		}
 		w.log.Info("new budget month", "teams", strings.Join(r.Teams(), ","))
-		err := q.Records(r.From(), time.Time{}, func(rec *gpuqv1.RunRecord) error {
-			r.Add(rec)
+		err := q.Runs(r.From(), time.Time{}, func(run *accounting.Run) error {
+			r.AddRun(run)
 			return nil
 		})
 		if err != nil {

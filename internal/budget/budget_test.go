@@ -35,11 +35,12 @@ type fakeQueue struct {
 	released []string
 }
 
-func (q *fakeQueue) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error {
+func (q *fakeQueue) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
 	for _, r := range q.records {
 		end := r.EndTime.AsTime()
 		if !end.Before(from) && (to.IsZero() || end.Before(to)) {
-			if err := fn(r); err != nil {
+			run := accounting.RunOf(r)
+			if err := fn(&run); err != nil {
 				return err
 			}
 		}

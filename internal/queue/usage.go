@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -120,3 +121,12 @@ func (q *Queue) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) er
 func (q *Queue) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
 	return q.store.JobRecords(id, task, fn)
 }
+
+// Runs calls fn for the run of every accounting record that ended in
+// [from, to), decoding only the run (see store.Runs).
+func (q *Queue) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
+	return q.store.Runs(from, to, fn)
+}
+
+// MaxRun is the longest run of any accounting record.
+func (q *Queue) MaxRun() time.Duration { return q.store.MaxRun() }

@@ -84,12 +84,35 @@ func NewAccountingService(src Records, opts AccountingOptions) *AccountingServic
 	return &AccountingService{src: src, opts: opts}
 }
 
+// Runs is a source of records that can decode only their runs, and tell
+// the longest run it holds (the store has both): the reports of usage and
+// cost read runs when the source has them, and every scan of a period
+// stops the longest run after its end.
+type Runs interface {
+	Runs(from, to time.Time, fn func(*accounting.Run) error) error
+	MaxRun() time.Duration
+}
+
+var _ Runs = (*queue.Queue)(nil)
+
+// until is where a scan for the runs that overlap r may stop: a run that
+// overlaps r ended before r's end plus the longest run. Zero, no bound,
+// when r has no end or the source does not know its longest run.
+func (s *AccountingService) until(r accounting.Range) time.Time {
+	src, ok := s.src.(Runs)
+	if !ok || r.End.IsZero() {
+		return time.Time{}
+	}
+	return r.End.Add(src.MaxRun() + 1)
+}
+
 // scan calls fn for every record whose run overlaps r. A run that ends
 // after r can overlap it, so the scan runs from r's start to the end of
-// the records; it stops early when ctx ends.
+// the records, or the longest run past r's end; it stops early when ctx
+// ends.
 func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
 	n := 0
-	return s.src.Records(r.Start, time.Time{}, func(rec *gpuqv1.RunRecord) error {
+	return s.src.Records(r.Start, s.until(r), func(rec *gpuqv1.RunRecord) error {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -99,6 +122,31 @@ func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn fun
 			return nil
 		}
 		return fn(rec)
+	})
+}
+
+// scanRuns is scan for the runs of the records: decoded alone when the
+// source can, which is several times faster. fn must not keep the run.
+func (s *AccountingService) scanRuns(ctx context.Context, r accounting.Range, fn func(*accounting.Run)) error {
+	src, ok := s.src.(Runs)
+	if !ok {
+		return s.scan(ctx, r, func(rec *gpuqv1.RunRecord) error {
+			run := accounting.RunOf(rec)
+			fn(&run)
+			return nil
+		})
+	}
+	n := 0
+	return src.Runs(r.Start, s.until(r), func(run *accounting.Run) error {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if run.Overlaps(r) {
+			fn(run)
+		}
+		return nil
 	})
 }
 
@@ -296,10 +344,7 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 	}
 
 	tally := accounting.NewTally(period)
-	err := s.scan(ctx, period, func(rec *gpuqv1.RunRecord) error {
-		tally.Add(rec)
-		return nil
-	})
+	err := s.scanRuns(ctx, period, tally.AddRun)
 	if err != nil {
 		return nil, err
 	}
@@ -435,10 +480,7 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 	if err != nil {
 		return nil, err
 	}
-	err = s.scan(ctx, bt.Span(), func(rec *gpuqv1.RunRecord) error {
-		bt.Add(rec)
-		return nil
-	})
+	err = s.scanRuns(ctx, bt.Span(), bt.AddRun)
 	if err != nil {
 		return nil, err
 	}

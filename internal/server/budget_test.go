@@ -235,3 +235,70 @@ func TestUtilizationReport(t *testing.T) {
 		}
 	}
 }
+
+// runsRecords adds Runs and MaxRun to fakeRecords, and keeps the bounds of
+// the scans.
+type runsRecords struct {
+	fakeRecords
+	maxRun time.Duration
+	tos    []time.Time
+}
+
+func (f *runsRecords) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
+	f.tos = append(f.tos, to)
+	return f.Records(from, to, func(rec *gpuqv1.RunRecord) error {
+		r := accounting.RunOf(rec)
+		return fn(&r)
+	})
+}
+
+func (f *runsRecords) MaxRun() time.Duration { return f.maxRun }
+
+// TestRunsSource: the reports read from a source of runs are those read
+// from whole records, and their scans stop the longest run after the
+// period's end.
+func TestRunsSource(t *testing.T) {
+	now := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
+	whole := serveAccounting(t, &fakeRecords{recs: fixture(t)}, now)
+	src := &runsRecords{fakeRecords: fakeRecords{recs: fixture(t)}, maxRun: 24 * time.Hour}
+	runs := serveAccounting(t, src, now)
+	for _, req := range []*gpuqv1.CostReportRequest{
+		{Month: "2026-11", TimeZone: "America/Los_Angeles"},
+		{Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-11-04T00:00:00Z"), Model: gpuqv1.CostModel_COST_MODEL_SPLIT},
+	} {
+		want, err1 := whole.CostReport(t.Context(), req)
+		got, err2 := runs.CostReport(t.Context(), req)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+			t.Errorf("cost (-whole records +runs):\n%s", diff)
+		}
+	}
+	wantB, err1 := whole.Budgets(t.Context(), &gpuqv1.BudgetsRequest{})
+	gotB, err2 := runs.Budgets(t.Context(), &gpuqv1.BudgetsRequest{})
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if diff := cmp.Diff(wantB, gotB, protocmp.Transform()); diff != "" {
+		t.Errorf("budgets (-whole records +runs):\n%s", diff)
+	}
+	ureq := &gpuqv1.UtilizationRequest{Start: ts(t, "2026-11-03T00:00:00Z"), End: ts(t, "2026-11-05T00:00:00Z")}
+	wantU, err1 := whole.UtilizationReport(t.Context(), ureq)
+	gotU, err2 := runs.UtilizationReport(t.Context(), ureq)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if diff := cmp.Diff(wantU, gotU, protocmp.Transform()); diff != "" {
+		t.Errorf("utilization (-whole records +runs):\n%s", diff)
+	}
+	want := []time.Time{
+		time.Date(2026, 12, 2, 8, 0, 0, 1, time.UTC), // the month in Los Angeles, and a day
+		time.Date(2026, 11, 5, 0, 0, 0, 1, time.UTC),
+		time.Date(2026, 11, 17, 0, 0, 0, 1, time.UTC), // the budgets' months end now
+		time.Date(2026, 11, 6, 0, 0, 0, 1, time.UTC),
+	}
+	if diff := cmp.Diff(want, src.tos); diff != "" {
+		t.Errorf("scans ended at (-want +got):\n%s", diff)
+	}
+}

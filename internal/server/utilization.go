@@ -66,10 +66,7 @@ func (s *AccountingService) UtilizationReport(ctx context.Context, req *gpuqv1.U
 	if err != nil {
 		return nil, err
 	}
-	err = s.scan(ctx, period, func(rec *gpuqv1.RunRecord) error {
-		u.Add(rec)
-		return nil
-	})
+	err = s.scanRuns(ctx, period, u.AddRun)
 	if err != nil {
 		return nil, err
 	}

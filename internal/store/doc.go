@@ -9,6 +9,9 @@
 //
 //	m/schema                 "2"                        schema version, checked on open
 //	m/next_id                uint64 big-endian          the next job id to hand out
+//	m/max_run                uint64 big-endian          the longest run of any record, in nanoseconds:
+//	                                                    a scan for a period's runs stops this long
+//	                                                    after the period ends
 //	j/<id>                   gpuq.v1.JobSpec            a submission without script, environment, array task ids
 //	p/<id>                   gpuq.v1.JobSpec            the same submission's script, environment, array task ids
 //	t/<id>/<task>            gpuq.v1.Job                one job, or one array task; spec unset
@@ -33,6 +36,6 @@
 // such as 42_3.0.-.
 //
 // A change to this schema bumps SchemaVersion and adds a migration in Open.
-// Version 2 added the job-id index (x/): Open indexes the records of a
-// version 1 store, then marks it version 2.
+// Version 2 added the job-id index (x/) and m/max_run: Open indexes the
+// records of a version 1 store, then marks it version 2.
 package store

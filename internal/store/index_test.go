@@ -22,7 +22,11 @@ func indexFixture(t *testing.T, s *Store) {
 	t0 := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
 	var recs []*gpuqv1.RunRecord
 	add := func(ref job.Ref, run uint32, alloc string, end time.Duration) {
-		recs = append(recs, &gpuqv1.RunRecord{Job: ref.Proto(), Run: run, AllocationId: alloc, EndTime: timestamppb.New(t0.Add(end))})
+		r := &gpuqv1.RunRecord{Job: ref.Proto(), Run: run, AllocationId: alloc, EndTime: timestamppb.New(t0.Add(end))}
+		if alloc != "" { // ran for as long as its job id's last digit in hours
+			r.StartTime = timestamppb.New(t0.Add(end - time.Duration(ref.ID%10)*time.Hour))
+		}
+		recs = append(recs, r)
 	}
 	add(job.Ref{ID: 5}, 2, "5.2", 9*time.Hour)
 	add(job.Ref{ID: 5}, 0, "5.0", time.Hour)
@@ -59,6 +63,9 @@ func jobRecords(t *testing.T, s *Store, id uint64, task *uint32) []string {
 
 func checkIndex(t *testing.T, s *Store) {
 	t.Helper()
+	if got := s.MaxRun(); got != 7*time.Hour {
+		t.Errorf("MaxRun = %v, want 7h (job 7's)", got)
+	}
 	for _, tc := range []struct {
 		id   uint64
 		task *uint32
@@ -110,6 +117,9 @@ func TestMigrate1to2(t *testing.T) {
 				return err
 			}
 		}
+		if err := txn.Delete(keyMaxRun); err != nil {
+			return err
+		}
 		return txn.Set(keySchema, []byte("1"))
 	})
 	if err != nil {
@@ -121,6 +131,8 @@ func TestMigrate1to2(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The longest run survives a restart (checkIndex after the migration).
+
 
 	if s, err = Open(Options{Dir: dir}); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ const SchemaVersion = "2"
 var (
 	keySchema = []byte("m/schema")
 	keyNextID = []byte("m/next_id")
+	keyMaxRun = []byte("m/max_run")
 
 	prefixSpec     = []byte("j/")
 	prefixPayload  = []byte("p/")
