@@ -133,7 +133,6 @@ func TestMigrate1to2(t *testing.T) {
 	}
 	// The longest run survives a restart (checkIndex after the migration).
 
-
 	if s, err = Open(Options{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
