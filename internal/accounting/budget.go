@@ -186,3 +186,13 @@ func (bt *budgetTeam) budget(at time.Time, p *Pricing) Budget {
 	bu.Alert, bu.ForecastAlert = alertOf(bu.Spent, bu.Budget), alertOf(bu.Forecast, bu.Budget)
 	return bu
 }
+
+// Merge adds o's counts to b; o must be a tally made with the same
+// arguments.
+func (b *BudgetTally) Merge(o *BudgetTally) {
+	for name, ot := range o.by {
+		if bt, ok := b.by[name]; ok {
+			bt.tally.Merge(ot.tally)
+		}
+	}
+}

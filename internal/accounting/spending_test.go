@@ -141,3 +141,50 @@ func TestPoolBill(t *testing.T) {
 		}
 	}
 }
+
+// TestMerge: tallies of parts of the records, merged, are the tally of
+// them all.
+func TestMerge(t *testing.T) {
+	p := pricing(t)
+	at := utc(t, "2026-11-16T00:00:00Z")
+	period := Range{utc(t, "2026-11-01T00:00:00Z"), at}
+	recs := requeued(t)
+	recs = append(recs,
+		rec(t, 1, "sf", "a100-us-west1", "a100", 4, "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"),
+		rec(t, 2, "sf", "a100-us-west1", "a100", 8, "2026-11-02T00:00:00Z", "2026-11-03T01:00:00Z"),
+		rec(t, 5, "ops", "a800-us-east1", "a800", 1, "2026-11-02T00:00:00Z", "2026-11-02T10:00:00Z"))
+	whole, a, b := NewTally(period), NewTally(period), NewTally(period)
+	uw, _ := NewUtilization(period, time.UTC, ByTeam, PerHour, nil)
+	ua, _ := NewUtilization(period, time.UTC, ByTeam, PerHour, nil)
+	ub, _ := NewUtilization(period, time.UTC, ByTeam, PerHour, nil)
+	bw, _ := NewBudgetTally(at, p, nil)
+	ba, _ := NewBudgetTally(at, p, nil)
+	bb, _ := NewBudgetTally(at, p, nil)
+	for i, r := range recs {
+		whole.Add(r)
+		uw.Add(r)
+		bw.Add(r)
+		if i%2 == 0 {
+			a.Add(r)
+			ua.Add(r)
+			ba.Add(r)
+		} else {
+			b.Add(r)
+			ub.Add(r)
+			bb.Add(r)
+		}
+	}
+	a.Merge(b)
+	ua.Merge(ub)
+	ba.Merge(bb)
+	if diff := cmp.Diff(whole.Cells(), a.Cells(), cmp.AllowUnexported(GPUTime{})); diff != "" {
+		t.Errorf("merged tally (-whole +merged):\n%s", diff)
+	}
+	if got, want := ua.Result(), uw.Result(); !cmp.Equal(want.Totals, got.Totals, cmp.AllowUnexported(GPUTime{})) || want.Total != got.Total {
+		t.Errorf("merged utilization: totals %v, want %v", got.Totals, want.Totals)
+	}
+	zones := cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() })
+	if diff := cmp.Diff(bw.Budgets(), ba.Budgets(), zones); diff != "" {
+		t.Errorf("merged budgets (-whole +merged):\n%s", diff)
+	}
+}

@@ -65,3 +65,11 @@ func (t *Tally) Cells() []Cell {
 	slices.SortFunc(out, func(a, b Cell) int { return compareKeys(a.Key, b.Key) })
 	return out
 }
+
+// Merge adds o's counts, a tally of the same period, to t: a report cut
+// into parts counted at once adds them up at the end.
+func (t *Tally) Merge(o *Tally) {
+	for k, g := range o.cells {
+		t.cells[k] = t.cells[k].Add(g)
+	}
+}

@@ -280,3 +280,18 @@ func (u *UtilizationTally) Result() Utilization {
 	}
 	return rep
 }
+
+// Merge adds o's counts to u; o must be a tally made with the same
+// arguments.
+func (u *UtilizationTally) Merge(o *UtilizationTally) {
+	for g, times := range o.groups {
+		mine, ok := u.groups[g]
+		if !ok {
+			mine = make([]GPUTime, len(u.hours))
+			u.groups[g] = mine
+		}
+		for i, t := range times {
+			mine[i] = mine[i].Add(t)
+		}
+	}
+}

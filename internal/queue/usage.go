@@ -130,3 +130,9 @@ func (q *Queue) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
 
 // MaxRun is the longest run of any accounting record.
 func (q *Queue) MaxRun() time.Duration { return q.store.MaxRun() }
+
+// RunsParallel is Runs with the span cut into parts scanned at once (see
+// store.RunsParallel).
+func (q *Queue) RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error {
+	return q.store.RunsParallel(from, to, parts, fn)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -46,6 +47,9 @@ type AccountingOptions struct {
 	Pricing accounting.Pricing
 	// Now is the clock of Budgets; nil means time.Now.
 	Now func() time.Time
+	// Parallel is how many parts the reports of usage and cost cut their
+	// scans into, scanned at once (default: GOMAXPROCS, at most 8).
+	Parallel int
 	// Budget is gpuqd's budget watcher: the operators' budgets, the hard
 	// limit and the alerts raised. nil: the budgets of Pricing, no alerts,
 	// and SetBudget fails.
@@ -81,15 +85,21 @@ func NewAccountingService(src Records, opts AccountingOptions) *AccountingServic
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = min(runtime.GOMAXPROCS(0), 8)
+	}
 	return &AccountingService{src: src, opts: opts}
 }
 
-// Runs is a source of records that can decode only their runs, and tell
-// the longest run it holds (the store has both): the reports of usage and
-// cost read runs when the source has them, and every scan of a period
-// stops the longest run after its end.
+// Runs is a source of records that can decode only their runs, cut into
+// parts scanned at once, and tell the longest run it holds (the store has
+// all of it): the reports of usage and cost read runs when the source has
+// them, and every scan of a period stops the longest run after its end.
 type Runs interface {
-	Runs(from, to time.Time, fn func(*accounting.Run) error) error
+	// RunsParallel calls fn(part, r) for the run of every record that
+	// ended in [from, to), the span cut into parts scanned at once; fn is
+	// called concurrently for different parts. A zero to means no bound.
+	RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error
 	MaxRun() time.Duration
 }
 
@@ -125,26 +135,36 @@ func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn fun
 	})
 }
 
-// scanRuns is scan for the runs of the records: decoded alone when the
-// source can, which is several times faster. fn must not keep the run.
-func (s *AccountingService) scanRuns(ctx context.Context, r accounting.Range, fn func(*accounting.Run)) error {
+// parts is how many parts scanRuns cuts a scan into.
+func (s *AccountingService) parts() int {
+	if _, ok := s.src.(Runs); !ok {
+		return 1
+	}
+	return s.opts.Parallel
+}
+
+// scanRuns is scan for the runs of the records: decoded alone, and in
+// s.parts() parts at once, when the source can, which is several times
+// faster. fn(part, run) is called concurrently for different parts, never
+// for one; part is below s.parts(). fn must not keep the run.
+func (s *AccountingService) scanRuns(ctx context.Context, r accounting.Range, fn func(part int, run *accounting.Run)) error {
 	src, ok := s.src.(Runs)
 	if !ok {
 		return s.scan(ctx, r, func(rec *gpuqv1.RunRecord) error {
 			run := accounting.RunOf(rec)
-			fn(&run)
+			fn(0, &run)
 			return nil
 		})
 	}
-	n := 0
-	return src.Runs(r.Start, s.until(r), func(run *accounting.Run) error {
-		if n++; n%1024 == 0 {
+	counts := make([]int, s.parts())
+	return src.RunsParallel(r.Start, s.until(r), len(counts), func(part int, run *accounting.Run) error {
+		if counts[part]++; counts[part]%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
 		if run.Overlaps(r) {
-			fn(run)
+			fn(part, run)
 		}
 		return nil
 	})
@@ -343,8 +363,15 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 		}
 	}
 
-	tally := accounting.NewTally(period)
-	err := s.scanRuns(ctx, period, tally.AddRun)
+	tallies := make([]*accounting.Tally, s.parts())
+	for i := range tallies {
+		tallies[i] = accounting.NewTally(period)
+	}
+	err := s.scanRuns(ctx, period, func(part int, run *accounting.Run) { tallies[part].AddRun(run) })
+	tally := tallies[0]
+	for _, t := range tallies[1:] {
+		tally.Merge(t)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -473,14 +500,22 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 	if s.opts.Budget != nil {
 		pricing = s.opts.Budget.Pricing()
 	}
-	bt, err := accounting.NewBudgetTally(at, pricing, req.Teams)
-	if errors.Is(err, accounting.ErrUnknownTeam) {
-		return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
+	bts := make([]*accounting.BudgetTally, s.parts())
+	for i := range bts {
+		var err error
+		bts[i], err = accounting.NewBudgetTally(at, pricing, req.Teams)
+		if errors.Is(err, accounting.ErrUnknownTeam) {
+			return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
+	bt := bts[0]
+	err := s.scanRuns(ctx, bt.Span(), func(part int, run *accounting.Run) { bts[part].AddRun(run) })
+	for _, o := range bts[1:] {
+		bt.Merge(o)
 	}
-	err = s.scanRuns(ctx, bt.Span(), bt.AddRun)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,15 +242,38 @@ func TestUtilizationReport(t *testing.T) {
 type runsRecords struct {
 	fakeRecords
 	maxRun time.Duration
+	mu     sync.Mutex
 	tos    []time.Time
 }
 
-func (f *runsRecords) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
+// RunsParallel gives part p the records whose job id is p modulo parts,
+// from goroutines of their own.
+func (f *runsRecords) RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error {
+	f.mu.Lock()
 	f.tos = append(f.tos, to)
-	return f.Records(from, to, func(rec *gpuqv1.RunRecord) error {
-		r := accounting.RunOf(rec)
-		return fn(&r)
-	})
+	f.mu.Unlock()
+	errs := make(chan error, parts)
+	for p := range parts {
+		go func() {
+			var err error
+			for _, rec := range f.recs {
+				end := rec.EndTime.AsTime()
+				if end.Before(from) || !to.IsZero() && !end.Before(to) || int(rec.GetJob().GetId())%parts != p {
+					continue
+				}
+				r := accounting.RunOf(rec)
+				if err = fn(p, &r); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	var err error
+	for range parts {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 func (f *runsRecords) MaxRun() time.Duration { return f.maxRun }
@@ -261,7 +285,7 @@ func TestRunsSource(t *testing.T) {
 	now := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
 	whole := serveAccounting(t, &fakeRecords{recs: fixture(t)}, now)
 	src := &runsRecords{fakeRecords: fakeRecords{recs: fixture(t)}, maxRun: 24 * time.Hour}
-	runs := serveAccounting(t, src, now)
+	runs := serveAccountingWith(t, src, server.AccountingOptions{Pricing: testPricing(t), Now: func() time.Time { return now }, Parallel: 3})
 	for _, req := range []*gpuqv1.CostReportRequest{
 		{Month: "2026-11", TimeZone: "America/Los_Angeles"},
 		{Start: ts(t, "2026-11-01T00:00:00Z"), End: ts(t, "2026-11-04T00:00:00Z"), Model: gpuqv1.CostModel_COST_MODEL_SPLIT},
@@ -298,6 +322,8 @@ func TestRunsSource(t *testing.T) {
 		time.Date(2026, 11, 17, 0, 0, 0, 1, time.UTC), // the budgets' months end now
 		time.Date(2026, 11, 6, 0, 0, 0, 1, time.UTC),
 	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
 	if diff := cmp.Diff(want, src.tos); diff != "" {
 		t.Errorf("scans ended at (-want +got):\n%s", diff)
 	}

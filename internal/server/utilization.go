@@ -59,14 +59,22 @@ func (s *AccountingService) UtilizationReport(ctx context.Context, req *gpuqv1.U
 			first = append(first, t.Name)
 		}
 	}
-	u, err := accounting.NewUtilization(period, loc, by, per, first)
-	if errors.Is(err, accounting.ErrTooLong) {
-		return nil, &job.FieldError{Field: "end", Problem: err.Error()}
+	us := make([]*accounting.UtilizationTally, s.parts())
+	for i := range us {
+		var err error
+		us[i], err = accounting.NewUtilization(period, loc, by, per, first)
+		if errors.Is(err, accounting.ErrTooLong) {
+			return nil, &job.FieldError{Field: "end", Problem: err.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
+	u := us[0]
+	err := s.scanRuns(ctx, period, func(part int, run *accounting.Run) { us[part].AddRun(run) })
+	for _, o := range us[1:] {
+		u.Merge(o)
 	}
-	err = s.scanRuns(ctx, period, u.AddRun)
 	if err != nil {
 		return nil, err
 	}

@@ -43,30 +43,99 @@ func (s *Store) Runs(from, to time.Time, fn func(r *accounting.Run) error) error
 	})
 }
 
+// RunsParallel is Runs with the span cut into parts scanned at once, each
+// by a goroutine of its own, on one snapshot of the store: fn(part, r) gets
+// the runs of part in order of their end. fn is called concurrently for
+// different parts, never for one part; it must not keep r. A caller that
+// adds up what it is given keeps a sum per part and adds the sums at the
+// end. A zero to means no upper bound.
+func (s *Store) RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		lo, hi := from, to
+		if hi.IsZero() {
+			last, ok := lastRecordEnd(txn)
+			if !ok {
+				return nil
+			}
+			hi = last.Add(1)
+		}
+		if lo.Before(time.Unix(0, 0)) {
+			lo = time.Unix(0, 0)
+		}
+		if parts < 1 || !hi.After(lo) {
+			parts = 1
+		}
+		span := hi.Sub(lo)
+		errs := make(chan error, parts)
+		for p := range parts {
+			a := lo.Add(time.Duration(float64(span) * float64(p) / float64(parts)))
+			b := lo.Add(time.Duration(float64(span) * float64(p+1) / float64(parts)))
+			if p == 0 {
+				a = from
+			}
+			if p == parts-1 {
+				b = to
+			}
+			go func() {
+				names := interner{}
+				var r accounting.Run
+				errs <- scanIn(txn, a, b, func(k, v []byte) error {
+					if err := decodeRun(v, &r, names); err != nil {
+						return fmt.Errorf("decode record %x: %w", k, err)
+					}
+					return fn(p, &r)
+				})
+			}()
+		}
+		var all []error
+		for range parts {
+			if err := <-errs; err != nil {
+				all = append(all, err)
+			}
+		}
+		return errors.Join(all...)
+	})
+}
+
+// lastRecordEnd is the end of the last record's run.
+func lastRecordEnd(txn *badger.Txn) (time.Time, bool) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord, Reverse: true})
+	defer it.Close()
+	// Past every key of the prefix: the prefix and 0xff.
+	it.Seek(append(append([]byte{}, prefixRecord...), 0xff))
+	if !it.Valid() {
+		return time.Time{}, false
+	}
+	k := it.Item().Key()
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefixRecord):]))), true
+}
+
 // scanRecords calls fn with the key and value of every record that ended
 // in [from, to), in order of the end.
 func (s *Store) scanRecords(from, to time.Time, fn func(k, v []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error { return scanIn(txn, from, to, fn) })
+}
+
+func scanIn(txn *badger.Txn, from, to time.Time, fn func(k, v []byte) error) error {
 	start := prefixRecord
 	if from.After(time.Unix(0, 0)) {
 		start = recordKey(from, "")
 	}
-	return s.db.View(func(txn *badger.Txn) error {
-		// Records are small and kept in the LSM tree: prefetching their
-		// values would only start goroutines.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord})
-		defer it.Close()
-		for it.Seek(start); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.Key()
-			if !to.IsZero() && binary.BigEndian.Uint64(k[len(prefixRecord):]) >= uint64(to.UnixNano()) {
-				return nil
-			}
-			if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
-				return err
-			}
+	// Records are small and kept in the LSM tree: prefetching their values
+	// would only start goroutines.
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord})
+	defer it.Close()
+	for it.Seek(start); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if !to.IsZero() && binary.BigEndian.Uint64(k[len(prefixRecord):]) >= uint64(to.UnixNano()) {
+			return nil
 		}
-		return nil
-	})
+		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // interner shares the strings of repeated names (teams, users, pools, GPU

@@ -137,3 +137,44 @@ func TestRuns(t *testing.T) {
 		t.Errorf("Runs ended at %v, Records at %v; want the same 4", got, want)
 	}
 }
+
+func TestRunsParallel(t *testing.T) {
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	indexFixture(t, s)
+	t0 := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		from, to time.Time
+		parts    int
+	}{
+		{time.Time{}, time.Time{}, 1},
+		{time.Time{}, time.Time{}, 3},
+		{t0.Add(2 * time.Hour), t0.Add(6 * time.Hour), 4},
+		{t0.Add(2 * time.Hour), time.Time{}, 7},
+		{t0.Add(30 * time.Hour), time.Time{}, 2},
+		{t0, t0, 2},
+	} {
+		var want []time.Time
+		if err := s.Records(tc.from, tc.to, func(r *gpuqv1.RunRecord) error { want = append(want, r.EndTime.AsTime()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got := make([][]time.Time, tc.parts)
+		err := s.RunsParallel(tc.from, tc.to, tc.parts, func(p int, r *accounting.Run) error {
+			got[p] = append(got[p], r.End)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []time.Time
+		for _, g := range got {
+			all = append(all, g...) // the parts are in order of time
+		}
+		if !cmp.Equal(want, all) {
+			t.Errorf("RunsParallel(%v, %v, %d) = %v, want %v", tc.from, tc.to, tc.parts, all, want)
+		}
+	}
+}
