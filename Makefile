@@ -24,11 +24,12 @@ test: ## run every test with the race detector
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) -count=1 ./...
 
 bench: build ## run the benchmarks and print figures beside their baselines
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 1x ./internal/e2e ./gpuqctl
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/e2e ./gpuqctl
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Submit$$' -benchtime 4000x ./internal/server
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Array|ListJobs' -benchtime 30x ./internal/server
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 2s ./internal/ctl ./internal/calendar ./internal/sched
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/execrun ./internal/ctrdrun
+	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Accounting' -benchtime 5x -timeout 30m ./internal/server
 
 sim: ## run the 72-hour scheduling simulation and print its report
 	$(GO) test -count=1 ./internal/sim -run TestSimulation72h -v

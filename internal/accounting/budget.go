@@ -142,36 +142,57 @@ func (b *BudgetTally) Span() Range { return b.span }
 
 // Add counts rec for its team.
 func (b *BudgetTally) Add(rec *gpuqv1.RunRecord) {
-	if bt, ok := b.by[rec.GetTeam()]; ok {
-		bt.tally.Add(rec)
+	r := RunOf(rec)
+	b.AddRun(&r)
+}
+
+// AddRun counts r for its team.
+func (b *BudgetTally) AddRun(r *Run) {
+	if bt, ok := b.by[r.Team]; ok {
+		bt.tally.AddRun(r)
 	}
 }
 
 // Budgets returns the teams' budgets, in the order they were asked for.
 func (b *BudgetTally) Budgets() []Budget {
 	out := make([]Budget, 0, len(b.teams))
-	centsDiv := new(big.Int).Mul(nsPerHour, big.NewInt(int64(money.Cent)))
 	for _, bt := range b.teams {
-		value := new(big.Int)
-		for _, c := range bt.tally.Cells() {
-			if rate, ok := b.p.Rate(c.Team, c.Pool, c.GPUType); ok {
-				value.Add(value, c.Time.value(rate))
-			}
-		}
-		bu := Budget{
-			Team: bt.t.Name, Location: bt.t.location(), Month: bt.month, Period: bt.period,
-			Budget: bt.t.MonthlyBudget, Spent: centsOf(value),
-		}
-		bu.Forecast = bu.Spent
-		if elapsed := b.at.Sub(bt.period.Start); elapsed > 0 {
-			// value * month / (elapsed * ns per hour * cent), rounded once.
-			n := new(big.Int).Mul(value, big.NewInt(int64(bt.period.Duration())))
-			d := new(big.Int).Mul(centsDiv, big.NewInt(int64(elapsed)))
-			bu.Forecast = money.Amount(roundQuo(n, d)) * money.Cent
-		}
-		bu.SpentBP, bu.ForecastBP = basisPoints(bu.Spent, bu.Budget), basisPoints(bu.Forecast, bu.Budget)
-		bu.Alert, bu.ForecastAlert = alertOf(bu.Spent, bu.Budget), alertOf(bu.Forecast, bu.Budget)
-		out = append(out, bu)
+		out = append(out, bt.budget(b.at, &b.p))
 	}
 	return out
+}
+
+// budget prices the team's tally as its budget at the instant at.
+func (bt *budgetTeam) budget(at time.Time, p *Pricing) Budget {
+	centsDiv := new(big.Int).Mul(nsPerHour, big.NewInt(int64(money.Cent)))
+	value := new(big.Int)
+	for _, c := range bt.tally.Cells() {
+		if rate, ok := p.Rate(c.Team, c.Pool, c.GPUType); ok {
+			value.Add(value, c.Time.value(rate))
+		}
+	}
+	bu := Budget{
+		Team: bt.t.Name, Location: bt.t.location(), Month: bt.month, Period: bt.period,
+		Budget: bt.t.MonthlyBudget, Spent: centsOf(value),
+	}
+	bu.Forecast = bu.Spent
+	if elapsed := at.Sub(bt.period.Start); elapsed > 0 {
+		// value * month / (elapsed * ns per hour * cent), rounded once.
+		n := new(big.Int).Mul(value, big.NewInt(int64(bt.period.Duration())))
+		d := new(big.Int).Mul(centsDiv, big.NewInt(int64(elapsed)))
+		bu.Forecast = money.Amount(roundQuo(n, d)) * money.Cent
+	}
+	bu.SpentBP, bu.ForecastBP = basisPoints(bu.Spent, bu.Budget), basisPoints(bu.Forecast, bu.Budget)
+	bu.Alert, bu.ForecastAlert = alertOf(bu.Spent, bu.Budget), alertOf(bu.Forecast, bu.Budget)
+	return bu
+}
+
+// Merge adds o's counts to b; o must be a tally made with the same
+// arguments.
+func (b *BudgetTally) Merge(o *BudgetTally) {
+	for name, ot := range o.by {
+		if bt, ok := b.by[name]; ok {
+			bt.tally.Merge(ot.tally)
+		}
+	}
 }

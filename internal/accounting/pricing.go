@@ -31,6 +31,10 @@ type PoolPricing struct {
 	Region          string
 	PricePerGPUHour money.Amount
 	BillingWeight   float64
+	// MonthlyBill is the pool's bill for every calendar month; 0: none.
+	// Bills replaces it for the months it holds.
+	MonthlyBill money.Amount
+	Bills       map[Month]money.Amount
 }
 
 // Team returns the team called name.
@@ -51,6 +55,19 @@ func (p *Pricing) Pool(name string) (*PoolPricing, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Bill is the pool's bill for month m from the config: its bill for m, or
+// its monthly bill. ok is false when it has neither.
+func (p *Pricing) Bill(pool string, m Month) (money.Amount, bool) {
+	pl, ok := p.Pool(pool)
+	if !ok {
+		return 0, false
+	}
+	if b, ok := pl.Bills[m]; ok {
+		return b, true
+	}
+	return pl.MonthlyBill, pl.MonthlyBill > 0
 }
 
 // Location is the team's zone, or UTC.

@@ -42,11 +42,17 @@ func (t *Tally) Period() Range { return t.period }
 
 // Add counts the part of rec's run inside the period, for each GPU it held.
 func (t *Tally) Add(rec *gpuqv1.RunRecord) {
-	g := GPUTimeOf(Clip(rec, t.period), gpus(rec))
+	r := RunOf(rec)
+	t.AddRun(&r)
+}
+
+// AddRun counts the part of r inside the period, for each GPU it held.
+func (t *Tally) AddRun(r *Run) {
+	g := GPUTimeOf(r.clip(t.period), r.GPUs)
 	if g.IsZero() {
 		return
 	}
-	k := Key{Team: rec.GetTeam(), Pool: rec.GetPool(), GPUType: rec.GetGpuType()}
+	k := Key{Team: r.Team, Pool: r.Pool, GPUType: r.GPUType}
 	t.cells[k] = t.cells[k].Add(g)
 }
 
@@ -58,4 +64,12 @@ func (t *Tally) Cells() []Cell {
 	}
 	slices.SortFunc(out, func(a, b Cell) int { return compareKeys(a.Key, b.Key) })
 	return out
+}
+
+// Merge adds o's counts, a tally of the same period, to t: a report cut
+// into parts counted at once adds them up at the end.
+func (t *Tally) Merge(o *Tally) {
+	for k, g := range o.cells {
+		t.cells[k] = t.cells[k].Add(g)
+	}
 }

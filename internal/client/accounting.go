@@ -55,3 +55,34 @@ func (c *Client) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequest, opts .
 	}
 	return resp, nil
 }
+
+// BudgetAlerts lists the budget alerts gpuqd raised. A month that is not
+// YYYY-MM is a *job.InvalidError.
+func (c *Client) BudgetAlerts(ctx context.Context, req *gpuqv1.ListBudgetAlertsRequest, opts ...grpc.CallOption) (*gpuqv1.ListBudgetAlertsResponse, error) {
+	resp, err := c.acct.ListBudgetAlerts(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}
+
+// SetBudget sets or clears a team's monthly budget. An unknown team or an
+// amount that is not whole cents is a *job.InvalidError; a gpuqd that
+// keeps no budgets answers with an error wrapping job.ErrInvalidState.
+func (c *Client) SetBudget(ctx context.Context, req *gpuqv1.SetBudgetRequest, opts ...grpc.CallOption) (*gpuqv1.SetBudgetResponse, error) {
+	resp, err := c.acct.SetBudget(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}
+
+// Utilization returns the utilization report req asks for. A bad period
+// or zone is a *job.InvalidError.
+func (c *Client) Utilization(ctx context.Context, req *gpuqv1.UtilizationRequest, opts ...grpc.CallOption) (*gpuqv1.UtilizationResponse, error) {
+	resp, err := c.acct.UtilizationReport(ctx, req, opts...)
+	if err != nil {
+		return nil, c.err(err)
+	}
+	return resp, nil
+}

@@ -21,6 +21,7 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	// Scheduling is the scheduler's weights and preemption rules.
 	Scheduling Scheduling `yaml:"scheduling"`
+	Budgets    Budgets    `yaml:"budgets"`
 }
 
 // Listen says where gpuqd serves its API. Either address may be "" to turn
@@ -74,6 +75,19 @@ type Pool struct {
 	BillingWeight    float64      `yaml:"billing_weight"`
 	DefaultTimeLimit Duration     `yaml:"default_time_limit,omitempty"` // 0: Defaults.TimeLimit
 	MaxTimeLimit     Duration     `yaml:"max_time_limit,omitempty"`     // 0: Defaults.MaxTimeLimit
+	// MonthlyBill is what the pool costs every calendar month, such as
+	// reserved capacity; 0: none. Bills replaces it for the months it
+	// names. `gpuqctl cost --model split` divides a month's bill among the
+	// teams; without one it bills the pool's GPU-hours at its price.
+	MonthlyBill money.Amount `yaml:"monthly_bill,omitempty"`
+	// Bills are the pool's actual bills, by month.
+	Bills []Bill `yaml:"bills,omitempty"`
+}
+
+// Bill is what a pool cost in one calendar month.
+type Bill struct {
+	Month  string       `yaml:"month"` // YYYY-MM
+	Amount money.Amount `yaml:"amount"`
 }
 
 // Defaults holds the queue-wide limits and timings.
@@ -87,6 +101,25 @@ type Defaults struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	NodeDownAfter     Duration `yaml:"node_down_after"`
 	Team              string   `yaml:"team,omitempty"` // for submissions that name no team; "" for none
+}
+
+// Budgets configures what gpuqd does as teams spend their monthly budgets
+// (teams[].monthly_budget): the alerts at 80% and 100%, and the hard limit.
+type Budgets struct {
+	// WebhookURL receives each alert as a JSON POST; "" for none. It may
+	// carry a secret: gpuqd logs only its scheme and host.
+	WebhookURL string `yaml:"webhook_url,omitempty"`
+	// WebhookTimeout bounds each attempt; WebhookAttempts is how many times
+	// an alert is tried before the next check tries again.
+	WebhookTimeout  Duration `yaml:"webhook_timeout"`
+	WebhookAttempts int      `yaml:"webhook_attempts"`
+	// HardLimit holds the new jobs of a team that has spent its whole
+	// monthly budget (reason Budget) until the budget is raised or the job
+	// is released.
+	HardLimit bool `yaml:"hard_limit,omitempty"`
+	// CheckInterval is how often gpuqd checks the budgets besides when a
+	// run ends: a new month, a webhook that failed.
+	CheckInterval Duration `yaml:"check_interval"`
 }
 
 // Default returns the configuration gpuqd runs with when its file sets
@@ -108,6 +141,11 @@ func Default() Config {
 		Security:   DefaultSecurity(),
 		Limits:     DefaultLimits(),
 		Scheduling: DefaultScheduling(),
+		Budgets: Budgets{
+			WebhookTimeout:  Duration(5 * time.Second),
+			WebhookAttempts: 3,
+			CheckInterval:   Duration(time.Minute),
+		},
 	}
 }
 

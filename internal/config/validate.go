@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gpuq/gpuq/internal/money"
+	"github.com/gpuq/gpuq/internal/webhook"
 )
 
 // Problem is one thing wrong with a config: the path of the field, as its
@@ -90,6 +93,7 @@ func (c *Config) Validate() error {
 	c.validateDefaults(v)
 	c.validateSecurity(v)
 	c.Scheduling.validate(v)
+	c.validateBudgets(v)
 	return v.err()
 }
 
@@ -219,6 +223,18 @@ func (c *Config) validatePool(v *validator, path string, p *Pool) {
 		v.add(path+".gpus_per_node", "must be from 1 to 64, got %d", p.GPUsPerNode)
 	}
 	checkPositive(v, path+".billing_weight", p.BillingWeight)
+	checkBill(v, path+".monthly_bill", p.MonthlyBill)
+	months := make(map[string]bool)
+	for j, b := range p.Bills {
+		field := fmt.Sprintf("%s.bills[%d]", path, j)
+		if _, err := time.Parse("2006-01", b.Month); err != nil || len(b.Month) != 7 {
+			v.add(field+".month", "invalid month %q (want YYYY-MM, such as 2026-11)", b.Month)
+		} else if months[b.Month] {
+			v.add(field+".month", "duplicate month %q", b.Month)
+		}
+		months[b.Month] = true
+		checkBill(v, field+".amount", b.Amount)
+	}
 
 	badLimit := false
 	if p.DefaultTimeLimit < 0 {
@@ -273,6 +289,35 @@ func (c *Config) validateDefaults(v *validator) {
 		if _, ok := c.Team(d.Team); !ok {
 			v.add("defaults.team", "unknown team %q", d.Team)
 		}
+	}
+}
+
+func (c *Config) validateBudgets(v *validator) {
+	b := c.Budgets
+	if b.WebhookURL != "" {
+		// The URL is not repeated: it may carry a secret.
+		if err := webhook.CheckURL(b.WebhookURL); err != nil {
+			v.add("budgets.webhook_url", "%v", err)
+		}
+	}
+	if b.WebhookTimeout <= 0 {
+		v.add("budgets.webhook_timeout", "must be positive, got %s", b.WebhookTimeout)
+	}
+	if b.WebhookAttempts < 1 || b.WebhookAttempts > 10 {
+		v.add("budgets.webhook_attempts", "must be from 1 to 10, got %d", b.WebhookAttempts)
+	}
+	if b.CheckInterval < Duration(time.Second) {
+		v.add("budgets.check_interval", "must be at least 1s, got %s", b.CheckInterval)
+	}
+}
+
+// checkBill checks an amount that a split divides in whole cents.
+func checkBill(v *validator, field string, a money.Amount) {
+	switch {
+	case a < 0:
+		v.add(field, "must not be negative, got %s", a)
+	case a%money.Cent != 0:
+		v.add(field, "must be whole cents, got %s", a)
 	}
 }
 

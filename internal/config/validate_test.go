@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gpuq/gpuq/internal/money"
 )
 
 // ignoreLoc ignores the zones Validate caches in Team.
@@ -59,6 +61,13 @@ func TestValidateValid(t *testing.T) {
 		{"pool max only", func(c *Config) { c.Pools[0].MaxTimeLimit = Duration(time.Hour) }},
 		{"equal limits", func(c *Config) { c.Defaults.MaxTimeLimit = c.Defaults.TimeLimit }},
 		{"users", func(c *Config) { c.Teams[0].Users = []string{"alice", "bob@example.com"} }},
+		{"pool bills", func(c *Config) {
+			c.Pools[0].MonthlyBill = 25_000 * money.Unit
+			c.Pools[0].Bills = []Bill{{"2026-10", 0}, {"2026-11", 26_123_450_000}}
+		}},
+		{"budget webhook and hard limit", func(c *Config) {
+			c.Budgets.WebhookURL, c.Budgets.HardLimit = "https://hooks.example.com/services/T0/B0/X", true
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,6 +242,29 @@ func TestValidateProblems(t *testing.T) {
 			[]Problem{{"defaults.grace_period", "must be positive, got -5s"}}},
 		{"default team unknown", func(c *Config) { c.Defaults.Team = "tokyo" },
 			[]Problem{{"defaults.team", `unknown team "tokyo"`}}},
+		{"budgets", func(c *Config) {
+			c.Budgets = Budgets{WebhookURL: "hooks.example.com/T0/SECRET", WebhookTimeout: 0, WebhookAttempts: 11, CheckInterval: Duration(time.Millisecond)}
+		}, []Problem{
+			// The URL is not repeated: it may hold a secret.
+			{"budgets.webhook_url", "invalid webhook URL: want an http or https URL"},
+			{"budgets.webhook_timeout", "must be positive, got 0s"},
+			{"budgets.webhook_attempts", "must be from 1 to 10, got 11"},
+			{"budgets.check_interval", "must be at least 1s, got 1ms"},
+		}},
+		{"pool bills", func(c *Config) {
+			c.Pools[0].MonthlyBill = -money.Unit
+			c.Pools[1].MonthlyBill = money.Cent / 2
+			c.Pools[1].Bills = []Bill{{"2026-11", 1000 * money.Unit}, {"2026-1", 1}, {"2026-11", 5 * money.Unit}, {"2026-12", -money.Cent}}
+		}, []Problem{
+			{"pools[0].monthly_bill", "must not be negative, got -1.00"},
+			{"pools[1].monthly_bill", "must be whole cents, got 0.005"},
+			{"pools[1].bills[1].month", `invalid month "2026-1" (want YYYY-MM, such as 2026-11)`},
+			{"pools[1].bills[1].amount", "must be whole cents, got 0.000001"},
+			{"pools[1].bills[2].month", `duplicate month "2026-11"`},
+			{"pools[1].bills[3].amount", "must not be negative, got -0.01"},
+		}},
+		{"budgets webhook without host", func(c *Config) { c.Budgets.WebhookURL = "https:///hook" },
+			[]Problem{{"budgets.webhook_url", "invalid webhook URL: it has no host"}}},
 		{"every problem at once, in file order", func(c *Config) {
 			c.DataDir = ""
 			c.Teams[1].Name = "sf"

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/csv"
@@ -163,14 +164,14 @@ func (r *runner) acct(c *cli.Context) error {
 	case c.Bool("csv"):
 		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
 	}
-	var b strings.Builder
+	// Straight to stdout: a month's report can be a million lines.
+	bw := bufio.NewWriterSize(r.stdout, 64<<10)
 	if c.Bool("parsable") {
-		writeParsable(&b, cols, recs, loc, c.Bool("noheader"))
+		writeParsable(bw, cols, recs, loc, c.Bool("noheader"))
 	} else {
-		writeAcctTable(&b, cols, recs, loc, c.Bool("noheader"))
+		writeAcctTable(bw, cols, recs, loc, c.Bool("noheader"))
 	}
-	_, err = io.WriteString(r.stdout, b.String())
-	return err
+	return bw.Flush()
 }
 
 // timestamp is t as a timestamp, or nil for the zero time.
@@ -200,16 +201,17 @@ func compareRecords(a, b *gpuqv1.RunRecord) int {
 // writeAcctTable writes sacct's table: a header, a line of dashes, and a
 // line per record; fields are separated by a space, padded to their widths
 // and cut with a '+' when longer.
-func writeAcctTable(b *strings.Builder, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
+func writeAcctTable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
+	var l bytes.Buffer // reused: its memory stays
 	line := func(value func(accounting.Column) string) {
-		var l strings.Builder
+		l.Reset()
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte(' ')
 			}
 			fit(&l, value(col), col.Width, col.Left)
 		}
-		b.WriteString(strings.TrimRight(l.String(), " "))
+		b.Write(bytes.TrimRight(l.Bytes(), " "))
 		b.WriteByte('\n')
 	}
 	if !noHeader {
@@ -224,7 +226,7 @@ func writeAcctTable(b *strings.Builder, cols []accounting.Column, recs []*gpuqv1
 
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
 // sacct cuts values that do not fit.
-func fit(b *strings.Builder, s string, width int, left bool) {
+func fit(b *bytes.Buffer, s string, width int, left bool) {
 	n := utf8.RuneCountInString(s)
 	if n > width {
 		cut := 0
@@ -237,19 +239,20 @@ func fit(b *strings.Builder, s string, width int, left bool) {
 		}
 		s, n = s+"+", width
 	}
-	fill := strings.Repeat(" ", width-n)
 	if left {
 		b.WriteString(s)
-		b.WriteString(fill)
-	} else {
-		b.WriteString(fill)
+	}
+	for range width - n {
+		b.WriteByte(' ')
+	}
+	if !left {
 		b.WriteString(s)
 	}
 }
 
 // writeParsable writes sacct -P: fields separated by '|', no padding, no
 // trailing '|'.
-func writeParsable(b *strings.Builder, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
+func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
 	fields := make([]string, len(cols))
 	if !noHeader {
 		for i, col := range cols {

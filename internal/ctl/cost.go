@@ -24,8 +24,10 @@ the boundary, in --tz.
 Models:
    chargeback  GPU-hours times the team's hourly_rate, or the pool's
                price_per_gpu_hour for a team without one (the default)
-   split       each pool's actual bill (--bill, else its GPU-hours at its
-               price) divided among the teams by their usage of the pool;
+   split       each pool's actual bill divided among the teams by their
+               usage of the pool: --bill, else for a calendar month the
+               config's bill of the month (pools[].bills, monthly_bill),
+               else its GPU-hours at its price (FROM says which);
                the part of the bill above what the GPU-hours used are worth
                at the pool's price is idle cost, shared by --idle:
                  proportional  in proportion to usage (the default)
@@ -50,7 +52,7 @@ func (r *runner) costCommand() *cli.Command {
 			newStringFlag(&cli.StringFlag{Name: "endtime", Aliases: []string{"E"}, Usage: "end of the period, a `TIME` (default: now)"}),
 			newStringFlag(&cli.StringFlag{Name: "tz", Usage: "IANA time `ZONE` of the month and of times: UTC, America/Los_Angeles, local, ... (default UTC)"}),
 			newStringFlag(&cli.StringFlag{Name: "model", Usage: "`MODEL`: chargeback or split (default chargeback)"}),
-			newStringSliceFlag(&cli.StringSliceFlag{Name: "bill", Usage: "split: the bill of a pool, `POOL=AMOUNT` in whole cents (repeatable)"}),
+			newStringSliceFlag(&cli.StringSliceFlag{Name: "bill", Usage: "split: the bill of a pool, `POOL=AMOUNT` in whole cents, in place of the config's (repeatable)"}),
 			newStringFlag(&cli.StringFlag{Name: "idle", Usage: "split: who pays idle cost, `POLICY` proportional, shares, even or platform (default proportional)"}),
 			newBoolFlag(&cli.BoolFlag{Name: "json", Usage: "print the report as JSON (protojson)"}),
 		},
@@ -220,8 +222,11 @@ func writeCostReport(b *strings.Builder, resp *gpuqv1.CostReportResponse, loc *t
 		rows = [][]string{{"POOL", "TYPE", "GPU-HOURS", "BILL", "FROM", "USAGE", "IDLE"}}
 		for _, p := range resp.Pools {
 			from := "price"
-			if p.BillSource == gpuqv1.BillSource_BILL_SOURCE_REQUEST {
+			switch p.BillSource {
+			case gpuqv1.BillSource_BILL_SOURCE_REQUEST:
 				from = "bill"
+			case gpuqv1.BillSource_BILL_SOURCE_CONFIG:
+				from = "config"
 			}
 			rows = append(rows, []string{p.Pool, p.GpuType, hours(p.GpuHours), p.Bill, from, p.UsageCost, p.IdleCost})
 		}

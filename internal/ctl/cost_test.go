@@ -56,7 +56,7 @@ func splitReport(t *testing.T) *gpuqv1.CostReportResponse {
 		Total: teamCost("TOTAL", 236, 203.5, "1172.80", "872.37", "2045.17", 10000),
 		Pools: []*gpuqv1.PoolCost{
 			{Pool: "a100-us-west1", GpuType: "a100", GpuHours: 197, Bill: "1000.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "571.30", IdleCost: "428.70"},
-			{Pool: "a100-europe-west3", GpuType: "a100", GpuHours: 33, Bill: "250.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "95.70", IdleCost: "154.30"},
+			{Pool: "a100-europe-west3", GpuType: "a100", GpuHours: 33, Bill: "250.00", BillSource: gpuqv1.BillSource_BILL_SOURCE_CONFIG, UsageCost: "95.70", IdleCost: "154.30"},
 			{Pool: "a800-us-east1", GpuType: "a800", GpuHours: 203.5, Bill: "777.77", BillSource: gpuqv1.BillSource_BILL_SOURCE_REQUEST, UsageCost: "488.40", IdleCost: "289.37"},
 			{Pool: accounting.UnknownPool, GpuType: "a100", GpuHours: 6, Bill: "17.40", BillSource: gpuqv1.BillSource_BILL_SOURCE_PRICE, UsageCost: "17.40", IdleCost: "0.00"},
 		},
@@ -136,8 +136,10 @@ func budgetsResponse(t *testing.T) *gpuqv1.BudgetsResponse {
 		At: utcTS(t, "2026-11-16T00:00:00Z"),
 		Teams: []*gpuqv1.TeamBudget{
 			{Team: "sf", TimeZone: "America/Los_Angeles", Month: "2026-11", Budget: "20000.00", Spent: "7000.00", Forecast: "14297.45", SpentBp: 3500, ForecastBp: 7148, Alert: ok, ForecastAlert: ok},
-			{Team: "berlin", TimeZone: "Europe/Berlin", Month: "2026-11", Budget: "20000.00", Spent: "16500.00", Forecast: "32908.59", SpentBp: 8250, ForecastBp: 16454, Alert: warn, ForecastAlert: over},
-			{Team: "tokyo", TimeZone: "Asia/Tokyo", Month: "2026-11", Budget: "20000.00", Spent: "21000.10", Forecast: "40975.80", SpentBp: 10500, ForecastBp: 20487, Alert: over, ForecastAlert: over},
+			{Team: "berlin", TimeZone: "Europe/Berlin", Month: "2026-11", Budget: "20000.00", Spent: "16500.00", Forecast: "32908.59", SpentBp: 8250, ForecastBp: 16454, Alert: warn, ForecastAlert: over,
+				HardLimit: true, AlertsRaised: []uint32{80}},
+			{Team: "tokyo", TimeZone: "Asia/Tokyo", Month: "2026-11", Budget: "20000.00", Spent: "21000.10", Forecast: "40975.80", SpentBp: 10500, ForecastBp: 20487, Alert: over, ForecastAlert: over,
+				HardLimit: true, BudgetSetByOperator: true, AlertsRaised: []uint32{80, 100}},
 			{Team: "ops", TimeZone: "UTC", Month: "2026-11", Spent: "26.90", Forecast: "53.80"},
 		},
 	}
@@ -160,6 +162,86 @@ func TestBudgetGolden(t *testing.T) {
 			}
 			golden(t, tt.golden, r.stdout)
 		})
+	}
+}
+
+func budgetAlerts(t *testing.T) *gpuqv1.ListBudgetAlertsResponse {
+	return &gpuqv1.ListBudgetAlertsResponse{Alerts: []*gpuqv1.BudgetAlertEvent{
+		{Team: "sf", Month: "2026-10", TimeZone: "America/Los_Angeles", Percent: 80, Budget: "20000.00", Spent: "16000.35", SpentBp: 8000,
+			RaisedAt: utcTS(t, "2026-10-25T17:00:00Z"), DeliveredAt: utcTS(t, "2026-10-25T17:00:01Z"), DeliveryAttempts: 1},
+		{Team: "berlin", Month: "2026-11", TimeZone: "Europe/Berlin", Percent: 80, Budget: "20000.00", Spent: "16001.00", SpentBp: 8000,
+			RaisedAt: utcTS(t, "2026-11-12T09:30:00Z"), DeliveryAttempts: 6, DeliveryError: "webhook https://hooks.example.com/...: attempt 3 of 3: answered 503 Service Unavailable"},
+		{Team: "tokyo", Month: "2026-11", TimeZone: "Asia/Tokyo", Percent: 80, Budget: "20000.00", Spent: "16010.00", SpentBp: 8005,
+			RaisedAt: utcTS(t, "2026-11-09T02:00:00Z")},
+		{Team: "tokyo", Month: "2026-11", TimeZone: "Asia/Tokyo", Percent: 100, Budget: "20000.00", Spent: "20001.20", SpentBp: 10000,
+			RaisedAt: utcTS(t, "2026-11-14T05:00:00Z"), HardLimit: true},
+	}}
+}
+
+func TestBudgetAlertsGolden(t *testing.T) {
+	e := newEnv(t)
+	e.srv.SetBudgetAlerts(budgetAlerts(t))
+	r := e.run(t, "budget", "--alerts", "--tz", "Europe/Berlin", "-A", "sf,berlin,tokyo", "--month", "2026-11")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	golden(t, "budget_alerts.golden", r.stdout)
+	want := &gpuqv1.ListBudgetAlertsRequest{Teams: []string{"sf", "berlin", "tokyo"}, Month: "2026-11"}
+	if diff := cmp.Diff([]proto.Message{want}, e.srv.Calls(), protocmp.Transform()); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+}
+
+func TestBudgetSet(t *testing.T) {
+	reply := &gpuqv1.SetBudgetResponse{ReleasedJobs: 3, Budget: &gpuqv1.TeamBudget{Team: "tokyo", Month: "2026-11", Budget: "30000.00",
+		Spent: "21000.10", SpentBp: 7000, BudgetSetByOperator: true}}
+	for _, tt := range []struct {
+		name        string
+		args        []string
+		reply       *gpuqv1.SetBudgetResponse
+		want        *gpuqv1.SetBudgetRequest
+		code        int
+		out, errOut string
+	}{
+		{"raise", []string{"budget", "set", "tokyo", "30000"}, reply, &gpuqv1.SetBudgetRequest{Team: "tokyo", MonthlyBudget: "30000"}, 0,
+			"Team tokyo: monthly budget 30000.00 (set by an operator); spent 21000.10 in 2026-11 (70.00%).\nReleased 3 jobs held for the budget.\n", ""},
+		{"clear", []string{"budget", "set", "--clear", "ops"},
+			&gpuqv1.SetBudgetResponse{Budget: &gpuqv1.TeamBudget{Team: "ops", Month: "2026-11", Spent: "26.90"}},
+			&gpuqv1.SetBudgetRequest{Team: "ops", Clear: true}, 0,
+			"Team ops: monthly budget none (the config's); spent 26.90 in 2026-11.\n", ""},
+		{"no amount", []string{"budget", "set", "tokyo"}, nil, nil, 2, "",
+			"gpuqctl: error: want TEAM and AMOUNT (gpuqctl budget set sf 30000), or --clear TEAM\nRun 'gpuqctl budget set --help' for usage.\n"},
+		{"clear with an amount", []string{"budget", "set", "--clear", "tokyo", "1"}, nil, nil, 2, "",
+			"gpuqctl: error: want one TEAM with --clear\nRun 'gpuqctl budget set --help' for usage.\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tt.reply != nil {
+				e.srv.SetBudgetReply(tt.reply)
+			}
+			e.run(t, tt.args...).check(t, tt.code, tt.out, tt.errOut)
+			var want []proto.Message
+			if tt.want != nil {
+				want = append(want, tt.want)
+			}
+			if diff := cmp.Diff(want, e.srv.Calls(), protocmp.Transform()); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBudgetUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"budget", "--alerts", "--at", "now"}, "--at is not for --alerts (use --month)"},
+		{[]string{"budget", "--month", "2026-11"}, "--month is for --alerts (use --at for another month's budgets)"},
+		{[]string{"budget", "--alerts", "--month", "Nov"}, `--month: invalid month "Nov": want YYYY-MM, such as 2026-11`},
+	} {
+		e := newEnv(t)
+		e.run(t, tt.args...).check(t, 2, "", "gpuqctl: error: "+tt.err+"\nRun 'gpuqctl budget --help' for usage.\n")
 	}
 }
 

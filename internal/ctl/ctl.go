@@ -320,6 +320,7 @@ func (r *runner) app() *cli.App {
 			r.acctCommand(),
 			r.costCommand(),
 			r.budgetCommand(),
+			r.reportCommand(),
 			r.priorityCommand(),
 			r.shareCommand(),
 			r.loginCommand(),

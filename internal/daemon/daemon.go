@@ -17,13 +17,16 @@ import (
 
 	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/auth"
+	"github.com/gpuq/gpuq/internal/budget"
 	"github.com/gpuq/gpuq/internal/calendar"
 	"github.com/gpuq/gpuq/internal/config"
+	"github.com/gpuq/gpuq/internal/money"
 	"github.com/gpuq/gpuq/internal/queue"
 	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/sdnotify"
 	"github.com/gpuq/gpuq/internal/server"
 	"github.com/gpuq/gpuq/internal/store"
+	"github.com/gpuq/gpuq/internal/webhook"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -73,10 +76,36 @@ func Pricing(c *config.Config) accounting.Pricing {
 			MonthlyBudget: t.MonthlyBudget, Shares: t.Shares, Location: t.Location()})
 	}
 	for _, pl := range c.Pools {
-		p.Pools = append(p.Pools, accounting.PoolPricing{Name: pl.Name, GPUType: pl.GPUType, Region: pl.Region,
-			PricePerGPUHour: pl.PricePerGPUHour, BillingWeight: pl.BillingWeight})
+		pp := accounting.PoolPricing{Name: pl.Name, GPUType: pl.GPUType, Region: pl.Region,
+			PricePerGPUHour: pl.PricePerGPUHour, BillingWeight: pl.BillingWeight, MonthlyBill: pl.MonthlyBill}
+		for _, b := range pl.Bills {
+			if m, err := accounting.ParseMonth(b.Month); err == nil { // Validate checked it
+				if pp.Bills == nil {
+					pp.Bills = map[accounting.Month]money.Amount{}
+				}
+				pp.Bills[m] = b.Amount
+			}
+		}
+		p.Pools = append(p.Pools, pp)
 	}
 	return p
+}
+
+// Budgets builds the budget watcher from the config: the teams' budgets,
+// the hard limit, and the webhook when one is set.
+func Budgets(c *config.Config, st *store.Store, log *slog.Logger) (*budget.Watcher, error) {
+	opts := budget.Options{Pricing: Pricing(c), HardLimit: c.Budgets.HardLimit, Store: st, Logger: log,
+		Interval: time.Duration(c.Budgets.CheckInterval)}
+	if c.Budgets.WebhookURL != "" {
+		hook, err := webhook.New(webhook.Options{URL: c.Budgets.WebhookURL, Timeout: time.Duration(c.Budgets.WebhookTimeout),
+			Attempts: c.Budgets.WebhookAttempts, UserAgent: "gpuqd"})
+		if err != nil {
+			return nil, fmt.Errorf("budgets.webhook_url: %w", err)
+		}
+		opts.Webhook = hook
+		log.Info("budget alerts go to a webhook", "webhook", hook.Endpoint())
+	}
+	return budget.New(opts)
 }
 
 // Scheduling derives the scheduler's teams and policy from the config:
@@ -130,10 +159,18 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	budgets, err := Budgets(&cfg, st, log)
+	if err != nil {
+		return err
+	}
 	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log, Teams: teams, Policy: policy,
 		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait),
-		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter)})
+		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter),
+		Budget: budgets})
 	if err != nil {
+		return err
+	}
+	if err := budgets.Load(ctx, q); err != nil {
 		return err
 	}
 	log.Info("queue loaded", "jobs", q.Len(), "took", time.Since(start).Round(time.Millisecond))
@@ -160,7 +197,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q, server.QueueOptions{DefaultTeam: cfg.Defaults.Team, SubmitRate: rate}))
 	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q, server.NodeOptions{CA: sec.ca, Join: sec.join, Tokens: sec.tokens}))
-	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg)}))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg), Budget: budgets}))
 	gpuqv1.RegisterAuthServiceServer(gs, server.NewAuthService(server.AuthOptions{Tokens: sec.tokens, CA: sec.ca, Teams: Rules(&cfg).Teams,
 		DefaultTTL: time.Duration(cfg.Security.TokenTTL), MaxTTL: time.Duration(cfg.Security.MaxTokenTTL)}))
 	hs := health.NewServer()
@@ -173,6 +210,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	qctx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = q.Run(qctx) })
+	wg.Go(func() { budgets.Run(qctx) })
 	errc := make(chan error, len(listeners))
 	var tcp net.Addr
 	for _, l := range listeners {

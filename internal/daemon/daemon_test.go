@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/logging"
 	"github.com/gpuq/gpuq/internal/sched"
+	"github.com/gpuq/gpuq/internal/money"
 )
 
 func TestConfigPrintAppliesFlags(t *testing.T) {
@@ -114,5 +116,29 @@ func TestSchedulingDefaults(t *testing.T) {
 	if got.Weights.TimeZone != 0 || got.Weights.FairShare != want.Weights.FairShare || got.Preemption.Enabled ||
 		got.Preemption.MinRuntime != time.Hour || got.Preemption.MaxPerDay != 0 {
 		t.Errorf("policy: weights %+v, preemption %+v", got.Weights, got.Preemption)
+	}
+}
+
+// TestPricingFromExample: the example's pool bills reach the split.
+func TestPricingFromExample(t *testing.T) {
+	cfg, err := config.Load("../../examples/gpuqd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pools[1].MonthlyBill = 500 * money.Unit
+	p := Pricing(&cfg)
+	for _, tc := range []struct {
+		pool  string
+		month accounting.Month
+		want  string
+		ok    bool
+	}{
+		{"a100-us-west1", accounting.Month{Year: 2026, Month: time.November}, "14850.00", true},
+		{"a100-us-west1", accounting.Month{Year: 2026, Month: time.December}, "0.00", false},
+		{"a100-europe-west3", accounting.Month{Year: 2026, Month: time.December}, "500.00", true},
+	} {
+		if got, ok := p.Bill(tc.pool, tc.month); got.String() != tc.want || ok != tc.ok {
+			t.Errorf("Bill(%s, %s) = %s, %v; want %s, %v", tc.pool, tc.month, got, ok, tc.want, tc.ok)
+		}
 	}
 }

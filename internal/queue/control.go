@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/sched"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -53,23 +54,45 @@ func (q *Queue) Hold(f Filter) ([]Outcome, error) {
 	return q.apply(f, setHeld(true))
 }
 
-// Release lets matching held jobs start.
+// Release lets matching held jobs start, whether a user held them or the
+// budget's hard limit did.
 func (q *Queue) Release(f Filter) ([]Outcome, error) {
 	return q.apply(f, setHeld(false))
 }
 
+// ReleaseBudgetHolds releases the team's jobs held for its budget (reason
+// Budget) and returns how many it released. The budget watcher calls it
+// when the team is under its budget again.
+func (q *Queue) ReleaseBudgetHolds(team string) (int, error) {
+	n := 0
+	_, err := q.apply(Filter{Teams: []string{team}, States: []gpuqv1.JobState{gpuqv1.JobState_JOB_STATE_PENDING}},
+		func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
+			if !j.Held || j.HoldReason != sched.ReasonBudget {
+				return j, nil
+			}
+			n++
+			return setHeld(false)(j, now)
+		})
+	if err != nil {
+		return 0, fmt.Errorf("release the budget holds of team %s: %w", team, err)
+	}
+	return n, nil
+}
+
+// setHeld holds or releases a pending job. A user's hold of a job held for
+// the budget makes it the user's: raising the budget no longer releases it.
 func setHeld(held bool) change {
 	return func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
 		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
 			return nil, fmt.Errorf("%w: job is %s, not PENDING", job.ErrInvalidState, job.StateName(j.State))
 		}
-		if j.Held == held {
+		if j.Held == held && (!held || j.HoldReason == "") {
 			return j, nil
 		}
 		c := proto.CloneOf(j)
-		c.Held, c.UpdateTime = held, now
+		c.Held, c.HoldReason, c.UpdateTime = held, "", now
 		if held {
-			c.Reason = "JobHeldUser"
+			c.Reason = sched.ReasonHeld
 		} else {
 			c.Reason = "None"
 		}

@@ -135,6 +135,7 @@ func schedJob(j *gpuqv1.Job) sched.Job {
 		State:      j.State,
 		ExitCode:   j.ExitCode,
 		Held:       j.Held,
+		HoldReason: j.HoldReason,
 		Name:       sp.Name,
 		User:       sp.User,
 		Team:       sp.Team,

@@ -53,6 +53,18 @@ type Options struct {
 	// GracePeriod is the time between the warning signal and SIGKILL when a
 	// job is preempted or reaches its time limit; KillWait the same for cancel.
 	GracePeriod, KillWait time.Duration
+	// Budget watches the teams' budgets (internal/budget); nil for none.
+	Budget Budget
+}
+
+// Budget is what the queue needs of gpuqd's budget watcher.
+type Budget interface {
+	// OverBudget reports whether a team's new jobs are to be held with
+	// reason Budget.
+	OverBudget(team string) bool
+	// Recorded is handed the accounting records of runs once they are
+	// committed, with the writers' lock held: it must not call the queue.
+	Recorded(recs []*gpuqv1.RunRecord)
 }
 
 func (o *Options) defaults() {
@@ -257,8 +269,10 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 		part := recs[:min(len(recs), maxTxnRecords)]
 		recs = recs[len(part):]
 		usage := map[string]*gpuqv1.DecayedUsage{}
+		var written []*gpuqv1.RunRecord
 		err := q.store.Update(func(tx *store.Tx) error {
 			clear(usage)
+			written = written[:0]
 			for _, r := range part {
 				if err := tx.PutJob(r); err != nil {
 					return err
@@ -270,6 +284,7 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 				if err := tx.PutRecord(rec); err != nil {
 					return err
 				}
+				written = append(written, rec)
 				if rec.BilledGpuSeconds <= 0 {
 					continue
 				}
@@ -312,8 +327,19 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			q.usage[key] = u
 		}
 		q.mu.Unlock()
+		if q.opts.Budget != nil && len(written) > 0 {
+			q.opts.Budget.Recorded(written)
+		}
 	}
 	return nil
+}
+
+// Paused runs fn while no writer runs: no job changes, and no accounting
+// record is written, while it runs. fn must not change the queue.
+func (q *Queue) Paused(fn func() error) error {
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	return fn()
 }
 
 // active reports whether a record holds an allocation on a node.

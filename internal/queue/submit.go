@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -234,6 +235,11 @@ func (q *Queue) stage(batch []*submitReq) []*staged {
 		s.res.ID = next
 		next++
 		s.jobs = jobs
+		if q.opts.Budget != nil && q.opts.Budget.OverBudget(r.spec.Team) {
+			for _, j := range s.jobs {
+				j.Held, j.HoldReason, j.Reason = true, sched.ReasonBudget, sched.ReasonBudget
+			}
+		}
 		if r.spec.Array != nil {
 			s.res.Tasks = len(s.jobs)
 		}

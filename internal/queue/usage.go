@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -113,4 +114,25 @@ func (q *Queue) Usage(t time.Time) map[string]float64 {
 // [from, to); a zero to means no upper bound.
 func (q *Queue) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error {
 	return q.store.Records(from, to, fn)
+}
+
+// JobRecords calls fn for the accounting record of every run of job id (or
+// of its task when task is set), through the store's job-id index.
+func (q *Queue) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
+	return q.store.JobRecords(id, task, fn)
+}
+
+// Runs calls fn for the run of every accounting record that ended in
+// [from, to), decoding only the run (see store.Runs).
+func (q *Queue) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
+	return q.store.Runs(from, to, fn)
+}
+
+// MaxRun is the longest run of any accounting record.
+func (q *Queue) MaxRun() time.Duration { return q.store.MaxRun() }
+
+// RunsParallel is Runs with the span cut into parts scanned at once (see
+// store.RunsParallel).
+func (q *Queue) RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error {
+	return q.store.RunsParallel(from, to, parts, fn)
 }

@@ -6,7 +6,8 @@
 //
 // # Eligibility
 //
-// A pending job waits, with its reason, while it is held (JobHeldUser), its
+// A pending job waits, with its reason, while it is held (JobHeldUser, or
+// Budget when the daemon held it for its team's hard budget limit), its
 // dependencies are unmet (Dependency; one that can never be met cancels
 // it), its begin time is ahead (BeginTime), a singleton of its name and
 // user runs, or its array runs its %N tasks (JobArrayTaskLimit).

@@ -187,6 +187,9 @@ func generate(t testing.TB, r *rand.Rand, o genOptions) *Snapshot {
 		switch r.IntN(12) {
 		case 0:
 			j.Held = true
+			if r.IntN(2) == 0 {
+				j.HoldReason = ReasonBudget
+			}
 		case 1:
 			j.Begin = s.Now.Add(time.Duration(r.IntN(120)-60) * time.Minute)
 		case 2:
@@ -257,7 +260,7 @@ func effectivePolicy(s *Snapshot) Policy {
 	return p
 }
 
-var validReasons = []string{ReasonPriority, ReasonResources, ReasonNodeNotAvail, ReasonHeld, ReasonBeginTime,
+var validReasons = []string{ReasonPriority, ReasonResources, ReasonNodeNotAvail, ReasonHeld, ReasonBudget, ReasonBeginTime,
 	ReasonDependency, ReasonArrayTaskLimit, ReasonPreempting}
 
 // checkInvariants checks what every plan must satisfy.

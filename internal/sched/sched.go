@@ -12,10 +12,13 @@ import (
 
 // Pending reasons, spelled as Slurm spells them where Slurm has one.
 const (
-	ReasonPriority       = "Priority"
-	ReasonResources      = "Resources"
-	ReasonNodeNotAvail   = "ReqNodeNotAvail"
-	ReasonHeld           = "JobHeldUser"
+	ReasonPriority     = "Priority"
+	ReasonResources    = "Resources"
+	ReasonNodeNotAvail = "ReqNodeNotAvail"
+	ReasonHeld         = "JobHeldUser"
+	// ReasonBudget: held because its team was over a hard budget limit
+	// when it was submitted.
+	ReasonBudget         = "Budget"
 	ReasonBeginTime      = "BeginTime"
 	ReasonDependency     = "Dependency"
 	ReasonNeverSatisfied = "DependencyNeverSatisfied"
@@ -37,10 +40,13 @@ func Eligible(reason string) bool {
 
 // Job is what the scheduler needs to know of one job or array task.
 type Job struct {
-	Ref        job.Ref
-	State      gpuqv1.JobState
-	ExitCode   int32
-	Held       bool
+	Ref      job.Ref
+	State    gpuqv1.JobState
+	ExitCode int32
+	Held     bool
+	// HoldReason is why a held job is held: ReasonBudget, or "" for a
+	// user's hold (ReasonHeld).
+	HoldReason string
 	Name       string
 	User       string
 	Team       string
@@ -328,7 +334,7 @@ func (d *decider) decide() Plan {
 		p.Factors[j.Ref] = f
 		switch dep := dependencies(j, s.Jobs, byID); {
 		case j.Held:
-			p.Reasons[j.Ref] = ReasonHeld
+			p.Reasons[j.Ref] = cmp.Or(j.HoldReason, ReasonHeld)
 		case dep == depNever:
 			p.Cancels = append(p.Cancels, Cancel{Job: j.Ref, Reason: ReasonNeverSatisfied})
 		case dep == depWaiting:

@@ -48,6 +48,15 @@ func TestDecide(t *testing.T) {
 		snap:        Snapshot{Now: t0.Add(time.Hour), Jobs: []Job{pj(1), pj(2, func(j *Job) { j.Held = true })}},
 		wantReasons: map[string]string{"1": ReasonNodeNotAvail, "2": ReasonHeld},
 	}, {
+		name: "held by a user or for the budget: not started, each with its reason",
+		snap: Snapshot{Now: t0.Add(time.Hour), Nodes: []Node{node("n1", "g0", "g1")}, Jobs: []Job{
+			pj(1, func(j *Job) { j.Held = true }),
+			pj(2, func(j *Job) { j.Held, j.HoldReason = true, ReasonBudget }),
+			pj(3),
+		}},
+		wantStarts:  []Start{{Job: job.Ref{ID: 3}, Node: "n1", GPUs: []string{"g0"}}},
+		wantReasons: map[string]string{"1": ReasonHeld, "2": ReasonBudget},
+	}, {
 		name: "oldest first, best fit, then Resources and Priority",
 		snap: Snapshot{Now: t0.Add(time.Hour), Nodes: []Node{node("n1", "g0", "g1", "g2", "g3"), node("n2", "h0")},
 			Jobs: []Job{pj(1, func(j *Job) { j.GPUs = 4 }), pj(2), pj(3, func(j *Job) { j.GPUs = 2 }), pj(4)}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,16 @@ type Records interface {
 
 var _ Records = (*queue.Queue)(nil)
 
+// JobRecords is a source of records that finds those of one job without a
+// scan (the store's job-id index): it calls fn for every record of job id,
+// or of its task when task is set. ListRecords uses it when the request
+// names jobs and the source has it.
+type JobRecords interface {
+	JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error
+}
+
+var _ JobRecords = (*queue.Queue)(nil)
+
 // RecordsPageSize is the most records one ListRecordsResponse carries.
 const RecordsPageSize = 1000
 
@@ -38,6 +49,29 @@ type AccountingOptions struct {
 	Pricing accounting.Pricing
 	// Now is the clock of Budgets; nil means time.Now.
 	Now func() time.Time
+	// Parallel is how many parts the reports of usage and cost cut their
+	// scans into, scanned at once (default: GOMAXPROCS, at most 8).
+	Parallel int
+	// Budget is gpuqd's budget watcher: the operators' budgets, the hard
+	// limit and the alerts raised. nil: the budgets of Pricing, no alerts,
+	// and SetBudget fails.
+	Budget BudgetWatcher
+}
+
+// BudgetWatcher is what the AccountingService needs of gpuqd's budget
+// watcher (internal/budget).
+type BudgetWatcher interface {
+	// Pricing is the config's pricing with the operators' budgets.
+	Pricing() accounting.Pricing
+	HardLimit() bool
+	SetByOperator(team string) bool
+	// Alerts lists the alerts raised for teams (all when empty) in month
+	// (all when "").
+	Alerts(teams []string, month string) []*gpuqv1.BudgetAlertEvent
+	// SetBudget sets or clears a team's budget; it returns the team's
+	// budget now and how many jobs it released. Bad input is a
+	// *job.FieldError.
+	SetBudget(team string, amount money.Amount, clear bool) (accounting.Budget, int, error)
 }
 
 // AccountingService implements gpuqv1.AccountingServiceServer over a
@@ -53,15 +87,44 @@ func NewAccountingService(src Records, opts AccountingOptions) *AccountingServic
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = min(runtime.GOMAXPROCS(0), 8)
+	}
 	return &AccountingService{src: src, opts: opts}
+}
+
+// Runs is a source of records that can decode only their runs, cut into
+// parts scanned at once, and tell the longest run it holds (the store has
+// all of it): the reports of usage and cost read runs when the source has
+// them, and every scan of a period stops the longest run after its end.
+type Runs interface {
+	// RunsParallel calls fn(part, r) for the run of every record that
+	// ended in [from, to), the span cut into parts scanned at once; fn is
+	// called concurrently for different parts. A zero to means no bound.
+	RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error
+	MaxRun() time.Duration
+}
+
+var _ Runs = (*queue.Queue)(nil)
+
+// until is where a scan for the runs that overlap r may stop: a run that
+// overlaps r ended before r's end plus the longest run. Zero, no bound,
+// when r has no end or the source does not know its longest run.
+func (s *AccountingService) until(r accounting.Range) time.Time {
+	src, ok := s.src.(Runs)
+	if !ok || r.End.IsZero() {
+		return time.Time{}
+	}
+	return r.End.Add(src.MaxRun() + 1)
 }
 
 // scan calls fn for every record whose run overlaps r. A run that ends
 // after r can overlap it, so the scan runs from r's start to the end of
-// the records; it stops early when ctx ends.
+// the records, or the longest run past r's end; it stops early when ctx
+// ends.
 func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
 	n := 0
-	return s.src.Records(r.Start, time.Time{}, func(rec *gpuqv1.RunRecord) error {
+	return s.src.Records(r.Start, s.until(r), func(rec *gpuqv1.RunRecord) error {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -71,6 +134,41 @@ func (s *AccountingService) scan(ctx context.Context, r accounting.Range, fn fun
 			return nil
 		}
 		return fn(rec)
+	})
+}
+
+// parts is how many parts scanRuns cuts a scan into.
+func (s *AccountingService) parts() int {
+	if _, ok := s.src.(Runs); !ok {
+		return 1
+	}
+	return s.opts.Parallel
+}
+
+// scanRuns is scan for the runs of the records: decoded alone, and in
+// s.parts() parts at once, when the source can, which is several times
+// faster. fn(part, run) is called concurrently for different parts, never
+// for one; part is below s.parts(). fn must not keep the run.
+func (s *AccountingService) scanRuns(ctx context.Context, r accounting.Range, fn func(part int, run *accounting.Run)) error {
+	src, ok := s.src.(Runs)
+	if !ok {
+		return s.scan(ctx, r, func(rec *gpuqv1.RunRecord) error {
+			run := accounting.RunOf(rec)
+			fn(0, &run)
+			return nil
+		})
+	}
+	counts := make([]int, s.parts())
+	return src.RunsParallel(r.Start, s.until(r), len(counts), func(part int, run *accounting.Run) error {
+		if counts[part]++; counts[part]%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if run.Overlaps(r) {
+			fn(part, run)
+		}
+		return nil
 	})
 }
 
@@ -90,7 +188,13 @@ func (s *AccountingService) ListRecords(req *gpuqv1.ListRecordsRequest, stream g
 		return want(rec) && auth.CanReadRecord(id, rec.GetTeam(), rec.GetUser())
 	}
 	page := make([]*gpuqv1.RunRecord, 0, RecordsPageSize)
-	err := s.scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
+	scan := s.scan
+	if jr, ok := s.src.(JobRecords); ok && len(req.Jobs) > 0 {
+		scan = func(_ context.Context, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
+			return s.jobRecords(jr, req.Jobs, r, fn)
+		}
+	}
+	err := scan(stream.Context(), r, func(rec *gpuqv1.RunRecord) error {
 		if !match(rec) {
 			return nil
 		}
@@ -134,6 +238,34 @@ func canListRecords(id *auth.Identity, req *gpuqv1.ListRecordsRequest) error {
 	for _, u := range req.GetUsers() {
 		if u != id.Name && len(id.AdminOf) == 0 {
 			return fmt.Errorf("%w: %s may not read the records of user %s (team admins and operators may)", job.ErrPermissionDenied, id, u)
+		}
+	}
+	return nil
+}
+
+// jobRecords calls fn for the records of jobs whose runs overlap r, through
+// the job-id index, in order of end time as a scan gives them.
+func (s *AccountingService) jobRecords(src JobRecords, jobs []*gpuqv1.JobRef, r accounting.Range, fn func(*gpuqv1.RunRecord) error) error {
+	var recs []*gpuqv1.RunRecord
+	seen := map[string]bool{}
+	for _, ref := range jobs {
+		err := src.JobRecords(ref.GetId(), ref.ArrayTaskId, func(rec *gpuqv1.RunRecord) error {
+			// A job named twice, or with and without its task: once.
+			key := fmt.Sprintf("%s/%d", job.FromProto(rec.Job), rec.Run)
+			if !seen[key] && accounting.Overlaps(rec, r) {
+				seen[key] = true
+				recs = append(recs, rec)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("records of job %s: %w", job.FromProto(ref), err)
+		}
+	}
+	slices.SortStableFunc(recs, func(a, b *gpuqv1.RunRecord) int { return a.EndTime.AsTime().Compare(b.EndTime.AsTime()) })
+	for _, rec := range recs {
+		if err := fn(rec); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -254,11 +386,30 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 		return nil, err
 	}
 
-	tally := accounting.NewTally(period)
-	err := s.scan(ctx, period, func(rec *gpuqv1.RunRecord) error {
-		tally.Add(rec)
-		return nil
-	})
+	// A pool the request gives no bill takes the config's for the month.
+	fromConfig := map[string]bool{}
+	var configWarning string
+	if model == accounting.ModelSplit {
+		if m, ok := calendarMonth(period, loc); ok {
+			for _, pl := range s.opts.Pricing.Pools {
+				if b, ok := s.opts.Pricing.Bill(pl.Name, m); ok && !hasKey(bills, pl.Name) {
+					bills[pl.Name], fromConfig[pl.Name] = b, true
+				}
+			}
+		} else if hasConfigBills(s.opts.Pricing) {
+			configWarning = "the config's pool bills are bills of calendar months and this period is not one: pools without a bill in the request are billed at their price"
+		}
+	}
+
+	tallies := make([]*accounting.Tally, s.parts())
+	for i := range tallies {
+		tallies[i] = accounting.NewTally(period)
+	}
+	err := s.scanRuns(ctx, period, func(part int, run *accounting.Run) { tallies[part].AddRun(run) })
+	tally := tallies[0]
+	for _, t := range tallies[1:] {
+		tally.Merge(t)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -266,16 +417,21 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 	if model == accounting.ModelSplit {
 		rep, err = accounting.Split(tally, s.opts.Pricing, bills, policy)
 		var be *accounting.BillError
-		if errors.As(err, &be) {
+		switch {
+		case errors.As(err, &be) && fromConfig[be.Pool]:
+			return nil, fmt.Errorf("the config's bill of pool %s: %w", be.Pool, err)
+		case errors.As(err, &be):
 			return nil, &job.FieldError{Field: fmt.Sprintf("bills[%d]", billIndex[be.Pool]), Problem: be.Error()}
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		}
+		if configWarning != "" {
+			rep.Warnings = append(rep.Warnings, configWarning)
 		}
 	} else {
 		rep = accounting.Chargeback(tally, s.opts.Pricing)
 	}
-	out := reportProto(rep, req.Month, loc)
+	out := reportProto(rep, req.Month, loc, fromConfig)
 	if !id.Operator() {
 		limitToTeams(out, id)
 	}
@@ -288,6 +444,25 @@ func limitToTeams(r *gpuqv1.CostReportResponse, id *auth.Identity) {
 	r.Teams = slices.DeleteFunc(r.Teams, func(t *gpuqv1.TeamCost) bool { return !id.Admin(t.Team) })
 	r.Total, r.Pools = nil, nil
 	r.Warnings = append(r.Warnings, fmt.Sprintf("limited to the teams %s administers: %s", id.Name, strings.Join(id.AdminOf, ", ")))
+}
+
+// calendarMonth returns the month that period is in loc, if it is one.
+func calendarMonth(period accounting.Range, loc *time.Location) (accounting.Month, bool) {
+	if loc == nil || period.Start.IsZero() {
+		return accounting.Month{}, false
+	}
+	m := accounting.MonthOf(period.Start, loc)
+	r := m.Range(loc)
+	return m, r.Start.Equal(period.Start) && r.End.Equal(period.End)
+}
+
+func hasConfigBills(p accounting.Pricing) bool {
+	for _, pl := range p.Pools {
+		if pl.MonthlyBill > 0 || len(pl.Bills) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKey[V any](m map[string]V, k string) bool {
@@ -326,7 +501,7 @@ var (
 	}
 )
 
-func reportProto(rep accounting.Report, month string, loc *time.Location) *gpuqv1.CostReportResponse {
+func reportProto(rep accounting.Report, month string, loc *time.Location, fromConfig map[string]bool) *gpuqv1.CostReportResponse {
 	out := &gpuqv1.CostReportResponse{
 		Start: timestamppb.New(rep.Period.Start), End: timestamppb.New(rep.Period.End),
 		Month: month, TimeZone: loc.String(), Model: modelProto[rep.Model], IdlePolicy: policyProto[rep.Policy],
@@ -337,7 +512,10 @@ func reportProto(rep accounting.Report, month string, loc *time.Location) *gpuqv
 	}
 	for _, p := range rep.Pools {
 		src := gpuqv1.BillSource_BILL_SOURCE_PRICE
-		if p.FromBill {
+		switch {
+		case p.FromBill && fromConfig[p.Pool]:
+			src = gpuqv1.BillSource_BILL_SOURCE_CONFIG
+		case p.FromBill:
 			src = gpuqv1.BillSource_BILL_SOURCE_REQUEST
 		}
 		out.Pools = append(out.Pools, &gpuqv1.PoolCost{
@@ -372,33 +550,32 @@ func (s *AccountingService) Budgets(ctx context.Context, req *gpuqv1.BudgetsRequ
 	if err != nil {
 		return nil, err
 	}
-	bt, err := accounting.NewBudgetTally(at, s.opts.Pricing, teams)
-	if errors.Is(err, accounting.ErrUnknownTeam) {
-		return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
+	pricing := s.opts.Pricing
+	if s.opts.Budget != nil {
+		pricing = s.opts.Budget.Pricing()
 	}
-	if err != nil {
-		return nil, err
+	bts := make([]*accounting.BudgetTally, s.parts())
+	for i := range bts {
+		var err error
+		bts[i], err = accounting.NewBudgetTally(at, pricing, teams)
+		if errors.Is(err, accounting.ErrUnknownTeam) {
+			return nil, &job.FieldError{Field: "teams", Problem: err.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	err = s.scan(ctx, bt.Span(), func(rec *gpuqv1.RunRecord) error {
-		bt.Add(rec)
-		return nil
-	})
+	bt := bts[0]
+	err = s.scanRuns(ctx, bt.Span(), func(part int, run *accounting.Run) { bts[part].AddRun(run) })
+	for _, o := range bts[1:] {
+		bt.Merge(o)
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := &gpuqv1.BudgetsResponse{At: timestamppb.New(at)}
 	for _, b := range bt.Budgets() {
-		tb := &gpuqv1.TeamBudget{
-			Team: b.Team, TimeZone: b.Location.String(), Month: b.Month.String(),
-			MonthStart: timestamppb.New(b.Period.Start), MonthEnd: timestamppb.New(b.Period.End),
-			Spent: b.Spent.String(), Forecast: b.Forecast.String(),
-			SpentBp: uint64(b.SpentBP), ForecastBp: uint64(b.ForecastBP),
-			Alert: alertProto[b.Alert], ForecastAlert: alertProto[b.ForecastAlert],
-		}
-		if b.Budget > 0 {
-			tb.Budget = b.Budget.String()
-		}
-		out.Teams = append(out.Teams, tb)
+		out.Teams = append(out.Teams, s.teamBudgetProto(b))
 	}
 	return out, nil
 }
@@ -422,4 +599,68 @@ func budgetTeams(id *auth.Identity, named []string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %s may not read budgets (team admins read their teams', operators all)", job.ErrPermissionDenied, id)
 	}
 	return id.AdminOf, nil
+}
+
+// teamBudgetProto is one team's budget, with the hard limit and the alerts
+// raised in its month.
+func (s *AccountingService) teamBudgetProto(b accounting.Budget) *gpuqv1.TeamBudget {
+	tb := &gpuqv1.TeamBudget{
+		Team: b.Team, TimeZone: b.Location.String(), Month: b.Month.String(),
+		MonthStart: timestamppb.New(b.Period.Start), MonthEnd: timestamppb.New(b.Period.End),
+		Spent: b.Spent.String(), Forecast: b.Forecast.String(),
+		SpentBp: uint64(b.SpentBP), ForecastBp: uint64(b.ForecastBP),
+		Alert: alertProto[b.Alert], ForecastAlert: alertProto[b.ForecastAlert],
+	}
+	if b.Budget > 0 {
+		tb.Budget = b.Budget.String()
+	}
+	if w := s.opts.Budget; w != nil {
+		tb.HardLimit = w.HardLimit() && b.Budget > 0
+		tb.BudgetSetByOperator = w.SetByOperator(b.Team)
+		for _, a := range w.Alerts([]string{b.Team}, tb.Month) {
+			tb.AlertsRaised = append(tb.AlertsRaised, a.Percent)
+		}
+	}
+	return tb
+}
+
+// ListBudgetAlerts lists the budget alerts raised.
+func (s *AccountingService) ListBudgetAlerts(ctx context.Context, req *gpuqv1.ListBudgetAlertsRequest) (*gpuqv1.ListBudgetAlertsResponse, error) {
+	teams, err := budgetTeams(auth.FromContext(ctx), req.Teams)
+	if err != nil {
+		return nil, err
+	}
+	if req.Month != "" {
+		if _, err := accounting.ParseMonth(req.Month); err != nil {
+			return nil, &job.FieldError{Field: "month", Problem: err.Error()}
+		}
+	}
+	out := &gpuqv1.ListBudgetAlertsResponse{}
+	if s.opts.Budget != nil {
+		out.Alerts = s.opts.Budget.Alerts(teams, req.Month)
+	}
+	return out, nil
+}
+
+// ErrNoBudgets is a SetBudget on a server that does not watch budgets.
+var ErrNoBudgets = fmt.Errorf("%w: this server does not keep budgets", job.ErrInvalidState)
+
+// SetBudget sets or clears a team's monthly budget.
+func (s *AccountingService) SetBudget(_ context.Context, req *gpuqv1.SetBudgetRequest) (*gpuqv1.SetBudgetResponse, error) {
+	var amount money.Amount
+	if !req.Clear {
+		a, err := money.Parse(req.MonthlyBudget)
+		if err != nil {
+			return nil, &job.FieldError{Field: "monthly_budget", Problem: err.Error()}
+		}
+		amount = a
+	}
+	if s.opts.Budget == nil {
+		return nil, ErrNoBudgets
+	}
+	b, released, err := s.opts.Budget.SetBudget(req.Team, amount, req.Clear)
+	if err != nil {
+		return nil, fmt.Errorf("set budget of team %q: %w", req.Team, err)
+	}
+	return &gpuqv1.SetBudgetResponse{Budget: s.teamBudgetProto(b), ReleasedJobs: uint32(released)}, nil
 }

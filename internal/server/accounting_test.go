@@ -47,6 +47,26 @@ func (f *fakeRecords) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) err
 	return nil
 }
 
+// indexedRecords adds the job-id index to fakeRecords: records of a job
+// without a scan.
+type indexedRecords struct {
+	fakeRecords
+	lookups int
+}
+
+func (f *indexedRecords) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
+	f.lookups++
+	for _, r := range f.recs {
+		if r.Job.GetId() != id || task != nil && (r.Job.ArrayTaskId == nil || r.Job.GetArrayTaskId() != *task) {
+			continue
+		}
+		if err := fn(proto.CloneOf(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func ts(t testing.TB, s string) *timestamppb.Timestamp {
 	t.Helper()
 	v, err := time.Parse(time.RFC3339, s)
@@ -124,6 +144,11 @@ func fixture(t testing.TB) []*gpuqv1.RunRecord {
 // with the daemon's error interceptors.
 func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.AccountingServiceClient {
 	t.Helper()
+	return serveAccountingWith(t, src, server.AccountingOptions{Pricing: testPricing(t), Now: func() time.Time { return now }})
+}
+
+func serveAccountingWith(t *testing.T, src server.Records, opts server.AccountingOptions) gpuqv1.AccountingServiceClient {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "gpuqacct")
 	if err != nil {
 		t.Fatal(err)
@@ -134,9 +159,7 @@ func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.Acc
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(localOperator()...)
-	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, server.AccountingOptions{
-		Pricing: testPricing(t), Now: func() time.Time { return now },
-	}))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, opts))
 	go func() { _ = gs.Serve(ln) }()
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -183,7 +206,12 @@ func jobKeys(recs []*gpuqv1.RunRecord) []string {
 }
 
 func TestListRecordsFilters(t *testing.T) {
-	c := serveAccounting(t, &fakeRecords{recs: fixture(t)}, time.Time{})
+	scanned := &fakeRecords{recs: fixture(t)}
+	indexed := &indexedRecords{fakeRecords: fakeRecords{recs: fixture(t)}}
+	bySource := map[string]gpuqv1.AccountingServiceClient{
+		"scan":  serveAccounting(t, scanned, time.Time{}),
+		"index": serveAccounting(t, indexed, time.Time{}),
+	}
 	tests := []struct {
 		name string
 		req  *gpuqv1.ListRecordsRequest
@@ -200,18 +228,30 @@ func TestListRecordsFilters(t *testing.T) {
 		{"states", &gpuqv1.ListRecordsRequest{States: []gpuqv1.JobState{gpuqv1.JobState_JOB_STATE_PREEMPTED, gpuqv1.JobState_JOB_STATE_FAILED}}, []string{"11/0", "12_3/0"}},
 		{"job", &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 11}, {Id: 12}}}, []string{"11/0", "11/1", "11/2", "12_3/0"}},
 		{"task", &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 12, ArrayTaskId: proto.Uint32(3)}, {Id: 10, ArrayTaskId: proto.Uint32(3)}}}, []string{"12_3/0"}},
+		{"job twice, and in a range", &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 11}, {Id: 11}, {Id: 14}}, Start: ts(t, "2026-11-03T14:30:00Z")},
+			[]string{"11/1", "11/2", "14/0"}},
+		{"job and team", &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 11}, {Id: 12}}, Teams: []string{"tokyo"}}, []string{"12_3/0"}},
 		{"and", &gpuqv1.ListRecordsRequest{Teams: []string{"tokyo"}, Start: ts(t, "2026-12-01T00:00:00Z")}, []string{"14/0"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, recs, err := list(t, c, tt.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, jobKeys(recs)); diff != "" {
-				t.Errorf("records (-want +got):\n%s", diff)
-			}
-		})
+		for source, c := range bySource {
+			t.Run(tt.name+" by "+source, func(t *testing.T) {
+				scans := indexed.scans
+				_, recs, err := list(t, c, tt.req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.want, jobKeys(recs)); diff != "" {
+					t.Errorf("records (-want +got):\n%s", diff)
+				}
+				if source == "index" && len(tt.req.Jobs) > 0 && indexed.scans != scans {
+					t.Errorf("a request for jobs scanned the records")
+				}
+			})
+		}
+	}
+	if indexed.lookups == 0 {
+		t.Error("the index was never used")
 	}
 }
 

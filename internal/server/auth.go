@@ -53,6 +53,10 @@ var Methods = map[string]Access{
 	"/gpuq.v1.AccountingService/CostReport":  AccessUser,
 	"/gpuq.v1.AccountingService/Budgets":     AccessUser,
 
+	"/gpuq.v1.AccountingService/ListBudgetAlerts":  AccessUser,
+	"/gpuq.v1.AccountingService/SetBudget":         AccessOperator,
+	"/gpuq.v1.AccountingService/UtilizationReport": AccessUser,
+
 	"/gpuq.v1.NodeService/JoinNode":     AccessPublic, // the handler checks the join token
 	"/gpuq.v1.NodeService/RegisterNode": AccessNode,
 	"/gpuq.v1.NodeService/Session":      AccessNode,
@@ -71,6 +75,7 @@ var readOnly = map[string]bool{
 	"/gpuq.v1.QueueService/ListNodes": true, "/gpuq.v1.QueueService/Priority": true,
 	"/gpuq.v1.QueueService/Shares": true, "/gpuq.v1.AccountingService/ListRecords": true,
 	"/gpuq.v1.AccountingService/CostReport": true, "/gpuq.v1.AccountingService/Budgets": true,
+	"/gpuq.v1.AccountingService/ListBudgetAlerts": true, "/gpuq.v1.AccountingService/UtilizationReport": true,
 	"/gpuq.v1.AuthService/WhoAmI": true, "/gpuq.v1.AuthService/ListTokens": true,
 	"/gpuq.v1.NodeService/Session": true,
 	"/grpc.health.v1.Health/Check": true, "/grpc.health.v1.Health/Watch": true, "/grpc.health.v1.Health/List": true,

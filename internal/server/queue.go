@@ -13,6 +13,7 @@ import (
 	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/queue"
+	"github.com/gpuq/gpuq/internal/sched"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -209,10 +210,20 @@ func (s *QueueService) HoldJobs(ctx context.Context, req *gpuqv1.HoldJobsRequest
 	return &gpuqv1.HoldJobsResponse{Outcomes: outcomes(out)}, err
 }
 
+// ReleaseJobs releases held jobs. A job held for its team's budget (hard
+// limit) is an operator's to release: its owner may not spend past it.
 func (s *QueueService) ReleaseJobs(ctx context.Context, req *gpuqv1.ReleaseJobsRequest) (*gpuqv1.ReleaseJobsResponse, error) {
 	f, err := s.actionFilter(ctx, req.Filter)
 	if err != nil {
 		return nil, err
+	}
+	if id := auth.FromContext(ctx); !id.Operator() {
+		for _, j := range s.q.List(f) {
+			if j.Held && j.HoldReason == sched.ReasonBudget {
+				return nil, fmt.Errorf("%w: job %s is held because team %s is over its budget; an operator raises the budget (gpuqctl budget set) or releases the job",
+					job.ErrPermissionDenied, job.RefOf(j), j.Spec.GetTeam())
+			}
+		}
 	}
 	out, err := s.q.Release(f)
 	return &gpuqv1.ReleaseJobsResponse{Outcomes: outcomes(out)}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -33,6 +34,9 @@ type Options struct {
 // Store is gpuqd's durable state.
 type Store struct {
 	db *badger.DB
+	// maxRun is the longest run of any record, in nanoseconds (m/max_run):
+	// a run that overlaps a period ends before the period's end plus it.
+	maxRun atomic.Int64
 }
 
 // Open opens (creating if needed) the store and checks its schema version.
@@ -66,13 +70,19 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.loadMaxRun(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	var version string
+	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(keySchema)
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			version = SchemaVersion
 			return txn.Set(keySchema, []byte(SchemaVersion))
 		}
 		if err != nil {
@@ -82,11 +92,69 @@ func (s *Store) checkSchema() error {
 		if err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		if string(v) != SchemaVersion {
-			return fmt.Errorf("%w: data has version %q, this gpuqd reads %q", ErrSchema, v, SchemaVersion)
-		}
+		version = string(v)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	switch version {
+	case SchemaVersion:
+		return nil
+	case "1":
+		return s.migrate1to2()
+	}
+	return fmt.Errorf("%w: data has version %q, this gpuqd reads %q", ErrSchema, version, SchemaVersion)
+}
+
+func (s *Store) loadMaxRun() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyMaxRun)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the longest run: %w", err)
+		}
+		return item.Value(func(v []byte) error {
+			n, err := decodeUint64(v, "longest run")
+			s.maxRun.Store(int64(n))
+			return err
+		})
+	})
+}
+
+// migrate1to2 adds the job-id index of the records and the longest run,
+// then marks the schema version 2. Run again after a crash, it writes the same keys again.
+func (s *Store) migrate1to2() error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var longest time.Duration
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scan(txn, prefixRecord, func(k, v []byte) error {
+			r := &gpuqv1.RunRecord{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			longest = max(longest, runLength(r))
+			return wb.Set(jobIndexKey(job.FromProto(r.Job), k), nil)
+		})
+	})
+	if err == nil {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(longest))
+		err = wb.Set(keyMaxRun, b[:])
+	}
+	if err == nil {
+		err = wb.Set(keySchema, []byte("2"))
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("migrate the store to schema 2 (index the records by job): %w", err)
+	}
+	return nil
 }
 
 // Close flushes and closes the database.
@@ -100,13 +168,14 @@ func (s *Store) Close() error {
 // Tx is one read-write transaction. It is only valid inside Update.
 type Tx struct {
 	txn *badger.Txn
+	s   *Store
 }
 
 // Update runs fn in a transaction and commits it, durably unless NoSync.
 // Nothing is written when fn returns an error.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	return s.db.Update(func(txn *badger.Txn) error {
-		return fn(&Tx{txn: txn})
+		return fn(&Tx{txn: txn, s: s})
 	})
 }
 
@@ -141,15 +210,52 @@ func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	return err
 }
 
-// PutRecord stores the accounting record of one run. A job that never ran
-// has a record without an allocation id.
+// PutRecord stores the accounting record of one run, and its entry in the
+// job-id index. A job that never ran has a record without an allocation id.
 func (tx *Tx) PutRecord(r *gpuqv1.RunRecord) error {
-	id := r.AllocationId
-	if id == "" {
-		id = fmt.Sprintf("%s.%d.-", job.FromProto(r.Job), r.Run)
+	k := recordKeyOf(r)
+	if err := tx.putProto(k, r); err != nil {
+		return err
 	}
-	return tx.putProto(recordKey(r.EndTime.AsTime(), id), r)
+	if err := tx.txn.Set(jobIndexKey(job.FromProto(r.Job), k), nil); err != nil {
+		return fmt.Errorf("index record %q: %w", k, err)
+	}
+	return tx.noteRun(r)
 }
+
+// noteRun raises m/max_run to r's run when it is longer. The bound only
+// grows: one raised by a transaction that then fails is still a bound.
+func (tx *Tx) noteRun(r *gpuqv1.RunRecord) error {
+	d := runLength(r)
+	for {
+		cur := tx.s.maxRun.Load()
+		if int64(d) <= cur {
+			return nil
+		}
+		if tx.s.maxRun.CompareAndSwap(cur, int64(d)) {
+			break
+		}
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(d))
+	if err := tx.txn.Set(keyMaxRun, b[:]); err != nil {
+		return fmt.Errorf("write the longest run: %w", err)
+	}
+	return nil
+}
+
+// runLength is how long r's run lasted; 0 without a run.
+func runLength(r *gpuqv1.RunRecord) time.Duration {
+	if r.StartTime == nil || r.EndTime == nil {
+		return 0
+	}
+	return max(r.EndTime.AsTime().Sub(r.StartTime.AsTime()), 0)
+}
+
+// MaxRun is the longest run of any record: a run that overlaps a period
+// ended before the period's end plus MaxRun, so a scan for the runs of a
+// period can stop there.
+func (s *Store) MaxRun() time.Duration { return time.Duration(s.maxRun.Load()) }
 
 // PutUsage stores the decayed usage of a team ("sf") or user ("sf/alice").
 func (tx *Tx) PutUsage(key string, u *gpuqv1.DecayedUsage) error {
@@ -209,18 +315,29 @@ func SplitPayload(spec *gpuqv1.JobSpec) (slim, payload *gpuqv1.JobSpec) {
 // Records calls fn for every accounting record of a run that ended in
 // [from, to), in order of the end; a zero to means no upper bound.
 func (s *Store) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) error) error {
-	start := prefixRecord
-	if from.After(time.Unix(0, 0)) {
-		start = recordKey(from, "")
-	}
+	return s.scanRecords(from, to, func(k, v []byte) error {
+		r := &gpuqv1.RunRecord{}
+		if err := proto.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("decode record %x: %w", k, err)
+		}
+		return fn(r)
+	})
+}
+
+// JobRecords calls fn for every accounting record of job id, or of its
+// task when task is set, in order of task and end, through the job-id
+// index: it reads only that job's records.
+func (s *Store) JobRecords(id uint64, task *uint32, fn func(*gpuqv1.RunRecord) error) error {
+	prefix := jobIndexPrefix(id, task)
 	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefixRecord})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
-		for it.Seek(start); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.Key()
-			if !to.IsZero() && binary.BigEndian.Uint64(k[len(prefixRecord):]) >= uint64(to.UnixNano()) {
-				return nil
+		for it.Rewind(); it.Valid(); it.Next() {
+			ik := it.Item().Key()
+			k := append(append([]byte{}, prefixRecord...), ik[jobIndexHeader:]...)
+			item, err := txn.Get(k)
+			if err != nil {
+				return fmt.Errorf("record %x of index entry %x: %w", k, ik, err)
 			}
 			r := &gpuqv1.RunRecord{}
 			if err := item.Value(func(v []byte) error { return proto.Unmarshal(v, r) }); err != nil {

@@ -16,6 +16,9 @@ type acctState struct {
 	pageSize int
 	cost     *gpuqv1.CostReportResponse
 	budgets  *gpuqv1.BudgetsResponse
+	alerts   *gpuqv1.ListBudgetAlertsResponse
+	setReply *gpuqv1.SetBudgetResponse
+	util     *gpuqv1.UtilizationResponse
 }
 
 // accountingServer is the AccountingService side of a Server.
@@ -53,6 +56,30 @@ func (s *Server) SetBudgets(resp *gpuqv1.BudgetsResponse) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.acct.budgets = proto.CloneOf(resp)
+}
+
+// SetBudgetAlerts sets the response of every ListBudgetAlerts; without one
+// it answers with no alerts.
+func (s *Server) SetBudgetAlerts(resp *gpuqv1.ListBudgetAlertsResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct.alerts = proto.CloneOf(resp)
+}
+
+// SetBudgetReply sets the response of every SetBudget; without one it
+// answers with an empty response.
+func (s *Server) SetBudgetReply(resp *gpuqv1.SetBudgetResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct.setReply = proto.CloneOf(resp)
+}
+
+// SetUtilization sets the response of every UtilizationReport; without
+// one it answers with an empty report.
+func (s *Server) SetUtilization(resp *gpuqv1.UtilizationResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct.util = proto.CloneOf(resp)
 }
 
 // ListRecords streams the stored records that match the request the way
@@ -125,4 +152,43 @@ func (a accountingServer) Budgets(_ context.Context, req *gpuqv1.BudgetsRequest)
 		return &gpuqv1.BudgetsResponse{}, nil
 	}
 	return proto.CloneOf(a.s.acct.budgets), nil
+}
+
+// ListBudgetAlerts answers with the alerts SetBudgetAlerts set.
+func (a accountingServer) ListBudgetAlerts(_ context.Context, req *gpuqv1.ListBudgetAlertsRequest) (*gpuqv1.ListBudgetAlertsResponse, error) {
+	if err := a.s.begin("ListBudgetAlerts", req); err != nil {
+		return nil, err
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.s.acct.alerts == nil {
+		return &gpuqv1.ListBudgetAlertsResponse{}, nil
+	}
+	return proto.CloneOf(a.s.acct.alerts), nil
+}
+
+// SetBudget answers with the response SetBudgetReply set.
+func (a accountingServer) SetBudget(_ context.Context, req *gpuqv1.SetBudgetRequest) (*gpuqv1.SetBudgetResponse, error) {
+	if err := a.s.begin("SetBudget", req); err != nil {
+		return nil, err
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.s.acct.setReply == nil {
+		return &gpuqv1.SetBudgetResponse{}, nil
+	}
+	return proto.CloneOf(a.s.acct.setReply), nil
+}
+
+// UtilizationReport answers with the report SetUtilization set.
+func (a accountingServer) UtilizationReport(_ context.Context, req *gpuqv1.UtilizationRequest) (*gpuqv1.UtilizationResponse, error) {
+	if err := a.s.begin("UtilizationReport", req); err != nil {
+		return nil, err
+	}
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.s.acct.util == nil {
+		return &gpuqv1.UtilizationResponse{}, nil
+	}
+	return proto.CloneOf(a.s.acct.util), nil
 }

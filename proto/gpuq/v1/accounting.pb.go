@@ -153,6 +153,9 @@ const (
 	// No bill was given: the pool's GPU-hours at its price_per_gpu_hour,
 	// which leaves no idle cost.
 	BillSource_BILL_SOURCE_PRICE BillSource = 2
+	// The config's bill of the pool for the month (pools[].bills, or
+	// pools[].monthly_bill): only for a period that is a calendar month.
+	BillSource_BILL_SOURCE_CONFIG BillSource = 3
 )
 
 // Enum value maps for BillSource.
@@ -161,11 +164,13 @@ var (
 		0: "BILL_SOURCE_UNSPECIFIED",
 		1: "BILL_SOURCE_REQUEST",
 		2: "BILL_SOURCE_PRICE",
+		3: "BILL_SOURCE_CONFIG",
 	}
 	BillSource_value = map[string]int32{
 		"BILL_SOURCE_UNSPECIFIED": 0,
 		"BILL_SOURCE_REQUEST":     1,
 		"BILL_SOURCE_PRICE":       2,
+		"BILL_SOURCE_CONFIG":      3,
 	}
 )
 
@@ -251,6 +256,113 @@ func (x BudgetAlert) Number() protoreflect.EnumNumber {
 // Deprecated: Use BudgetAlert.Descriptor instead.
 func (BudgetAlert) EnumDescriptor() ([]byte, []int) {
 	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{3}
+}
+
+// UtilizationGroup is what a utilization report counts GPU-hours by.
+type UtilizationGroup int32
+
+const (
+	UtilizationGroup_UTILIZATION_GROUP_UNSPECIFIED UtilizationGroup = 0
+	UtilizationGroup_UTILIZATION_GROUP_TEAM        UtilizationGroup = 1
+	UtilizationGroup_UTILIZATION_GROUP_USER        UtilizationGroup = 2
+	UtilizationGroup_UTILIZATION_GROUP_POOL        UtilizationGroup = 3
+)
+
+// Enum value maps for UtilizationGroup.
+var (
+	UtilizationGroup_name = map[int32]string{
+		0: "UTILIZATION_GROUP_UNSPECIFIED",
+		1: "UTILIZATION_GROUP_TEAM",
+		2: "UTILIZATION_GROUP_USER",
+		3: "UTILIZATION_GROUP_POOL",
+	}
+	UtilizationGroup_value = map[string]int32{
+		"UTILIZATION_GROUP_UNSPECIFIED": 0,
+		"UTILIZATION_GROUP_TEAM":        1,
+		"UTILIZATION_GROUP_USER":        2,
+		"UTILIZATION_GROUP_POOL":        3,
+	}
+)
+
+func (x UtilizationGroup) Enum() *UtilizationGroup {
+	p := new(UtilizationGroup)
+	*p = x
+	return p
+}
+
+func (x UtilizationGroup) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UtilizationGroup) Descriptor() protoreflect.EnumDescriptor {
+	return file_gpuq_v1_accounting_proto_enumTypes[4].Descriptor()
+}
+
+func (UtilizationGroup) Type() protoreflect.EnumType {
+	return &file_gpuq_v1_accounting_proto_enumTypes[4]
+}
+
+func (x UtilizationGroup) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UtilizationGroup.Descriptor instead.
+func (UtilizationGroup) EnumDescriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{4}
+}
+
+// UtilizationBucket is how a utilization report cuts its period into rows.
+type UtilizationBucket int32
+
+const (
+	UtilizationBucket_UTILIZATION_BUCKET_UNSPECIFIED UtilizationBucket = 0
+	// A row for each hour of the period on the clock of time_zone (a day
+	// has 23 or 25 when the clocks change).
+	UtilizationBucket_UTILIZATION_BUCKET_HOUR UtilizationBucket = 1
+	// The hours of the period folded into the 24 hours of the day on that
+	// clock.
+	UtilizationBucket_UTILIZATION_BUCKET_HOUR_OF_DAY UtilizationBucket = 2
+)
+
+// Enum value maps for UtilizationBucket.
+var (
+	UtilizationBucket_name = map[int32]string{
+		0: "UTILIZATION_BUCKET_UNSPECIFIED",
+		1: "UTILIZATION_BUCKET_HOUR",
+		2: "UTILIZATION_BUCKET_HOUR_OF_DAY",
+	}
+	UtilizationBucket_value = map[string]int32{
+		"UTILIZATION_BUCKET_UNSPECIFIED": 0,
+		"UTILIZATION_BUCKET_HOUR":        1,
+		"UTILIZATION_BUCKET_HOUR_OF_DAY": 2,
+	}
+)
+
+func (x UtilizationBucket) Enum() *UtilizationBucket {
+	p := new(UtilizationBucket)
+	*p = x
+	return p
+}
+
+func (x UtilizationBucket) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UtilizationBucket) Descriptor() protoreflect.EnumDescriptor {
+	return file_gpuq_v1_accounting_proto_enumTypes[5].Descriptor()
+}
+
+func (UtilizationBucket) Type() protoreflect.EnumType {
+	return &file_gpuq_v1_accounting_proto_enumTypes[5]
+}
+
+func (x UtilizationBucket) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UtilizationBucket.Descriptor instead.
+func (UtilizationBucket) EnumDescriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{5}
 }
 
 // RunRecord is the accounting record of one run of one job (a requeued job
@@ -742,8 +854,10 @@ type CostReportRequest struct {
 	TimeZone string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	// Unspecified: chargeback.
 	Model CostModel `protobuf:"varint,5,opt,name=model,proto3,enum=gpuq.v1.CostModel" json:"model,omitempty"`
-	// Split only: the bill of each pool; a pool with usage and no bill is
-	// billed at its price (BILL_SOURCE_PRICE).
+	// Split only: the bill of each pool. A pool without one here takes its
+	// bill for the month from the config when the period is a calendar month
+	// (BILL_SOURCE_CONFIG); a pool with usage and no bill at all is billed at
+	// its price (BILL_SOURCE_PRICE).
 	Bills []*PoolBill `protobuf:"bytes,6,rep,name=bills,proto3" json:"bills,omitempty"`
 	// Split only; unspecified: proportional.
 	IdlePolicy    IdlePolicy `protobuf:"varint,7,opt,name=idle_policy,json=idlePolicy,proto3,enum=gpuq.v1.IdlePolicy" json:"idle_policy,omitempty"`
@@ -1302,6 +1416,13 @@ type TeamBudget struct {
 	Alert      BudgetAlert `protobuf:"varint,11,opt,name=alert,proto3,enum=gpuq.v1.BudgetAlert" json:"alert,omitempty"`
 	// The alert the forecast would raise at month end.
 	ForecastAlert BudgetAlert `protobuf:"varint,12,opt,name=forecast_alert,json=forecastAlert,proto3,enum=gpuq.v1.BudgetAlert" json:"forecast_alert,omitempty"`
+	// The team's new jobs are held with reason Budget while spent is at or
+	// over budget (budgets.hard_limit in the config).
+	HardLimit bool `protobuf:"varint,13,opt,name=hard_limit,json=hardLimit,proto3" json:"hard_limit,omitempty"`
+	// The budget was set by SetBudget, not taken from the config.
+	BudgetSetByOperator bool `protobuf:"varint,14,opt,name=budget_set_by_operator,json=budgetSetByOperator,proto3" json:"budget_set_by_operator,omitempty"`
+	// The alerts raised in this month, in percent of the budget: 80, 100.
+	AlertsRaised  []uint32 `protobuf:"varint,15,rep,packed,name=alerts_raised,json=alertsRaised,proto3" json:"alerts_raised,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1420,6 +1541,27 @@ func (x *TeamBudget) GetForecastAlert() BudgetAlert {
 	return BudgetAlert_BUDGET_ALERT_UNSPECIFIED
 }
 
+func (x *TeamBudget) GetHardLimit() bool {
+	if x != nil {
+		return x.HardLimit
+	}
+	return false
+}
+
+func (x *TeamBudget) GetBudgetSetByOperator() bool {
+	if x != nil {
+		return x.BudgetSetByOperator
+	}
+	return false
+}
+
+func (x *TeamBudget) GetAlertsRaised() []uint32 {
+	if x != nil {
+		return x.AlertsRaised
+	}
+	return nil
+}
+
 type BudgetsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	At            *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
@@ -1470,6 +1612,712 @@ func (x *BudgetsResponse) GetTeams() []*TeamBudget {
 		return x.Teams
 	}
 	return nil
+}
+
+// BudgetAlertEvent is one budget alert: a team's spending in a month
+// reached a threshold of its budget. gpuqd records it once per team, month
+// and threshold, before it logs it and sends it to the webhook, so a
+// restart does not raise it again.
+type BudgetAlertEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Team  string                 `protobuf:"bytes,1,opt,name=team,proto3" json:"team,omitempty"`
+	// YYYY-MM, the calendar month in the team's time zone.
+	Month    string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	TimeZone string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// The threshold reached, in percent of the budget: 80 or 100.
+	Percent uint32 `protobuf:"varint,4,opt,name=percent,proto3" json:"percent,omitempty"`
+	// The budget and what was spent when the alert was raised: decimal
+	// strings in whole cents.
+	Budget   string                 `protobuf:"bytes,5,opt,name=budget,proto3" json:"budget,omitempty"`
+	Spent    string                 `protobuf:"bytes,6,opt,name=spent,proto3" json:"spent,omitempty"`
+	SpentBp  uint64                 `protobuf:"varint,7,opt,name=spent_bp,json=spentBp,proto3" json:"spent_bp,omitempty"`
+	RaisedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=raised_at,json=raisedAt,proto3" json:"raised_at,omitempty"`
+	// The team's new jobs are held from now on (budgets.hard_limit, 100%).
+	HardLimit bool `protobuf:"varint,9,opt,name=hard_limit,json=hardLimit,proto3" json:"hard_limit,omitempty"`
+	// Webhook delivery: unset until the webhook accepted the alert.
+	DeliveredAt      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
+	DeliveryAttempts uint32                 `protobuf:"varint,11,opt,name=delivery_attempts,json=deliveryAttempts,proto3" json:"delivery_attempts,omitempty"`
+	// Why the last attempt failed, without the webhook URL's path or query.
+	DeliveryError string `protobuf:"bytes,12,opt,name=delivery_error,json=deliveryError,proto3" json:"delivery_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetAlertEvent) Reset() {
+	*x = BudgetAlertEvent{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetAlertEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetAlertEvent) ProtoMessage() {}
+
+func (x *BudgetAlertEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetAlertEvent.ProtoReflect.Descriptor instead.
+func (*BudgetAlertEvent) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BudgetAlertEvent) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *BudgetAlertEvent) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *BudgetAlertEvent) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *BudgetAlertEvent) GetPercent() uint32 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+func (x *BudgetAlertEvent) GetBudget() string {
+	if x != nil {
+		return x.Budget
+	}
+	return ""
+}
+
+func (x *BudgetAlertEvent) GetSpent() string {
+	if x != nil {
+		return x.Spent
+	}
+	return ""
+}
+
+func (x *BudgetAlertEvent) GetSpentBp() uint64 {
+	if x != nil {
+		return x.SpentBp
+	}
+	return 0
+}
+
+func (x *BudgetAlertEvent) GetRaisedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RaisedAt
+	}
+	return nil
+}
+
+func (x *BudgetAlertEvent) GetHardLimit() bool {
+	if x != nil {
+		return x.HardLimit
+	}
+	return false
+}
+
+func (x *BudgetAlertEvent) GetDeliveredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAt
+	}
+	return nil
+}
+
+func (x *BudgetAlertEvent) GetDeliveryAttempts() uint32 {
+	if x != nil {
+		return x.DeliveryAttempts
+	}
+	return 0
+}
+
+func (x *BudgetAlertEvent) GetDeliveryError() string {
+	if x != nil {
+		return x.DeliveryError
+	}
+	return ""
+}
+
+// BudgetOverride is a team's monthly budget as an operator set it with
+// SetBudget: it replaces the config's until cleared.
+type BudgetOverride struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Team  string                 `protobuf:"bytes,1,opt,name=team,proto3" json:"team,omitempty"`
+	// A decimal amount in whole cents; "0.00" is no budget.
+	MonthlyBudget string                 `protobuf:"bytes,2,opt,name=monthly_budget,json=monthlyBudget,proto3" json:"monthly_budget,omitempty"`
+	SetAt         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=set_at,json=setAt,proto3" json:"set_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetOverride) Reset() {
+	*x = BudgetOverride{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetOverride) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetOverride) ProtoMessage() {}
+
+func (x *BudgetOverride) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetOverride.ProtoReflect.Descriptor instead.
+func (*BudgetOverride) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BudgetOverride) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *BudgetOverride) GetMonthlyBudget() string {
+	if x != nil {
+		return x.MonthlyBudget
+	}
+	return ""
+}
+
+func (x *BudgetOverride) GetSetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SetAt
+	}
+	return nil
+}
+
+type ListBudgetAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: every team.
+	Teams []string `protobuf:"bytes,1,rep,name=teams,proto3" json:"teams,omitempty"`
+	// YYYY-MM; empty: every month.
+	Month         string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetAlertsRequest) Reset() {
+	*x = ListBudgetAlertsRequest{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetAlertsRequest) ProtoMessage() {}
+
+func (x *ListBudgetAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListBudgetAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListBudgetAlertsRequest) GetTeams() []string {
+	if x != nil {
+		return x.Teams
+	}
+	return nil
+}
+
+func (x *ListBudgetAlertsRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+type ListBudgetAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By month, team and threshold.
+	Alerts        []*BudgetAlertEvent `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetAlertsResponse) Reset() {
+	*x = ListBudgetAlertsResponse{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetAlertsResponse) ProtoMessage() {}
+
+func (x *ListBudgetAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListBudgetAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListBudgetAlertsResponse) GetAlerts() []*BudgetAlertEvent {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+type SetBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Team  string                 `protobuf:"bytes,1,opt,name=team,proto3" json:"team,omitempty"`
+	// A decimal amount in whole cents, such as "30000.00"; "0" is no budget.
+	// Ignored with clear.
+	MonthlyBudget string `protobuf:"bytes,2,opt,name=monthly_budget,json=monthlyBudget,proto3" json:"monthly_budget,omitempty"`
+	// Go back to the budget in the config.
+	Clear         bool `protobuf:"varint,3,opt,name=clear,proto3" json:"clear,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBudgetRequest) Reset() {
+	*x = SetBudgetRequest{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetRequest) ProtoMessage() {}
+
+func (x *SetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*SetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetBudgetRequest) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetMonthlyBudget() string {
+	if x != nil {
+		return x.MonthlyBudget
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetClear() bool {
+	if x != nil {
+		return x.Clear
+	}
+	return false
+}
+
+type SetBudgetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's month with its new budget.
+	Budget *TeamBudget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// How many of the team's jobs held with reason Budget were released.
+	ReleasedJobs  uint32 `protobuf:"varint,2,opt,name=released_jobs,json=releasedJobs,proto3" json:"released_jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBudgetResponse) Reset() {
+	*x = SetBudgetResponse{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBudgetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBudgetResponse) ProtoMessage() {}
+
+func (x *SetBudgetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBudgetResponse.ProtoReflect.Descriptor instead.
+func (*SetBudgetResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetBudgetResponse) GetBudget() *TeamBudget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *SetBudgetResponse) GetReleasedJobs() uint32 {
+	if x != nil {
+		return x.ReleasedJobs
+	}
+	return 0
+}
+
+type UtilizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The period [start, end): both required, at most 400 days.
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	// IANA zone of the hours; empty: UTC.
+	TimeZone string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Unspecified: by team.
+	By UtilizationGroup `protobuf:"varint,4,opt,name=by,proto3,enum=gpuq.v1.UtilizationGroup" json:"by,omitempty"`
+	// Unspecified: each hour.
+	Per           UtilizationBucket `protobuf:"varint,5,opt,name=per,proto3,enum=gpuq.v1.UtilizationBucket" json:"per,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UtilizationRequest) Reset() {
+	*x = UtilizationRequest{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UtilizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UtilizationRequest) ProtoMessage() {}
+
+func (x *UtilizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UtilizationRequest.ProtoReflect.Descriptor instead.
+func (*UtilizationRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UtilizationRequest) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *UtilizationRequest) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *UtilizationRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *UtilizationRequest) GetBy() UtilizationGroup {
+	if x != nil {
+		return x.By
+	}
+	return UtilizationGroup_UTILIZATION_GROUP_UNSPECIFIED
+}
+
+func (x *UtilizationRequest) GetPer() UtilizationBucket {
+	if x != nil {
+		return x.Per
+	}
+	return UtilizationBucket_UTILIZATION_BUCKET_UNSPECIFIED
+}
+
+// UtilizationRow is one hour, or one hour of the day.
+type UtilizationRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hour [start, end), clipped to the period; unset for an hour of
+	// the day.
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	// The hour of the day, 0 to 23, on the report's clock.
+	Hour uint32 `protobuf:"varint,3,opt,name=hour,proto3" json:"hour,omitempty"`
+	// The real time the row covers, in hours: 1, less at the period's
+	// edges; for an hour of the day the sum of the hours folded into it.
+	ClockHours float64 `protobuf:"fixed64,4,opt,name=clock_hours,json=clockHours,proto3" json:"clock_hours,omitempty"`
+	// GPU-hours per group, in the order of UtilizationResponse.groups.
+	GpuHours      []float64 `protobuf:"fixed64,5,rep,packed,name=gpu_hours,json=gpuHours,proto3" json:"gpu_hours,omitempty"`
+	TotalGpuHours float64   `protobuf:"fixed64,6,opt,name=total_gpu_hours,json=totalGpuHours,proto3" json:"total_gpu_hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UtilizationRow) Reset() {
+	*x = UtilizationRow{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UtilizationRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UtilizationRow) ProtoMessage() {}
+
+func (x *UtilizationRow) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UtilizationRow.ProtoReflect.Descriptor instead.
+func (*UtilizationRow) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UtilizationRow) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *UtilizationRow) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *UtilizationRow) GetHour() uint32 {
+	if x != nil {
+		return x.Hour
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetClockHours() float64 {
+	if x != nil {
+		return x.ClockHours
+	}
+	return 0
+}
+
+func (x *UtilizationRow) GetGpuHours() []float64 {
+	if x != nil {
+		return x.GpuHours
+	}
+	return nil
+}
+
+func (x *UtilizationRow) GetTotalGpuHours() float64 {
+	if x != nil {
+		return x.TotalGpuHours
+	}
+	return 0
+}
+
+type UtilizationResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Start    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	TimeZone string                 `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	By       UtilizationGroup       `protobuf:"varint,4,opt,name=by,proto3,enum=gpuq.v1.UtilizationGroup" json:"by,omitempty"`
+	Per      UtilizationBucket      `protobuf:"varint,5,opt,name=per,proto3,enum=gpuq.v1.UtilizationBucket" json:"per,omitempty"`
+	// By team: the teams of the config in its order, then any other team
+	// with usage by name; by user or pool: by name. "(none)" groups runs
+	// without one (a pool that was not known).
+	Groups []string          `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
+	Rows   []*UtilizationRow `protobuf:"bytes,7,rep,name=rows,proto3" json:"rows,omitempty"`
+	// GPU-hours per group over the period, and their sum. They are summed
+	// exactly before they are written as doubles.
+	TotalGpuHours []float64 `protobuf:"fixed64,8,rep,packed,name=total_gpu_hours,json=totalGpuHours,proto3" json:"total_gpu_hours,omitempty"`
+	Total         float64   `protobuf:"fixed64,9,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UtilizationResponse) Reset() {
+	*x = UtilizationResponse{}
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UtilizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UtilizationResponse) ProtoMessage() {}
+
+func (x *UtilizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_accounting_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UtilizationResponse.ProtoReflect.Descriptor instead.
+func (*UtilizationResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_accounting_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UtilizationResponse) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *UtilizationResponse) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *UtilizationResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *UtilizationResponse) GetBy() UtilizationGroup {
+	if x != nil {
+		return x.By
+	}
+	return UtilizationGroup_UTILIZATION_GROUP_UNSPECIFIED
+}
+
+func (x *UtilizationResponse) GetPer() UtilizationBucket {
+	if x != nil {
+		return x.Per
+	}
+	return UtilizationBucket_UTILIZATION_BUCKET_UNSPECIFIED
+}
+
+func (x *UtilizationResponse) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *UtilizationResponse) GetRows() []*UtilizationRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *UtilizationResponse) GetTotalGpuHours() []float64 {
+	if x != nil {
+		return x.TotalGpuHours
+	}
+	return nil
+}
+
+func (x *UtilizationResponse) GetTotal() float64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
 }
 
 var File_gpuq_v1_accounting_proto protoreflect.FileDescriptor
@@ -1569,7 +2417,7 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\bwarnings\x18\v \x03(\tR\bwarnings\"R\n" +
 	"\x0eBudgetsRequest\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
-	"\x05teams\x18\x02 \x03(\tR\x05teams\"\xb8\x03\n" +
+	"\x05teams\x18\x02 \x03(\tR\x05teams\"\xb1\x04\n" +
 	"\n" +
 	"TeamBudget\x12\x12\n" +
 	"\x04team\x18\x01 \x01(\tR\x04team\x12\x1b\n" +
@@ -1586,10 +2434,69 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	" \x01(\x04R\n" +
 	"forecastBp\x12*\n" +
 	"\x05alert\x18\v \x01(\x0e2\x14.gpuq.v1.BudgetAlertR\x05alert\x12;\n" +
-	"\x0eforecast_alert\x18\f \x01(\x0e2\x14.gpuq.v1.BudgetAlertR\rforecastAlert\"h\n" +
+	"\x0eforecast_alert\x18\f \x01(\x0e2\x14.gpuq.v1.BudgetAlertR\rforecastAlert\x12\x1d\n" +
+	"\n" +
+	"hard_limit\x18\r \x01(\bR\thardLimit\x123\n" +
+	"\x16budget_set_by_operator\x18\x0e \x01(\bR\x13budgetSetByOperator\x12#\n" +
+	"\ralerts_raised\x18\x0f \x03(\rR\falertsRaised\"h\n" +
 	"\x0fBudgetsResponse\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12)\n" +
-	"\x05teams\x18\x02 \x03(\v2\x13.gpuq.v1.TeamBudgetR\x05teams*X\n" +
+	"\x05teams\x18\x02 \x03(\v2\x13.gpuq.v1.TeamBudgetR\x05teams\"\xa7\x03\n" +
+	"\x10BudgetAlertEvent\x12\x12\n" +
+	"\x04team\x18\x01 \x01(\tR\x04team\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12\x18\n" +
+	"\apercent\x18\x04 \x01(\rR\apercent\x12\x16\n" +
+	"\x06budget\x18\x05 \x01(\tR\x06budget\x12\x14\n" +
+	"\x05spent\x18\x06 \x01(\tR\x05spent\x12\x19\n" +
+	"\bspent_bp\x18\a \x01(\x04R\aspentBp\x127\n" +
+	"\traised_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\braisedAt\x12\x1d\n" +
+	"\n" +
+	"hard_limit\x18\t \x01(\bR\thardLimit\x12=\n" +
+	"\fdelivered_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x12+\n" +
+	"\x11delivery_attempts\x18\v \x01(\rR\x10deliveryAttempts\x12%\n" +
+	"\x0edelivery_error\x18\f \x01(\tR\rdeliveryError\"~\n" +
+	"\x0eBudgetOverride\x12\x12\n" +
+	"\x04team\x18\x01 \x01(\tR\x04team\x12%\n" +
+	"\x0emonthly_budget\x18\x02 \x01(\tR\rmonthlyBudget\x121\n" +
+	"\x06set_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05setAt\"E\n" +
+	"\x17ListBudgetAlertsRequest\x12\x14\n" +
+	"\x05teams\x18\x01 \x03(\tR\x05teams\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\"M\n" +
+	"\x18ListBudgetAlertsResponse\x121\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x19.gpuq.v1.BudgetAlertEventR\x06alerts\"c\n" +
+	"\x10SetBudgetRequest\x12\x12\n" +
+	"\x04team\x18\x01 \x01(\tR\x04team\x12%\n" +
+	"\x0emonthly_budget\x18\x02 \x01(\tR\rmonthlyBudget\x12\x14\n" +
+	"\x05clear\x18\x03 \x01(\bR\x05clear\"e\n" +
+	"\x11SetBudgetResponse\x12+\n" +
+	"\x06budget\x18\x01 \x01(\v2\x13.gpuq.v1.TeamBudgetR\x06budget\x12#\n" +
+	"\rreleased_jobs\x18\x02 \x01(\rR\freleasedJobs\"\xea\x01\n" +
+	"\x12UtilizationRequest\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12)\n" +
+	"\x02by\x18\x04 \x01(\x0e2\x19.gpuq.v1.UtilizationGroupR\x02by\x12,\n" +
+	"\x03per\x18\x05 \x01(\x0e2\x1a.gpuq.v1.UtilizationBucketR\x03per\"\xea\x01\n" +
+	"\x0eUtilizationRow\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x12\n" +
+	"\x04hour\x18\x03 \x01(\rR\x04hour\x12\x1f\n" +
+	"\vclock_hours\x18\x04 \x01(\x01R\n" +
+	"clockHours\x12\x1b\n" +
+	"\tgpu_hours\x18\x05 \x03(\x01R\bgpuHours\x12&\n" +
+	"\x0ftotal_gpu_hours\x18\x06 \x01(\x01R\rtotalGpuHours\"\xee\x02\n" +
+	"\x13UtilizationResponse\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12)\n" +
+	"\x02by\x18\x04 \x01(\x0e2\x19.gpuq.v1.UtilizationGroupR\x02by\x12,\n" +
+	"\x03per\x18\x05 \x01(\x0e2\x1a.gpuq.v1.UtilizationBucketR\x03per\x12\x16\n" +
+	"\x06groups\x18\x06 \x03(\tR\x06groups\x12+\n" +
+	"\x04rows\x18\a \x03(\v2\x17.gpuq.v1.UtilizationRowR\x04rows\x12&\n" +
+	"\x0ftotal_gpu_hours\x18\b \x03(\x01R\rtotalGpuHours\x12\x14\n" +
+	"\x05total\x18\t \x01(\x01R\x05total*X\n" +
 	"\tCostModel\x12\x1a\n" +
 	"\x16COST_MODEL_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15COST_MODEL_CHARGEBACK\x10\x01\x12\x14\n" +
@@ -1600,22 +2507,35 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\x18IDLE_POLICY_PROPORTIONAL\x10\x01\x12\x16\n" +
 	"\x12IDLE_POLICY_SHARES\x10\x02\x12\x14\n" +
 	"\x10IDLE_POLICY_EVEN\x10\x03\x12\x18\n" +
-	"\x14IDLE_POLICY_PLATFORM\x10\x04*Y\n" +
+	"\x14IDLE_POLICY_PLATFORM\x10\x04*q\n" +
 	"\n" +
 	"BillSource\x12\x1b\n" +
 	"\x17BILL_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BILL_SOURCE_REQUEST\x10\x01\x12\x15\n" +
-	"\x11BILL_SOURCE_PRICE\x10\x02*u\n" +
+	"\x11BILL_SOURCE_PRICE\x10\x02\x12\x16\n" +
+	"\x12BILL_SOURCE_CONFIG\x10\x03*u\n" +
 	"\vBudgetAlert\x12\x1c\n" +
 	"\x18BUDGET_ALERT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fBUDGET_ALERT_OK\x10\x01\x12\x18\n" +
 	"\x14BUDGET_ALERT_WARNING\x10\x02\x12\x19\n" +
-	"\x15BUDGET_ALERT_EXCEEDED\x10\x032\xe4\x01\n" +
+	"\x15BUDGET_ALERT_EXCEEDED\x10\x03*\x89\x01\n" +
+	"\x10UtilizationGroup\x12!\n" +
+	"\x1dUTILIZATION_GROUP_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16UTILIZATION_GROUP_TEAM\x10\x01\x12\x1a\n" +
+	"\x16UTILIZATION_GROUP_USER\x10\x02\x12\x1a\n" +
+	"\x16UTILIZATION_GROUP_POOL\x10\x03*x\n" +
+	"\x11UtilizationBucket\x12\"\n" +
+	"\x1eUTILIZATION_BUCKET_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17UTILIZATION_BUCKET_HOUR\x10\x01\x12\"\n" +
+	"\x1eUTILIZATION_BUCKET_HOUR_OF_DAY\x10\x022\xd1\x03\n" +
 	"\x11AccountingService\x12J\n" +
 	"\vListRecords\x12\x1b.gpuq.v1.ListRecordsRequest\x1a\x1c.gpuq.v1.ListRecordsResponse0\x01\x12E\n" +
 	"\n" +
 	"CostReport\x12\x1a.gpuq.v1.CostReportRequest\x1a\x1b.gpuq.v1.CostReportResponse\x12<\n" +
-	"\aBudgets\x12\x17.gpuq.v1.BudgetsRequest\x1a\x18.gpuq.v1.BudgetsResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
+	"\aBudgets\x12\x17.gpuq.v1.BudgetsRequest\x1a\x18.gpuq.v1.BudgetsResponse\x12W\n" +
+	"\x10ListBudgetAlerts\x12 .gpuq.v1.ListBudgetAlertsRequest\x1a!.gpuq.v1.ListBudgetAlertsResponse\x12B\n" +
+	"\tSetBudget\x12\x19.gpuq.v1.SetBudgetRequest\x1a\x1a.gpuq.v1.SetBudgetResponse\x12N\n" +
+	"\x11UtilizationReport\x12\x1b.gpuq.v1.UtilizationRequest\x1a\x1c.gpuq.v1.UtilizationResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
 var (
 	file_gpuq_v1_accounting_proto_rawDescOnce sync.Once
@@ -1629,77 +2549,110 @@ func file_gpuq_v1_accounting_proto_rawDescGZIP() []byte {
 	return file_gpuq_v1_accounting_proto_rawDescData
 }
 
-var file_gpuq_v1_accounting_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_gpuq_v1_accounting_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_gpuq_v1_accounting_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_gpuq_v1_accounting_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gpuq_v1_accounting_proto_goTypes = []any{
-	(CostModel)(0),                // 0: gpuq.v1.CostModel
-	(IdlePolicy)(0),               // 1: gpuq.v1.IdlePolicy
-	(BillSource)(0),               // 2: gpuq.v1.BillSource
-	(BudgetAlert)(0),              // 3: gpuq.v1.BudgetAlert
-	(*RunRecord)(nil),             // 4: gpuq.v1.RunRecord
-	(*DecayedUsage)(nil),          // 5: gpuq.v1.DecayedUsage
-	(*ListRecordsRequest)(nil),    // 6: gpuq.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),   // 7: gpuq.v1.ListRecordsResponse
-	(*PoolBill)(nil),              // 8: gpuq.v1.PoolBill
-	(*CostReportRequest)(nil),     // 9: gpuq.v1.CostReportRequest
-	(*GPUHours)(nil),              // 10: gpuq.v1.GPUHours
-	(*TeamCost)(nil),              // 11: gpuq.v1.TeamCost
-	(*PoolCost)(nil),              // 12: gpuq.v1.PoolCost
-	(*CostReportResponse)(nil),    // 13: gpuq.v1.CostReportResponse
-	(*BudgetsRequest)(nil),        // 14: gpuq.v1.BudgetsRequest
-	(*TeamBudget)(nil),            // 15: gpuq.v1.TeamBudget
-	(*BudgetsResponse)(nil),       // 16: gpuq.v1.BudgetsResponse
-	(*JobRef)(nil),                // 17: gpuq.v1.JobRef
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(JobState)(0),                 // 19: gpuq.v1.JobState
-	(*GPUUsage)(nil),              // 20: gpuq.v1.GPUUsage
+	(CostModel)(0),                   // 0: gpuq.v1.CostModel
+	(IdlePolicy)(0),                  // 1: gpuq.v1.IdlePolicy
+	(BillSource)(0),                  // 2: gpuq.v1.BillSource
+	(BudgetAlert)(0),                 // 3: gpuq.v1.BudgetAlert
+	(UtilizationGroup)(0),            // 4: gpuq.v1.UtilizationGroup
+	(UtilizationBucket)(0),           // 5: gpuq.v1.UtilizationBucket
+	(*RunRecord)(nil),                // 6: gpuq.v1.RunRecord
+	(*DecayedUsage)(nil),             // 7: gpuq.v1.DecayedUsage
+	(*ListRecordsRequest)(nil),       // 8: gpuq.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),      // 9: gpuq.v1.ListRecordsResponse
+	(*PoolBill)(nil),                 // 10: gpuq.v1.PoolBill
+	(*CostReportRequest)(nil),        // 11: gpuq.v1.CostReportRequest
+	(*GPUHours)(nil),                 // 12: gpuq.v1.GPUHours
+	(*TeamCost)(nil),                 // 13: gpuq.v1.TeamCost
+	(*PoolCost)(nil),                 // 14: gpuq.v1.PoolCost
+	(*CostReportResponse)(nil),       // 15: gpuq.v1.CostReportResponse
+	(*BudgetsRequest)(nil),           // 16: gpuq.v1.BudgetsRequest
+	(*TeamBudget)(nil),               // 17: gpuq.v1.TeamBudget
+	(*BudgetsResponse)(nil),          // 18: gpuq.v1.BudgetsResponse
+	(*BudgetAlertEvent)(nil),         // 19: gpuq.v1.BudgetAlertEvent
+	(*BudgetOverride)(nil),           // 20: gpuq.v1.BudgetOverride
+	(*ListBudgetAlertsRequest)(nil),  // 21: gpuq.v1.ListBudgetAlertsRequest
+	(*ListBudgetAlertsResponse)(nil), // 22: gpuq.v1.ListBudgetAlertsResponse
+	(*SetBudgetRequest)(nil),         // 23: gpuq.v1.SetBudgetRequest
+	(*SetBudgetResponse)(nil),        // 24: gpuq.v1.SetBudgetResponse
+	(*UtilizationRequest)(nil),       // 25: gpuq.v1.UtilizationRequest
+	(*UtilizationRow)(nil),           // 26: gpuq.v1.UtilizationRow
+	(*UtilizationResponse)(nil),      // 27: gpuq.v1.UtilizationResponse
+	(*JobRef)(nil),                   // 28: gpuq.v1.JobRef
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(JobState)(0),                    // 30: gpuq.v1.JobState
+	(*GPUUsage)(nil),                 // 31: gpuq.v1.GPUUsage
 }
 var file_gpuq_v1_accounting_proto_depIdxs = []int32{
-	17, // 0: gpuq.v1.RunRecord.job:type_name -> gpuq.v1.JobRef
-	18, // 1: gpuq.v1.RunRecord.submit_time:type_name -> google.protobuf.Timestamp
-	18, // 2: gpuq.v1.RunRecord.eligible_time:type_name -> google.protobuf.Timestamp
-	18, // 3: gpuq.v1.RunRecord.start_time:type_name -> google.protobuf.Timestamp
-	18, // 4: gpuq.v1.RunRecord.end_time:type_name -> google.protobuf.Timestamp
-	19, // 5: gpuq.v1.RunRecord.state:type_name -> gpuq.v1.JobState
-	20, // 6: gpuq.v1.RunRecord.usage:type_name -> gpuq.v1.GPUUsage
-	18, // 7: gpuq.v1.DecayedUsage.at:type_name -> google.protobuf.Timestamp
-	18, // 8: gpuq.v1.ListRecordsRequest.start:type_name -> google.protobuf.Timestamp
-	18, // 9: gpuq.v1.ListRecordsRequest.end:type_name -> google.protobuf.Timestamp
-	19, // 10: gpuq.v1.ListRecordsRequest.states:type_name -> gpuq.v1.JobState
-	17, // 11: gpuq.v1.ListRecordsRequest.jobs:type_name -> gpuq.v1.JobRef
-	4,  // 12: gpuq.v1.ListRecordsResponse.records:type_name -> gpuq.v1.RunRecord
-	18, // 13: gpuq.v1.CostReportRequest.start:type_name -> google.protobuf.Timestamp
-	18, // 14: gpuq.v1.CostReportRequest.end:type_name -> google.protobuf.Timestamp
+	28, // 0: gpuq.v1.RunRecord.job:type_name -> gpuq.v1.JobRef
+	29, // 1: gpuq.v1.RunRecord.submit_time:type_name -> google.protobuf.Timestamp
+	29, // 2: gpuq.v1.RunRecord.eligible_time:type_name -> google.protobuf.Timestamp
+	29, // 3: gpuq.v1.RunRecord.start_time:type_name -> google.protobuf.Timestamp
+	29, // 4: gpuq.v1.RunRecord.end_time:type_name -> google.protobuf.Timestamp
+	30, // 5: gpuq.v1.RunRecord.state:type_name -> gpuq.v1.JobState
+	31, // 6: gpuq.v1.RunRecord.usage:type_name -> gpuq.v1.GPUUsage
+	29, // 7: gpuq.v1.DecayedUsage.at:type_name -> google.protobuf.Timestamp
+	29, // 8: gpuq.v1.ListRecordsRequest.start:type_name -> google.protobuf.Timestamp
+	29, // 9: gpuq.v1.ListRecordsRequest.end:type_name -> google.protobuf.Timestamp
+	30, // 10: gpuq.v1.ListRecordsRequest.states:type_name -> gpuq.v1.JobState
+	28, // 11: gpuq.v1.ListRecordsRequest.jobs:type_name -> gpuq.v1.JobRef
+	6,  // 12: gpuq.v1.ListRecordsResponse.records:type_name -> gpuq.v1.RunRecord
+	29, // 13: gpuq.v1.CostReportRequest.start:type_name -> google.protobuf.Timestamp
+	29, // 14: gpuq.v1.CostReportRequest.end:type_name -> google.protobuf.Timestamp
 	0,  // 15: gpuq.v1.CostReportRequest.model:type_name -> gpuq.v1.CostModel
-	8,  // 16: gpuq.v1.CostReportRequest.bills:type_name -> gpuq.v1.PoolBill
+	10, // 16: gpuq.v1.CostReportRequest.bills:type_name -> gpuq.v1.PoolBill
 	1,  // 17: gpuq.v1.CostReportRequest.idle_policy:type_name -> gpuq.v1.IdlePolicy
-	10, // 18: gpuq.v1.TeamCost.gpu_hours:type_name -> gpuq.v1.GPUHours
+	12, // 18: gpuq.v1.TeamCost.gpu_hours:type_name -> gpuq.v1.GPUHours
 	2,  // 19: gpuq.v1.PoolCost.bill_source:type_name -> gpuq.v1.BillSource
-	18, // 20: gpuq.v1.CostReportResponse.start:type_name -> google.protobuf.Timestamp
-	18, // 21: gpuq.v1.CostReportResponse.end:type_name -> google.protobuf.Timestamp
+	29, // 20: gpuq.v1.CostReportResponse.start:type_name -> google.protobuf.Timestamp
+	29, // 21: gpuq.v1.CostReportResponse.end:type_name -> google.protobuf.Timestamp
 	0,  // 22: gpuq.v1.CostReportResponse.model:type_name -> gpuq.v1.CostModel
 	1,  // 23: gpuq.v1.CostReportResponse.idle_policy:type_name -> gpuq.v1.IdlePolicy
-	11, // 24: gpuq.v1.CostReportResponse.teams:type_name -> gpuq.v1.TeamCost
-	11, // 25: gpuq.v1.CostReportResponse.total:type_name -> gpuq.v1.TeamCost
-	12, // 26: gpuq.v1.CostReportResponse.pools:type_name -> gpuq.v1.PoolCost
-	18, // 27: gpuq.v1.BudgetsRequest.at:type_name -> google.protobuf.Timestamp
-	18, // 28: gpuq.v1.TeamBudget.month_start:type_name -> google.protobuf.Timestamp
-	18, // 29: gpuq.v1.TeamBudget.month_end:type_name -> google.protobuf.Timestamp
+	13, // 24: gpuq.v1.CostReportResponse.teams:type_name -> gpuq.v1.TeamCost
+	13, // 25: gpuq.v1.CostReportResponse.total:type_name -> gpuq.v1.TeamCost
+	14, // 26: gpuq.v1.CostReportResponse.pools:type_name -> gpuq.v1.PoolCost
+	29, // 27: gpuq.v1.BudgetsRequest.at:type_name -> google.protobuf.Timestamp
+	29, // 28: gpuq.v1.TeamBudget.month_start:type_name -> google.protobuf.Timestamp
+	29, // 29: gpuq.v1.TeamBudget.month_end:type_name -> google.protobuf.Timestamp
 	3,  // 30: gpuq.v1.TeamBudget.alert:type_name -> gpuq.v1.BudgetAlert
 	3,  // 31: gpuq.v1.TeamBudget.forecast_alert:type_name -> gpuq.v1.BudgetAlert
-	18, // 32: gpuq.v1.BudgetsResponse.at:type_name -> google.protobuf.Timestamp
-	15, // 33: gpuq.v1.BudgetsResponse.teams:type_name -> gpuq.v1.TeamBudget
-	6,  // 34: gpuq.v1.AccountingService.ListRecords:input_type -> gpuq.v1.ListRecordsRequest
-	9,  // 35: gpuq.v1.AccountingService.CostReport:input_type -> gpuq.v1.CostReportRequest
-	14, // 36: gpuq.v1.AccountingService.Budgets:input_type -> gpuq.v1.BudgetsRequest
-	7,  // 37: gpuq.v1.AccountingService.ListRecords:output_type -> gpuq.v1.ListRecordsResponse
-	13, // 38: gpuq.v1.AccountingService.CostReport:output_type -> gpuq.v1.CostReportResponse
-	16, // 39: gpuq.v1.AccountingService.Budgets:output_type -> gpuq.v1.BudgetsResponse
-	37, // [37:40] is the sub-list for method output_type
-	34, // [34:37] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	29, // 32: gpuq.v1.BudgetsResponse.at:type_name -> google.protobuf.Timestamp
+	17, // 33: gpuq.v1.BudgetsResponse.teams:type_name -> gpuq.v1.TeamBudget
+	29, // 34: gpuq.v1.BudgetAlertEvent.raised_at:type_name -> google.protobuf.Timestamp
+	29, // 35: gpuq.v1.BudgetAlertEvent.delivered_at:type_name -> google.protobuf.Timestamp
+	29, // 36: gpuq.v1.BudgetOverride.set_at:type_name -> google.protobuf.Timestamp
+	19, // 37: gpuq.v1.ListBudgetAlertsResponse.alerts:type_name -> gpuq.v1.BudgetAlertEvent
+	17, // 38: gpuq.v1.SetBudgetResponse.budget:type_name -> gpuq.v1.TeamBudget
+	29, // 39: gpuq.v1.UtilizationRequest.start:type_name -> google.protobuf.Timestamp
+	29, // 40: gpuq.v1.UtilizationRequest.end:type_name -> google.protobuf.Timestamp
+	4,  // 41: gpuq.v1.UtilizationRequest.by:type_name -> gpuq.v1.UtilizationGroup
+	5,  // 42: gpuq.v1.UtilizationRequest.per:type_name -> gpuq.v1.UtilizationBucket
+	29, // 43: gpuq.v1.UtilizationRow.start:type_name -> google.protobuf.Timestamp
+	29, // 44: gpuq.v1.UtilizationRow.end:type_name -> google.protobuf.Timestamp
+	29, // 45: gpuq.v1.UtilizationResponse.start:type_name -> google.protobuf.Timestamp
+	29, // 46: gpuq.v1.UtilizationResponse.end:type_name -> google.protobuf.Timestamp
+	4,  // 47: gpuq.v1.UtilizationResponse.by:type_name -> gpuq.v1.UtilizationGroup
+	5,  // 48: gpuq.v1.UtilizationResponse.per:type_name -> gpuq.v1.UtilizationBucket
+	26, // 49: gpuq.v1.UtilizationResponse.rows:type_name -> gpuq.v1.UtilizationRow
+	8,  // 50: gpuq.v1.AccountingService.ListRecords:input_type -> gpuq.v1.ListRecordsRequest
+	11, // 51: gpuq.v1.AccountingService.CostReport:input_type -> gpuq.v1.CostReportRequest
+	16, // 52: gpuq.v1.AccountingService.Budgets:input_type -> gpuq.v1.BudgetsRequest
+	21, // 53: gpuq.v1.AccountingService.ListBudgetAlerts:input_type -> gpuq.v1.ListBudgetAlertsRequest
+	23, // 54: gpuq.v1.AccountingService.SetBudget:input_type -> gpuq.v1.SetBudgetRequest
+	25, // 55: gpuq.v1.AccountingService.UtilizationReport:input_type -> gpuq.v1.UtilizationRequest
+	9,  // 56: gpuq.v1.AccountingService.ListRecords:output_type -> gpuq.v1.ListRecordsResponse
+	15, // 57: gpuq.v1.AccountingService.CostReport:output_type -> gpuq.v1.CostReportResponse
+	18, // 58: gpuq.v1.AccountingService.Budgets:output_type -> gpuq.v1.BudgetsResponse
+	22, // 59: gpuq.v1.AccountingService.ListBudgetAlerts:output_type -> gpuq.v1.ListBudgetAlertsResponse
+	24, // 60: gpuq.v1.AccountingService.SetBudget:output_type -> gpuq.v1.SetBudgetResponse
+	27, // 61: gpuq.v1.AccountingService.UtilizationReport:output_type -> gpuq.v1.UtilizationResponse
+	56, // [56:62] is the sub-list for method output_type
+	50, // [50:56] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_accounting_proto_init() }
@@ -1714,8 +2667,8 @@ func file_gpuq_v1_accounting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_accounting_proto_rawDesc), len(file_gpuq_v1_accounting_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   13,
+			NumEnums:      6,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,9 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountingService_ListRecords_FullMethodName = "/gpuq.v1.AccountingService/ListRecords"
-	AccountingService_CostReport_FullMethodName  = "/gpuq.v1.AccountingService/CostReport"
-	AccountingService_Budgets_FullMethodName     = "/gpuq.v1.AccountingService/Budgets"
+	AccountingService_ListRecords_FullMethodName       = "/gpuq.v1.AccountingService/ListRecords"
+	AccountingService_CostReport_FullMethodName        = "/gpuq.v1.AccountingService/CostReport"
+	AccountingService_Budgets_FullMethodName           = "/gpuq.v1.AccountingService/Budgets"
+	AccountingService_ListBudgetAlerts_FullMethodName  = "/gpuq.v1.AccountingService/ListBudgetAlerts"
+	AccountingService_SetBudget_FullMethodName         = "/gpuq.v1.AccountingService/SetBudget"
+	AccountingService_UtilizationReport_FullMethodName = "/gpuq.v1.AccountingService/UtilizationReport"
 )
 
 // AccountingServiceClient is the client API for AccountingService service.
@@ -46,6 +49,19 @@ type AccountingServiceClient interface {
 	// Budgets reports each team's spending in its current calendar month
 	// against its monthly budget.
 	Budgets(ctx context.Context, in *BudgetsRequest, opts ...grpc.CallOption) (*BudgetsResponse, error)
+	// ListBudgetAlerts lists the budget alerts gpuqd has raised: one per
+	// team, month and threshold (80% and 100%), with their webhook delivery.
+	ListBudgetAlerts(ctx context.Context, in *ListBudgetAlertsRequest, opts ...grpc.CallOption) (*ListBudgetAlertsResponse, error)
+	// SetBudget sets a team's monthly budget, in place of the config's, or
+	// clears it back to the config's; the change is durable. Raising the
+	// budget of a team over a hard limit releases its jobs held with reason
+	// Budget. An operator's action: kept a method of its own so that it can
+	// be authorized apart from the reports.
+	SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error)
+	// UtilizationReport adds up the GPU-hours of the runs in a period per
+	// group (team, user or pool) and hour: how the GPUs pass from team to
+	// team over the day.
+	UtilizationReport(ctx context.Context, in *UtilizationRequest, opts ...grpc.CallOption) (*UtilizationResponse, error)
 }
 
 type accountingServiceClient struct {
@@ -95,6 +111,36 @@ func (c *accountingServiceClient) Budgets(ctx context.Context, in *BudgetsReques
 	return out, nil
 }
 
+func (c *accountingServiceClient) ListBudgetAlerts(ctx context.Context, in *ListBudgetAlertsRequest, opts ...grpc.CallOption) (*ListBudgetAlertsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBudgetAlertsResponse)
+	err := c.cc.Invoke(ctx, AccountingService_ListBudgetAlerts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountingServiceClient) SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBudgetResponse)
+	err := c.cc.Invoke(ctx, AccountingService_SetBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountingServiceClient) UtilizationReport(ctx context.Context, in *UtilizationRequest, opts ...grpc.CallOption) (*UtilizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UtilizationResponse)
+	err := c.cc.Invoke(ctx, AccountingService_UtilizationReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountingServiceServer is the server API for AccountingService service.
 // All implementations must embed UnimplementedAccountingServiceServer
 // for forward compatibility.
@@ -114,6 +160,19 @@ type AccountingServiceServer interface {
 	// Budgets reports each team's spending in its current calendar month
 	// against its monthly budget.
 	Budgets(context.Context, *BudgetsRequest) (*BudgetsResponse, error)
+	// ListBudgetAlerts lists the budget alerts gpuqd has raised: one per
+	// team, month and threshold (80% and 100%), with their webhook delivery.
+	ListBudgetAlerts(context.Context, *ListBudgetAlertsRequest) (*ListBudgetAlertsResponse, error)
+	// SetBudget sets a team's monthly budget, in place of the config's, or
+	// clears it back to the config's; the change is durable. Raising the
+	// budget of a team over a hard limit releases its jobs held with reason
+	// Budget. An operator's action: kept a method of its own so that it can
+	// be authorized apart from the reports.
+	SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error)
+	// UtilizationReport adds up the GPU-hours of the runs in a period per
+	// group (team, user or pool) and hour: how the GPUs pass from team to
+	// team over the day.
+	UtilizationReport(context.Context, *UtilizationRequest) (*UtilizationResponse, error)
 	mustEmbedUnimplementedAccountingServiceServer()
 }
 
@@ -132,6 +191,15 @@ func (UnimplementedAccountingServiceServer) CostReport(context.Context, *CostRep
 }
 func (UnimplementedAccountingServiceServer) Budgets(context.Context, *BudgetsRequest) (*BudgetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Budgets not implemented")
+}
+func (UnimplementedAccountingServiceServer) ListBudgetAlerts(context.Context, *ListBudgetAlertsRequest) (*ListBudgetAlertsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBudgetAlerts not implemented")
+}
+func (UnimplementedAccountingServiceServer) SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetBudget not implemented")
+}
+func (UnimplementedAccountingServiceServer) UtilizationReport(context.Context, *UtilizationRequest) (*UtilizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UtilizationReport not implemented")
 }
 func (UnimplementedAccountingServiceServer) mustEmbedUnimplementedAccountingServiceServer() {}
 func (UnimplementedAccountingServiceServer) testEmbeddedByValue()                           {}
@@ -201,6 +269,60 @@ func _AccountingService_Budgets_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountingService_ListBudgetAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBudgetAlertsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountingServiceServer).ListBudgetAlerts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountingService_ListBudgetAlerts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountingServiceServer).ListBudgetAlerts(ctx, req.(*ListBudgetAlertsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountingService_SetBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountingServiceServer).SetBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountingService_SetBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountingServiceServer).SetBudget(ctx, req.(*SetBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountingService_UtilizationReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UtilizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountingServiceServer).UtilizationReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountingService_UtilizationReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountingServiceServer).UtilizationReport(ctx, req.(*UtilizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountingService_ServiceDesc is the grpc.ServiceDesc for AccountingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -215,6 +337,18 @@ var AccountingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Budgets",
 			Handler:    _AccountingService_Budgets_Handler,
+		},
+		{
+			MethodName: "ListBudgetAlerts",
+			Handler:    _AccountingService_ListBudgetAlerts_Handler,
+		},
+		{
+			MethodName: "SetBudget",
+			Handler:    _AccountingService_SetBudget_Handler,
+		},
+		{
+			MethodName: "UtilizationReport",
+			Handler:    _AccountingService_UtilizationReport_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

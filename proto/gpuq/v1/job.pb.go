@@ -744,7 +744,12 @@ type Job struct {
 	// Held by the user (hold, or --hold at submit): not eligible until released.
 	Held bool `protobuf:"varint,18,opt,name=held,proto3" json:"held,omitempty"`
 	// GPU utilisation and memory of the last run, where NVML measured them.
-	Usage         *GPUUsage `protobuf:"bytes,19,opt,name=usage,proto3" json:"usage,omitempty"`
+	Usage *GPUUsage `protobuf:"bytes,19,opt,name=usage,proto3" json:"usage,omitempty"`
+	// Why a held job is held: Budget when it was submitted while its team
+	// was over a hard budget limit (released when the budget is raised, or by
+	// release); empty when held by a user (hold, or --hold at submit) or not
+	// held.
+	HoldReason    string `protobuf:"bytes,20,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +917,13 @@ func (x *Job) GetUsage() *GPUUsage {
 	return nil
 }
 
+func (x *Job) GetHoldReason() string {
+	if x != nil {
+		return x.HoldReason
+	}
+	return ""
+}
+
 var File_gpuq_v1_job_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_job_proto_rawDesc = "" +
@@ -971,7 +983,7 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\acomment\x18\x1a \x01(\tR\acomment\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\rarray_task_id\x18\x02 \x01(\rH\x00R\varrayTaskId\x88\x01\x01\x12$\n" +
@@ -996,7 +1008,9 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04held\x18\x12 \x01(\bR\x04held\x12'\n" +
-	"\x05usage\x18\x13 \x01(\v2\x11.gpuq.v1.GPUUsageR\x05usageB\x10\n" +
+	"\x05usage\x18\x13 \x01(\v2\x11.gpuq.v1.GPUUsageR\x05usage\x12\x1f\n" +
+	"\vhold_reason\x18\x14 \x01(\tR\n" +
+	"holdReasonB\x10\n" +
 	"\x0e_array_task_id*\x9b\x02\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +

@@ -1,0 +1,58 @@
+package accounting
+
+import (
+	"time"
+
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Run is what the reports of usage and cost read of a record: whose run it
+// was, where, on how many GPUs, from when to when. A store can decode it
+// from a stored record without decoding the rest (see store.Runs), which
+// makes a month's report several times faster than one of whole records.
+type Run struct {
+	Team, User, Pool, GPUType string
+	// GPUs is the GPUs the run held.
+	GPUs uint32
+	// Start and End are the run, [Start, End); Start is End for a job that
+	// ended without running.
+	Start, End time.Time
+}
+
+// RunOf is the run of rec.
+func RunOf(rec *gpuqv1.RunRecord) Run {
+	start, end := span(rec)
+	return Run{Team: rec.GetTeam(), User: rec.GetUser(), Pool: rec.GetPool(), GPUType: rec.GetGpuType(),
+		GPUs: gpus(rec), Start: start, End: end}
+}
+
+// Normalize makes Start End when it is unset or after End, as RunOf does;
+// a decoder of runs calls it.
+func (r *Run) Normalize() {
+	if r.Start.IsZero() || r.Start.After(r.End) {
+		r.Start = r.End
+	}
+}
+
+// Overlaps reports whether the run overlaps p (see the function Overlaps).
+func (r *Run) Overlaps(p Range) bool {
+	if r.Start.Equal(r.End) {
+		return p.Contains(r.End)
+	}
+	return (p.End.IsZero() || r.Start.Before(p.End)) && (p.Start.IsZero() || r.End.After(p.Start))
+}
+
+// clip is how long the run lies inside p.
+func (r *Run) clip(p Range) time.Duration {
+	start, end := r.Start, r.End
+	if !p.Start.IsZero() && start.Before(p.Start) {
+		start = p.Start
+	}
+	if !p.End.IsZero() && end.After(p.End) {
+		end = p.End
+	}
+	if !end.After(start) {
+		return 0
+	}
+	return end.Sub(start)
+}
