@@ -145,5 +145,8 @@ run ctl acct --starttime now-1hour --format JobID,JobName,Team,State,ExitCode,El
 step "the cost split this month (chargeback at each team's rate: SF 3.50, Berlin 3.20, Tokyo 3.80 per GPU-hour)"
 run ctl cost --month "$(date -u +%Y-%m)"
 run ctl budget
+step "how GPU-hours pass between the teams over the day (here: the demo's last hour; make sim shows 72 hours)"
+run ctl report utilization --by team --per hour -S now-1hour -E now+1hour --svg "$BIN/utilization-demo.svg"
+echo "(the same as an SVG chart: $BIN/utilization-demo.svg)"
 
 step "make sim runs 72 simulated hours through the scheduler; docs/SECURITY.md describes who may do what"
