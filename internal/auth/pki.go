@@ -166,7 +166,7 @@ func (ca *CA) SignNode(csrDER []byte, name string, now time.Time) ([]byte, error
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, OrganizationalUnit: []string{"gpuq-node"}},
-		NotBefore:    now.Add(-5 * time.Minute),
+		NotBefore:    now.Add(-certBackdate),
 		NotAfter:     now.Add(NodeValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
@@ -196,7 +196,7 @@ func (ca *CA) SignUser(csrDER []byte, name string, role Role, teams []string, tt
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, OrganizationalUnit: []string{"gpuq-user"}},
-		NotBefore:    now.Add(-5 * time.Minute),
+		NotBefore:    now.Add(-certBackdate),
 		NotAfter:     expires,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
@@ -208,6 +208,13 @@ func (ca *CA) SignUser(csrDER []byte, name string, role Role, teams []string, tt
 	}
 	return der, expires, nil
 }
+
+// certBackdate is how far before its issue a certificate's NotBefore lies
+// (clock skew); CertIssued undoes it.
+const certBackdate = 5 * time.Minute
+
+// CertIssued is when gpuqd issued a certificate it signed.
+func CertIssued(c *x509.Certificate) time.Time { return c.NotBefore.Add(certBackdate) }
 
 // IdentityFromCert returns the principal a verified client certificate names.
 func IdentityFromCert(c *x509.Certificate) (*Identity, error) {
@@ -346,7 +353,7 @@ func newCA(now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "gpuq CA", Organization: []string{"gpuq"}},
-		NotBefore:             now.Add(-5 * time.Minute),
+		NotBefore:             now.Add(-certBackdate),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
@@ -369,7 +376,7 @@ func newServerCert(ca *x509.Certificate, caKey crypto.Signer, hosts []string, no
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "gpuqd"},
-		NotBefore:    now.Add(-5 * time.Minute),
+		NotBefore:    now.Add(-certBackdate),
 		NotAfter:     now.Add(ServerValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +36,14 @@ type Registry struct {
 
 	mu     sync.RWMutex
 	tokens map[string]*gpuqv1.TokenInfo
+	// certsRevoked is, per "node/<name>" or "user/<name>", when the
+	// certificates issued to it until then were revoked.
+	certsRevoked map[string]time.Time
 }
+
+// certRevocationPrefix marks the records of certificate revocations among
+// the token records (they share the store's k/ keys).
+const certRevocationPrefix = "certs/"
 
 // NewRegistry loads the issued tokens from store. caPin (the CA's
 // fingerprint) goes into every token; maxTTL bounds their lifetime.
@@ -44,8 +52,13 @@ func NewRegistry(signer *Signer, store TokenStore, caPin string, maxTTL time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("load tokens: %w", err)
 	}
-	r := &Registry{signer: signer, store: store, caPin: caPin, maxTTL: maxTTL, tokens: map[string]*gpuqv1.TokenInfo{}}
+	r := &Registry{signer: signer, store: store, caPin: caPin, maxTTL: maxTTL, tokens: map[string]*gpuqv1.TokenInfo{},
+		certsRevoked: map[string]time.Time{}}
 	for _, t := range list {
+		if key, ok := strings.CutPrefix(t.Id, certRevocationPrefix); ok {
+			r.certsRevoked[key] = t.Revoked.AsTime()
+			continue
+		}
 		r.tokens[t.Id] = t
 	}
 	return r, nil
@@ -142,6 +155,58 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// ErrCertRevoked is a client certificate issued before its principal's
+// certificates were revoked.
+var ErrCertRevoked = errors.New("certificate revoked")
+
+func certKey(kind Kind, name string) string {
+	if kind == KindNode {
+		return "node/" + name
+	}
+	return "user/" + name
+}
+
+// RevokeCertificates refuses, from now on, the certificates issued to the
+// node or user until now, durably; for a node, its node tokens are revoked
+// too. It returns the ids of the tokens it revoked.
+func (r *Registry) RevokeCertificates(kind Kind, name string, now time.Time) ([]string, error) {
+	now = now.UTC()
+	key := certKey(kind, name)
+	rec := &gpuqv1.TokenInfo{Id: certRevocationPrefix + key, Subject: name, Role: "certificates", Issued: timestamppb.New(now),
+		Expires: timestamppb.New(now), IssuedBy: "certificate revocation", Revoked: timestamppb.New(now)}
+	if err := r.store.PutToken(rec); err != nil {
+		return nil, fmt.Errorf("record revocation: %w", err)
+	}
+	r.mu.Lock()
+	r.certsRevoked[key] = now
+	var ids []string
+	for id, t := range r.tokens {
+		if kind == KindNode && t.Role == string(RoleNode) && t.Subject == name && t.Revoked == nil {
+			ids = append(ids, id)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := r.Revoke(id, now); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// CheckCert refuses a certificate of id's principal issued at or before
+// the revocation of its certificates.
+func (r *Registry) CheckCert(id *Identity, issued time.Time) error {
+	r.mu.RLock()
+	at, ok := r.certsRevoked[certKey(id.Kind, id.Name)]
+	r.mu.RUnlock()
+	if ok && !issued.After(at) {
+		return fmt.Errorf("%w: %s's certificates were revoked at %s", ErrCertRevoked, id, at.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // IsCredentialError reports whether err is a problem with a presented

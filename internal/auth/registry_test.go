@@ -507,3 +507,51 @@ func TestRegistryConcurrent(t *testing.T) {
 		t.Errorf("List: %d tokens, want 21", got)
 	}
 }
+
+// Revoking a principal's certificates refuses those issued until then,
+// not those issued after; a node's tokens go with them; it survives a
+// reload and stays out of token lists.
+func TestRevokeCertificates(t *testing.T) {
+	st := newMemStore()
+	r := newTestRegistry(t, st)
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	_, nodeTok := mustIssue(t, r, "n1", RoleNode, nil, time.Hour, t0)
+	_, otherTok := mustIssue(t, r, "n2", RoleNode, nil, time.Hour, t0)
+	n1 := &Identity{Kind: KindNode, Name: "n1"}
+	if err := r.CheckCert(n1, t0); err != nil {
+		t.Fatalf("before any revocation: %v", err)
+	}
+	at := t0.Add(time.Minute)
+	ids, err := r.RevokeCertificates(KindNode, "n1", at)
+	if err != nil || len(ids) != 1 || ids[0] != nodeTok.Id {
+		t.Fatalf("RevokeCertificates = %v, %v; want [%s]", ids, err, nodeTok.Id)
+	}
+	for _, tc := range []struct {
+		id     *Identity
+		issued time.Time
+		want   bool // refused
+	}{
+		{n1, t0, true},
+		{n1, at, true},
+		{n1, at.Add(time.Second), false},
+		{&Identity{Kind: KindNode, Name: "n2"}, t0, false},
+		{&Identity{Kind: KindUser, Name: "n1"}, t0, false}, // a user called n1 is someone else
+	} {
+		err := r.CheckCert(tc.id, tc.issued)
+		if (err != nil) != tc.want || (err != nil && !errors.Is(err, ErrCertRevoked)) {
+			t.Errorf("CheckCert(%s, %s) = %v, want refused %v", tc.id, tc.issued, err, tc.want)
+		}
+	}
+	reloaded := newTestRegistry(t, st)
+	if err := reloaded.CheckCert(n1, t0); !errors.Is(err, ErrCertRevoked) {
+		t.Errorf("after a reload: %v, want ErrCertRevoked", err)
+	}
+	for _, info := range reloaded.List(true, at) {
+		if info.Id != nodeTok.Id && info.Id != otherTok.Id {
+			t.Errorf("List shows %s", info.Id)
+		}
+	}
+	if got := reloaded.List(false, at); len(got) != 1 || got[0].Id != otherTok.Id {
+		t.Errorf("active tokens = %v, want only n2's", got)
+	}
+}

@@ -45,3 +45,10 @@ func (c *Client) CreateCertificate(ctx context.Context, user, role string, teams
 		TtlSeconds: int64(ttl / time.Second), Csr: csr})
 	return resp, c.err(err)
 }
+
+// RevokeCertificates revokes every certificate issued so far to the node or
+// user (kind "node" or "user"), and a node's tokens.
+func (c *Client) RevokeCertificates(ctx context.Context, kind, name string) (*gpuqv1.RevokeCertificatesResponse, error) {
+	resp, err := c.authz.RevokeCertificates(ctx, &gpuqv1.RevokeCertificatesRequest{Kind: kind, Name: name})
+	return resp, c.err(err)
+}

@@ -175,6 +175,45 @@ gpuqctl --server HOST:PORT --ca ca.crt --cert USER.crt --key USER.key ...
 					resp.Expires.AsTime().In(r.cfg.loc).Format("2006-01-02 15:04 MST"))
 				return nil
 			},
+		}, {
+			Name:  "revoke",
+			Usage: "refuse every certificate issued so far to a node (and its node tokens) or a user",
+			Description: `A revoked node is refused at once; to bring it back, delete its
+<state_dir>/tls and give it the join token again. A revoked user needs a
+new certificate (gpuqctl cert create) or a token.`,
+			UsageText: "gpuqctl cert revoke --node NAME | --user NAME",
+			Flags: []cli.Flag{
+				newStringFlag(&cli.StringFlag{Name: "node", Usage: "the node `NAME`"}),
+				newStringFlag(&cli.StringFlag{Name: "user", Usage: "the user `NAME`"}),
+			},
+			OnUsageError: onUsageError,
+			Action: func(c *cli.Context) error {
+				kind, name := "node", c.String("node")
+				if u := c.String("user"); u != "" {
+					if name != "" {
+						return usagef(c, "name --node or --user, not both")
+					}
+					kind, name = "user", u
+				}
+				if name == "" {
+					return usagef(c, "name a --node or a --user")
+				}
+				cl, err := r.client(c)
+				if err != nil {
+					return err
+				}
+				resp, err := cl.RevokeCertificates(c.Context, kind, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(r.stdout, "Revoked the certificates of %s %s issued before %s", kind, name,
+					resp.Revoked.AsTime().In(r.cfg.loc).Format("2006-01-02 15:04:05 MST"))
+				if len(resp.TokenIds) > 0 {
+					fmt.Fprintf(r.stdout, ", and its tokens %s", strings.Join(resp.TokenIds, ", "))
+				}
+				fmt.Fprintln(r.stdout, ".")
+				return nil
+			},
 		}},
 	}
 }

@@ -235,7 +235,7 @@ func TestAuthorisation(t *testing.T) {
 		_, err := nodes.RegisterNode(ctx, &gpuqv1.RegisterNodeRequest{Node: info})
 		wantErr(t, "register without credentials", client.FromStatus(err), job.ErrUnauthenticated)
 
-		_, csr, err := auth.NewNodeKey("n1")
+		nodeKey, csr, err := auth.NewNodeKey("n1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,6 +261,27 @@ func TestAuthorisation(t *testing.T) {
 		}
 		_, err = n1.List(ctx, &gpuqv1.JobFilter{})
 		wantErr(t, "a node lists jobs", err, job.ErrPermissionDenied)
+
+		// Its certificate over TLS works until an operator revokes the
+		// node; then the certificate and the node token are refused.
+		roots := x509.NewCertPool()
+		ca, _ := x509.ParseCertificate(resp.CaCertificate)
+		roots.AddCert(ca)
+		pair := tls.Certificate{Certificate: [][]byte{resp.Certificate}, PrivateKey: nodeKey}
+		n1tls := c.dial(t, c.tcp, client.Security{Roots: roots, Certificate: &pair})
+		if who, err := n1tls.WhoAmI(ctx); err != nil || who.Kind != "node" || who.Method != "cert" {
+			t.Fatalf("node n1 over TLS with its certificate: %v, %v", who, err)
+		}
+		_, err = alice.RevokeCertificates(ctx, "node", "n1")
+		wantErr(t, "alice revokes a node", err, job.ErrPermissionDenied)
+		rev, err := c.op.RevokeCertificates(ctx, "node", "n1")
+		if err != nil || len(rev.TokenIds) != 1 {
+			t.Fatalf("revoke node n1: %v, %v; want its one node token revoked", rev, err)
+		}
+		_, err = n1tls.WhoAmI(ctx)
+		wantErr(t, "a revoked node's certificate", err, job.ErrUnauthenticated)
+		_, err = n1.WhoAmI(ctx)
+		wantErr(t, "a revoked node's token", err, job.ErrUnauthenticated)
 	})
 
 	t.Run("user certificates", func(t *testing.T) {
@@ -362,7 +383,7 @@ func TestAuthorisation(t *testing.T) {
 		`"rpc":"/gpuq.v1.NodeService/JoinNode","principal":"anonymous"`,
 		`"rpc":"/gpuq.v1.NodeService/RegisterNode","principal":"user alice"`,
 		`"rpc":"/gpuq.v1.AuthService/WhoAmI","principal":"anonymous"`,
-		"revoked", "signature does not match", "expired",
+		"revoked", "signature does not match", "expired", "certificate revoked",
 	} {
 		if !bytes.Contains(audit, []byte(want)) {
 			t.Errorf("audit log lacks %s", want)

@@ -66,7 +66,8 @@ var Methods = map[string]Access{
 	"/gpuq.v1.AuthService/ListTokens":  AccessOperator,
 	"/gpuq.v1.AuthService/RevokeToken": AccessOperator,
 
-	"/gpuq.v1.AuthService/CreateCertificate": AccessOperator,
+	"/gpuq.v1.AuthService/CreateCertificate":  AccessOperator,
+	"/gpuq.v1.AuthService/RevokeCertificates": AccessOperator,
 }
 
 // readOnly methods are not written to the audit log when allowed.
@@ -81,9 +82,11 @@ var readOnly = map[string]bool{
 	"/grpc.health.v1.Health/Check": true, "/grpc.health.v1.Health/Watch": true, "/grpc.health.v1.Health/List": true,
 }
 
-// Tokens checks bearer tokens.
+// Tokens checks bearer tokens, and client certificates against their
+// principals' revocations.
 type Tokens interface {
 	Check(tok string, now time.Time) (auth.Claims, error)
+	CheckCert(id *auth.Identity, issued time.Time) error
 }
 
 // Guard authenticates every request, applies Methods, and writes refusals
@@ -126,9 +129,15 @@ func (g *Guard) Identify(ctx context.Context) (*auth.Identity, error) {
 		if len(info.State.VerifiedChains) == 0 || len(info.State.PeerCertificates) == 0 {
 			return &auth.Identity{}, nil
 		}
-		id, err := auth.IdentityFromCert(info.State.PeerCertificates[0])
+		cert := info.State.PeerCertificates[0]
+		id, err := auth.IdentityFromCert(cert)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
+		}
+		if g.Tokens != nil {
+			if err := g.Tokens.CheckCert(id, auth.CertIssued(cert)); err != nil {
+				return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
+			}
 		}
 		return id, nil
 	case auth.PeerCred:

@@ -19,6 +19,7 @@ type Registry interface {
 	Issuer
 	List(all bool, now time.Time) []*gpuqv1.TokenInfo
 	Revoke(id string, now time.Time) (*gpuqv1.TokenInfo, error)
+	RevokeCertificates(kind auth.Kind, name string, now time.Time) ([]string, error)
 }
 
 // AuthService implements gpuqv1.AuthServiceServer.
@@ -130,4 +131,25 @@ func (s *AuthService) CreateCertificate(_ context.Context, req *gpuqv1.CreateCer
 		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
 	}
 	return &gpuqv1.CreateCertificateResponse{Certificate: der, CaCertificate: s.opts.CA.Cert.Raw, Expires: timestamppb.New(expires)}, nil
+}
+
+func (s *AuthService) RevokeCertificates(_ context.Context, req *gpuqv1.RevokeCertificatesRequest) (*gpuqv1.RevokeCertificatesResponse, error) {
+	var kind auth.Kind
+	switch req.Kind {
+	case "node":
+		kind = auth.KindNode
+	case "user":
+		kind = auth.KindUser
+	default:
+		return nil, &job.FieldError{Field: "kind", Problem: fmt.Sprintf("%q: want node or user", req.Kind)}
+	}
+	if req.Name == "" {
+		return nil, &job.FieldError{Field: "name", Problem: "required"}
+	}
+	now := s.opts.Now()
+	ids, err := s.opts.Tokens.RevokeCertificates(kind, req.Name, now)
+	if err != nil {
+		return nil, err
+	}
+	return &gpuqv1.RevokeCertificatesResponse{Revoked: timestamppb.New(now), TokenIds: ids}, nil
 }

@@ -699,6 +699,112 @@ func (x *CreateCertificateResponse) GetExpires() *timestamppb.Timestamp {
 	return nil
 }
 
+type RevokeCertificatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "node" or "user".
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificatesRequest) Reset() {
+	*x = RevokeCertificatesRequest{}
+	mi := &file_gpuq_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificatesRequest) ProtoMessage() {}
+
+func (x *RevokeCertificatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificatesRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCertificatesRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RevokeCertificatesRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *RevokeCertificatesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RevokeCertificatesResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Revoked *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// The node tokens revoked with the certificates.
+	TokenIds      []string `protobuf:"bytes,2,rep,name=token_ids,json=tokenIds,proto3" json:"token_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificatesResponse) Reset() {
+	*x = RevokeCertificatesResponse{}
+	mi := &file_gpuq_v1_auth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificatesResponse) ProtoMessage() {}
+
+func (x *RevokeCertificatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_auth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificatesResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCertificatesResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_auth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokeCertificatesResponse) GetRevoked() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+func (x *RevokeCertificatesResponse) GetTokenIds() []string {
+	if x != nil {
+		return x.TokenIds
+	}
+	return nil
+}
+
 var File_gpuq_v1_auth_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_auth_proto_rawDesc = "" +
@@ -749,14 +855,21 @@ const file_gpuq_v1_auth_proto_rawDesc = "" +
 	"\x19CreateCertificateResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x124\n" +
-	"\aexpires\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires2\xff\x02\n" +
+	"\aexpires\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\"C\n" +
+	"\x19RevokeCertificatesRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"o\n" +
+	"\x1aRevokeCertificatesResponse\x124\n" +
+	"\arevoked\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\arevoked\x12\x1b\n" +
+	"\ttoken_ids\x18\x02 \x03(\tR\btokenIds2\xde\x03\n" +
 	"\vAuthService\x129\n" +
 	"\x06WhoAmI\x12\x16.gpuq.v1.WhoAmIRequest\x1a\x17.gpuq.v1.WhoAmIResponse\x12H\n" +
 	"\vCreateToken\x12\x1b.gpuq.v1.CreateTokenRequest\x1a\x1c.gpuq.v1.CreateTokenResponse\x12E\n" +
 	"\n" +
 	"ListTokens\x12\x1a.gpuq.v1.ListTokensRequest\x1a\x1b.gpuq.v1.ListTokensResponse\x12H\n" +
 	"\vRevokeToken\x12\x1b.gpuq.v1.RevokeTokenRequest\x1a\x1c.gpuq.v1.RevokeTokenResponse\x12Z\n" +
-	"\x11CreateCertificate\x12!.gpuq.v1.CreateCertificateRequest\x1a\".gpuq.v1.CreateCertificateResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
+	"\x11CreateCertificate\x12!.gpuq.v1.CreateCertificateRequest\x1a\".gpuq.v1.CreateCertificateResponse\x12]\n" +
+	"\x12RevokeCertificates\x12\".gpuq.v1.RevokeCertificatesRequest\x1a#.gpuq.v1.RevokeCertificatesResponseB+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
 var (
 	file_gpuq_v1_auth_proto_rawDescOnce sync.Once
@@ -770,44 +883,49 @@ func file_gpuq_v1_auth_proto_rawDescGZIP() []byte {
 	return file_gpuq_v1_auth_proto_rawDescData
 }
 
-var file_gpuq_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_gpuq_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_gpuq_v1_auth_proto_goTypes = []any{
-	(*TokenInfo)(nil),                 // 0: gpuq.v1.TokenInfo
-	(*WhoAmIRequest)(nil),             // 1: gpuq.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),            // 2: gpuq.v1.WhoAmIResponse
-	(*CreateTokenRequest)(nil),        // 3: gpuq.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),       // 4: gpuq.v1.CreateTokenResponse
-	(*ListTokensRequest)(nil),         // 5: gpuq.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),        // 6: gpuq.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),        // 7: gpuq.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),       // 8: gpuq.v1.RevokeTokenResponse
-	(*CreateCertificateRequest)(nil),  // 9: gpuq.v1.CreateCertificateRequest
-	(*CreateCertificateResponse)(nil), // 10: gpuq.v1.CreateCertificateResponse
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
+	(*TokenInfo)(nil),                  // 0: gpuq.v1.TokenInfo
+	(*WhoAmIRequest)(nil),              // 1: gpuq.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),             // 2: gpuq.v1.WhoAmIResponse
+	(*CreateTokenRequest)(nil),         // 3: gpuq.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),        // 4: gpuq.v1.CreateTokenResponse
+	(*ListTokensRequest)(nil),          // 5: gpuq.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),         // 6: gpuq.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),         // 7: gpuq.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),        // 8: gpuq.v1.RevokeTokenResponse
+	(*CreateCertificateRequest)(nil),   // 9: gpuq.v1.CreateCertificateRequest
+	(*CreateCertificateResponse)(nil),  // 10: gpuq.v1.CreateCertificateResponse
+	(*RevokeCertificatesRequest)(nil),  // 11: gpuq.v1.RevokeCertificatesRequest
+	(*RevokeCertificatesResponse)(nil), // 12: gpuq.v1.RevokeCertificatesResponse
+	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
 }
 var file_gpuq_v1_auth_proto_depIdxs = []int32{
-	11, // 0: gpuq.v1.TokenInfo.issued:type_name -> google.protobuf.Timestamp
-	11, // 1: gpuq.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
-	11, // 2: gpuq.v1.TokenInfo.revoked:type_name -> google.protobuf.Timestamp
+	13, // 0: gpuq.v1.TokenInfo.issued:type_name -> google.protobuf.Timestamp
+	13, // 1: gpuq.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
+	13, // 2: gpuq.v1.TokenInfo.revoked:type_name -> google.protobuf.Timestamp
 	0,  // 3: gpuq.v1.CreateTokenResponse.info:type_name -> gpuq.v1.TokenInfo
 	0,  // 4: gpuq.v1.ListTokensResponse.tokens:type_name -> gpuq.v1.TokenInfo
 	0,  // 5: gpuq.v1.RevokeTokenResponse.info:type_name -> gpuq.v1.TokenInfo
-	11, // 6: gpuq.v1.CreateCertificateResponse.expires:type_name -> google.protobuf.Timestamp
-	1,  // 7: gpuq.v1.AuthService.WhoAmI:input_type -> gpuq.v1.WhoAmIRequest
-	3,  // 8: gpuq.v1.AuthService.CreateToken:input_type -> gpuq.v1.CreateTokenRequest
-	5,  // 9: gpuq.v1.AuthService.ListTokens:input_type -> gpuq.v1.ListTokensRequest
-	7,  // 10: gpuq.v1.AuthService.RevokeToken:input_type -> gpuq.v1.RevokeTokenRequest
-	9,  // 11: gpuq.v1.AuthService.CreateCertificate:input_type -> gpuq.v1.CreateCertificateRequest
-	2,  // 12: gpuq.v1.AuthService.WhoAmI:output_type -> gpuq.v1.WhoAmIResponse
-	4,  // 13: gpuq.v1.AuthService.CreateToken:output_type -> gpuq.v1.CreateTokenResponse
-	6,  // 14: gpuq.v1.AuthService.ListTokens:output_type -> gpuq.v1.ListTokensResponse
-	8,  // 15: gpuq.v1.AuthService.RevokeToken:output_type -> gpuq.v1.RevokeTokenResponse
-	10, // 16: gpuq.v1.AuthService.CreateCertificate:output_type -> gpuq.v1.CreateCertificateResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 6: gpuq.v1.CreateCertificateResponse.expires:type_name -> google.protobuf.Timestamp
+	13, // 7: gpuq.v1.RevokeCertificatesResponse.revoked:type_name -> google.protobuf.Timestamp
+	1,  // 8: gpuq.v1.AuthService.WhoAmI:input_type -> gpuq.v1.WhoAmIRequest
+	3,  // 9: gpuq.v1.AuthService.CreateToken:input_type -> gpuq.v1.CreateTokenRequest
+	5,  // 10: gpuq.v1.AuthService.ListTokens:input_type -> gpuq.v1.ListTokensRequest
+	7,  // 11: gpuq.v1.AuthService.RevokeToken:input_type -> gpuq.v1.RevokeTokenRequest
+	9,  // 12: gpuq.v1.AuthService.CreateCertificate:input_type -> gpuq.v1.CreateCertificateRequest
+	11, // 13: gpuq.v1.AuthService.RevokeCertificates:input_type -> gpuq.v1.RevokeCertificatesRequest
+	2,  // 14: gpuq.v1.AuthService.WhoAmI:output_type -> gpuq.v1.WhoAmIResponse
+	4,  // 15: gpuq.v1.AuthService.CreateToken:output_type -> gpuq.v1.CreateTokenResponse
+	6,  // 16: gpuq.v1.AuthService.ListTokens:output_type -> gpuq.v1.ListTokensResponse
+	8,  // 17: gpuq.v1.AuthService.RevokeToken:output_type -> gpuq.v1.RevokeTokenResponse
+	10, // 18: gpuq.v1.AuthService.CreateCertificate:output_type -> gpuq.v1.CreateCertificateResponse
+	12, // 19: gpuq.v1.AuthService.RevokeCertificates:output_type -> gpuq.v1.RevokeCertificatesResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_auth_proto_init() }
@@ -821,7 +939,7 @@ func file_gpuq_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_auth_proto_rawDesc), len(file_gpuq_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

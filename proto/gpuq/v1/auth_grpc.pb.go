@@ -22,11 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_WhoAmI_FullMethodName            = "/gpuq.v1.AuthService/WhoAmI"
-	AuthService_CreateToken_FullMethodName       = "/gpuq.v1.AuthService/CreateToken"
-	AuthService_ListTokens_FullMethodName        = "/gpuq.v1.AuthService/ListTokens"
-	AuthService_RevokeToken_FullMethodName       = "/gpuq.v1.AuthService/RevokeToken"
-	AuthService_CreateCertificate_FullMethodName = "/gpuq.v1.AuthService/CreateCertificate"
+	AuthService_WhoAmI_FullMethodName             = "/gpuq.v1.AuthService/WhoAmI"
+	AuthService_CreateToken_FullMethodName        = "/gpuq.v1.AuthService/CreateToken"
+	AuthService_ListTokens_FullMethodName         = "/gpuq.v1.AuthService/ListTokens"
+	AuthService_RevokeToken_FullMethodName        = "/gpuq.v1.AuthService/RevokeToken"
+	AuthService_CreateCertificate_FullMethodName  = "/gpuq.v1.AuthService/CreateCertificate"
+	AuthService_RevokeCertificates_FullMethodName = "/gpuq.v1.AuthService/RevokeCertificates"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -44,6 +45,10 @@ type AuthServiceClient interface {
 	// CreateCertificate signs a user's client certificate request
 	// (operators only). Certificates cannot be revoked: keep them short.
 	CreateCertificate(ctx context.Context, in *CreateCertificateRequest, opts ...grpc.CallOption) (*CreateCertificateResponse, error)
+	// RevokeCertificates refuses from now on every certificate issued so far
+	// to a node or user, and for a node its node tokens too (operators only).
+	// A node that must come back joins again with the join token.
+	RevokeCertificates(ctx context.Context, in *RevokeCertificatesRequest, opts ...grpc.CallOption) (*RevokeCertificatesResponse, error)
 }
 
 type authServiceClient struct {
@@ -104,6 +109,16 @@ func (c *authServiceClient) CreateCertificate(ctx context.Context, in *CreateCer
 	return out, nil
 }
 
+func (c *authServiceClient) RevokeCertificates(ctx context.Context, in *RevokeCertificatesRequest, opts ...grpc.CallOption) (*RevokeCertificatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeCertificatesResponse)
+	err := c.cc.Invoke(ctx, AuthService_RevokeCertificates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -119,6 +134,10 @@ type AuthServiceServer interface {
 	// CreateCertificate signs a user's client certificate request
 	// (operators only). Certificates cannot be revoked: keep them short.
 	CreateCertificate(context.Context, *CreateCertificateRequest) (*CreateCertificateResponse, error)
+	// RevokeCertificates refuses from now on every certificate issued so far
+	// to a node or user, and for a node its node tokens too (operators only).
+	// A node that must come back joins again with the join token.
+	RevokeCertificates(context.Context, *RevokeCertificatesRequest) (*RevokeCertificatesResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -143,6 +162,9 @@ func (UnimplementedAuthServiceServer) RevokeToken(context.Context, *RevokeTokenR
 }
 func (UnimplementedAuthServiceServer) CreateCertificate(context.Context, *CreateCertificateRequest) (*CreateCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCertificate not implemented")
+}
+func (UnimplementedAuthServiceServer) RevokeCertificates(context.Context, *RevokeCertificatesRequest) (*RevokeCertificatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeCertificates not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -255,6 +277,24 @@ func _AuthService_CreateCertificate_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_RevokeCertificates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCertificatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).RevokeCertificates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_RevokeCertificates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).RevokeCertificates(ctx, req.(*RevokeCertificatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -281,6 +321,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCertificate",
 			Handler:    _AuthService_CreateCertificate_Handler,
+		},
+		{
+			MethodName: "RevokeCertificates",
+			Handler:    _AuthService_RevokeCertificates_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
