@@ -13,8 +13,8 @@ import (
 	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/logging"
-	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/money"
+	"github.com/gpuq/gpuq/internal/sched"
 )
 
 func TestConfigPrintAppliesFlags(t *testing.T) {
