@@ -38,7 +38,12 @@ func fixtureJobs() []*gpuqv1.Job {
 		{Id: 40, Spec: trainSpec, State: gpuqv1.JobState_JOB_STATE_RUNNING, Reason: "None", Node: "gpu-a01",
 			GpuIds:     []string{"GPU-0aa1", "GPU-0aa2", "GPU-0aa3", "GPU-0aa4"},
 			SubmitTime: at(-2 * time.Hour), EligibleTime: at(-2 * time.Hour), StartTime: at(-(89*time.Minute + 45*time.Second)),
-			Priority: 100, AllocationId: "alloc-40-1", Restarts: 1},
+			Priority: 100, AllocationId: "alloc-40-1", Restarts: 1,
+			Decisions: []*gpuqv1.SchedulingDecision{
+				{Time: at(-3 * time.Hour), Kind: "start", Detail: "priority 106006, 1 of 3 eligible: the highest-priority eligible job that fits; on gpu-a02 (8 of its GPUs free, best fit)"},
+				{Time: at(-(2*time.Hour + 10*time.Minute)), Kind: "preempt", Detail: "preempted on gpu-a02 for job 39 (team sf, priority 111000, 8 GPUs) that could not start otherwise; this job had priority 6006 and ran 50m0s; 1 victim(s): the fewest and cheapest"},
+				{Time: at(-(89*time.Minute + 45*time.Second)), Kind: "start", Detail: "priority 106010, 1 of 2 eligible: the highest-priority eligible job that fits; on gpu-a01 (4 of its GPUs free, best fit)"},
+			}},
 		{Id: 41, Spec: &gpuqv1.JobSpec{Name: "a-very-long-job-name", Team: "computer-vision", User: "bartholomew", Gpus: &gpuqv1.GPURequest{Count: 8}},
 			State: gpuqv1.JobState_JOB_STATE_RUNNING, Node: "gpu-b02", SubmitTime: at(-75 * time.Hour), StartTime: at(-75 * time.Hour), Priority: 7},
 		{Id: 42, Spec: &gpuqv1.JobSpec{Name: "eval", Team: "sf", User: "alice", Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 1}},

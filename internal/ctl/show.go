@@ -132,6 +132,11 @@ func writeJobRecord(b *strings.Builder, j *gpuqv1.Job, now time.Time, loc *time.
 	if s.Comment != "" {
 		lines = append(lines, []string{"Comment=" + s.Comment})
 	}
+	// The scheduler's recorded decisions: why it started here, why it was
+	// preempted.
+	for _, d := range j.Decisions {
+		lines = append(lines, []string{"Decision=" + d.GetTime().AsTime().In(loc).Format("2006-01-02T15:04:05") + " " + d.Kind + ": " + d.Detail})
+	}
 	for i, l := range lines {
 		if i > 0 {
 			b.WriteString("   ")

@@ -631,8 +631,7 @@ type output struct {
 // cannot lead to a file the user may not write.
 //
 // containerd's runc shim writes the output, so that it survives a restart
-// of this process; it opens plain paths of regular files for appending,
-// and shares one file between both streams when the paths are equal. It
+// of this process; it opens plain paths of regular files for appending. It
 // runs as root: given the job's own paths it would open whatever they
 // lead to when it looks. It is given /proc/<pid>/fd/<n> of the files
 // opened here instead, the very files checked, which it opens when the
@@ -652,13 +651,13 @@ func openOutput(spec jobrun.Spec) (*output, error) {
 	open := func() error {
 		paths := [2]string{os.DevNull, os.DevNull}
 		for i, p := range []string{spec.Stdout, spec.Stderr} {
-			switch {
-			case p == "":
-				continue
-			case i == 1 && p == spec.Stdout:
-				paths[1] = paths[0]
+			if p == "" {
 				continue
 			}
+			// One file for both streams is opened twice, both appending:
+			// the shim then copies each stream to its own descriptor and
+			// never shares (and closes) one under the other's copy, which
+			// lost a fast job's stderr under load.
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return err
 			}

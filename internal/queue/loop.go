@@ -253,6 +253,7 @@ func (q *Queue) checkStarts(starts []sched.Start, now *timestamppb.Timestamp) []
 		x.State, x.Reason, x.Node, x.GpuIds = gpuqv1.JobState_JOB_STATE_RUNNING, "", st.Node, st.GPUs
 		x.AllocationId = newAllocationID(st.Job, j.Restarts)
 		x.StartTime, x.UpdateTime = now, now
+		addDecision(x, "start", st.Why, now)
 		if x.EligibleTime == nil {
 			x.EligibleTime = now
 		}
@@ -302,6 +303,14 @@ func (q *Queue) grace(team string) time.Duration {
 // reports it. The caller holds writeMu.
 func (q *Queue) preempt(ps []sched.Preemption) {
 	now := q.now()
+	var recorded []*gpuqv1.Job
+	defer func() {
+		// The victims' records say why; their state changes when their
+		// nodes report the end.
+		if err := q.commitRecords(recorded); err != nil {
+			q.log.Error("record preemption decisions", "err", err)
+		}
+	}()
 	for _, p := range ps {
 		v, w := q.jobs[p.Victim], q.jobs[p.For]
 		if v == nil || w == nil || v.State != gpuqv1.JobState_JOB_STATE_RUNNING || v.Node != p.Node ||
@@ -321,7 +330,25 @@ func (q *Queue) preempt(ps []sched.Preemption) {
 			continue
 		}
 		q.log.Info("preempting", "job", p.Victim.String(), "node", p.Node, "for", p.For.String(), "grace", q.grace(v.Spec.Team))
+		x := proto.CloneOf(v)
+		addDecision(x, "preempt", p.Why, timestamppb.New(now))
+		recorded = append(recorded, x)
 		q.send(v.Node, stopMessage(v, gpuqv1.StopJob_REASON_PREEMPT, q.grace(v.Spec.Team)))
+	}
+}
+
+// maxDecisions bounds the decisions a job's record keeps.
+const maxDecisions = 8
+
+// addDecision records a scheduling decision on x, keeping the newest
+// maxDecisions.
+func addDecision(x *gpuqv1.Job, kind, detail string, now *timestamppb.Timestamp) {
+	if detail == "" {
+		return
+	}
+	x.Decisions = append(x.Decisions, &gpuqv1.SchedulingDecision{Time: now, Kind: kind, Detail: detail})
+	if n := len(x.Decisions); n > maxDecisions {
+		x.Decisions = slices.Clone(x.Decisions[n-maxDecisions:])
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,6 +370,26 @@ func TestPreemptionWithGrace(t *testing.T) {
 	}
 	if j := jobState(q, night); j.State != gpuqv1.JobState_JOB_STATE_PENDING || j.Restarts != 1 {
 		t.Errorf("Tokyo's job = %s restarts %d, want PENDING with restarts 1", job.StateName(j.State), j.Restarts)
+	}
+	// The records say why: Tokyo's job started, then was preempted for
+	// San Francisco's; San Francisco's started.
+	kinds := func(r uint64) (out []string) {
+		for _, d := range jobState(q, r).Decisions {
+			out = append(out, d.Kind)
+			if d.Detail == "" || d.Time == nil {
+				t.Errorf("job %d: decision %v without a time or detail", r, d)
+			}
+		}
+		return out
+	}
+	if got := kinds(night); !slices.Equal(got, []string{"start", "preempt"}) {
+		t.Errorf("Tokyo's job's decisions = %v, want start, preempt", got)
+	}
+	if d := jobState(q, night).Decisions; len(d) == 2 && !strings.Contains(d[1].Detail, fmt.Sprintf("for job %d", day)) {
+		t.Errorf("the preemption does not name the job it was for: %q", d[1].Detail)
+	}
+	if got := kinds(day); !slices.Equal(got, []string{"start"}) {
+		t.Errorf("San Francisco's job's decisions = %v, want start", got)
 	}
 }
 

@@ -2,7 +2,9 @@ package sched
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/gpuq/gpuq/internal/job"
 )
@@ -232,7 +234,9 @@ func (d *decider) preempt(j *Job, ns []int32, prio float64) outcome {
 		n.claimable -= r.gpus
 		n.rels[r.rel].c = 0
 		v := &d.s.Jobs[r.ji]
-		d.plan.Preemptions = append(d.plan.Preemptions, Preemption{Victim: v.Ref, Node: n.name, For: j.Ref, Requeue: !v.NoRequeue})
+		why := fmt.Sprintf("preempted on %s for job %s (team %s, priority %.0f, %d GPUs) that could not start otherwise; this job had priority %.0f and ran %s; %d victim(s): the fewest and cheapest",
+			n.name, j.Ref, j.Team, prio, j.GPUs, r.prio, d.now.Sub(v.StartTime).Round(time.Second), len(best.set))
+		d.plan.Preemptions = append(d.plan.Preemptions, Preemption{Victim: v.Ref, Node: n.name, For: j.Ref, Requeue: !v.NoRequeue, Why: why})
 	}
 	ids := max(0, g-best.gpus)
 	n.take(ids)

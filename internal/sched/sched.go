@@ -2,6 +2,7 @@ package sched
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -143,6 +144,8 @@ type Start struct {
 	Job  job.Ref
 	Node string
 	GPUs []string
+	// Why says, for the job's record, why it starts there and now.
+	Why string
 }
 
 // Cancel ends a pending job that can never run.
@@ -168,6 +171,8 @@ type Preemption struct {
 	// Requeue: the victim goes back to the queue; false (--no-requeue):
 	// it is cancelled.
 	Requeue bool
+	// Why says, for the victim's record, why it was chosen.
+	Why string
 }
 
 // Plan is the scheduler's whole output.
@@ -365,7 +370,7 @@ func (d *decider) decide() Plan {
 
 	blocked := false // a higher-priority job is waiting for resources
 	reserveLeft := d.pol.ReserveTop
-	for _, e := range eligible {
+	for rank, e := range eligible {
 		ji := e.ji
 		j := &s.Jobs[ji]
 		h := d.holds[ji]
@@ -382,7 +387,7 @@ func (d *decider) decide() Plan {
 		}
 		ns := d.match(j)
 		if ni := d.placeNow(j, ns); ni >= 0 {
-			d.start(j, ni)
+			d.start(j, ni, d.whyStart(j, ni, e.prio, rank, len(eligible), blocked))
 			if _, ok := arrayIDs[j.Ref.ID]; ok {
 				arrayIDs[j.Ref.ID]++
 			}
@@ -687,8 +692,23 @@ func (d *decider) placeNow(j *Job, ns []int32) int32 {
 	return best
 }
 
+// whyStart explains a start: the job's rank, and whether it went first or
+// was backfilled past a higher-priority job that waits.
+func (d *decider) whyStart(j *Job, ni int32, prio float64, rank, eligible int, backfill bool) string {
+	n := &d.nodes[ni]
+	how := "the highest-priority eligible job that fits"
+	if backfill {
+		how = fmt.Sprintf("backfilled: within its time limit (%s) it does not delay the higher-priority jobs that wait", d.pol.limitIn(j, n.pool))
+	}
+	where := fmt.Sprintf("on %s (%d of its GPUs free, best fit)", n.name, n.free)
+	if ti := d.team(j.Team); ti >= 0 && d.teams[ti].region != "" && d.teams[ti].region == n.region {
+		where += " in the team's preferred region " + n.region
+	}
+	return fmt.Sprintf("priority %.0f, %d of %d eligible: %s; %s", prio, rank+1, eligible, how, where)
+}
+
 // start hands j GPUs on node ni.
-func (d *decider) start(j *Job, ni int32) {
+func (d *decider) start(j *Job, ni int32, why string) {
 	n := &d.nodes[ni]
 	g := max(j.GPUs, 0)
 	idx := n.take(g)
@@ -697,7 +717,7 @@ func (d *decider) start(j *Job, ni int32) {
 		gpus[i] = n.ids[x]
 	}
 	n.addRelease(d.pol.limitIn(j, n.pool), g, d.pol.Preemption.Grace)
-	d.plan.Starts = append(d.plan.Starts, Start{Job: j.Ref, Node: n.name, GPUs: gpus})
+	d.plan.Starts = append(d.plan.Starts, Start{Job: j.Ref, Node: n.name, GPUs: gpus, Why: why})
 }
 
 // reserve gives j a reservation on the node where it can start earliest

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gpuq/gpuq/internal/job"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -97,7 +98,8 @@ func TestDecide(t *testing.T) {
 			for r, s := range p.Reasons {
 				reasons[r.String()] = s
 			}
-			if diff := cmp.Diff(tt.wantStarts, p.Starts); diff != "" {
+			// Why is tested by TestWhy.
+			if diff := cmp.Diff(tt.wantStarts, p.Starts, cmpopts.IgnoreFields(Start{}, "Why")); diff != "" {
 				t.Errorf("starts (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantCancels, p.Cancels); diff != "" {
@@ -111,5 +113,30 @@ func TestDecide(t *testing.T) {
 				t.Errorf("second decision differs:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWhy: every start says why it starts where it does, first or
+// backfilled; the record of the job keeps it (gpuqctl show job).
+func TestWhy(t *testing.T) {
+	node := func(name string, free ...string) Node {
+		return Node{Name: name, Pool: "p", GPUType: "a100", Free: free}
+	}
+	s := Snapshot{Now: t0.Add(time.Hour), Nodes: []Node{node("n1", "g0", "g1"), node("n2", "h0")}, Jobs: []Job{
+		pj(1, func(j *Job) { j.GPUs = 2 }),
+		pj(2, func(j *Job) { j.GPUs = 4 }), // fits nowhere now: waits, blocking what follows
+		pj(3),
+	}}
+	p := Decide(&s)
+	why := map[string]string{}
+	for _, st := range p.Starts {
+		why[st.Job.String()] = st.Why
+	}
+	want := map[string]string{
+		"1": "priority 6006, 1 of 3 eligible: the highest-priority eligible job that fits; on n1 (2 of its GPUs free, best fit)",
+		"3": "priority 5506, 3 of 3 eligible: backfilled: within its time limit (1h0m0s) it does not delay the higher-priority jobs that wait; on n2 (1 of its GPUs free, best fit)",
+	}
+	if diff := cmp.Diff(want, why); diff != "" {
+		t.Errorf("why (-want +got):\n%s", diff)
 	}
 }

@@ -749,7 +749,11 @@ type Job struct {
 	// was over a hard budget limit (released when the budget is raised, or by
 	// release); empty when held by a user (hold, or --hold at submit) or not
 	// held.
-	HoldReason    string `protobuf:"bytes,20,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	HoldReason string `protobuf:"bytes,20,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	// The scheduler's decisions about the job, oldest first (at most 8): why
+	// it started where it did, why it was preempted. gpuqctl show job shows
+	// them.
+	Decisions     []*SchedulingDecision `protobuf:"bytes,21,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +928,75 @@ func (x *Job) GetHoldReason() string {
 	return ""
 }
 
+func (x *Job) GetDecisions() []*SchedulingDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// SchedulingDecision is one recorded decision of the scheduler about a job.
+type SchedulingDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// "start" or "preempt".
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchedulingDecision) Reset() {
+	*x = SchedulingDecision{}
+	mi := &file_gpuq_v1_job_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchedulingDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchedulingDecision) ProtoMessage() {}
+
+func (x *SchedulingDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_job_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchedulingDecision.ProtoReflect.Descriptor instead.
+func (*SchedulingDecision) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_job_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SchedulingDecision) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *SchedulingDecision) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SchedulingDecision) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 var File_gpuq_v1_job_proto protoreflect.FileDescriptor
 
 const file_gpuq_v1_job_proto_rawDesc = "" +
@@ -983,7 +1056,7 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\acomment\x18\x1a \x01(\tR\acomment\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc5\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\rarray_task_id\x18\x02 \x01(\rH\x00R\varrayTaskId\x88\x01\x01\x12$\n" +
@@ -1010,8 +1083,13 @@ const file_gpuq_v1_job_proto_rawDesc = "" +
 	"\x04held\x18\x12 \x01(\bR\x04held\x12'\n" +
 	"\x05usage\x18\x13 \x01(\v2\x11.gpuq.v1.GPUUsageR\x05usage\x12\x1f\n" +
 	"\vhold_reason\x18\x14 \x01(\tR\n" +
-	"holdReasonB\x10\n" +
-	"\x0e_array_task_id*\x9b\x02\n" +
+	"holdReason\x129\n" +
+	"\tdecisions\x18\x15 \x03(\v2\x1b.gpuq.v1.SchedulingDecisionR\tdecisionsB\x10\n" +
+	"\x0e_array_task_id\"p\n" +
+	"\x12SchedulingDecision\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail*\x9b\x02\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -1045,7 +1123,7 @@ func file_gpuq_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_gpuq_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_gpuq_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_gpuq_v1_job_proto_goTypes = []any{
 	(JobState)(0),                 // 0: gpuq.v1.JobState
 	(DependencyType)(0),           // 1: gpuq.v1.DependencyType
@@ -1056,34 +1134,37 @@ var file_gpuq_v1_job_proto_goTypes = []any{
 	(*ArraySpec)(nil),             // 6: gpuq.v1.ArraySpec
 	(*JobSpec)(nil),               // 7: gpuq.v1.JobSpec
 	(*Job)(nil),                   // 8: gpuq.v1.Job
-	nil,                           // 9: gpuq.v1.JobSpec.EnvironmentEntry
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*GPUUsage)(nil),              // 12: gpuq.v1.GPUUsage
+	(*SchedulingDecision)(nil),    // 9: gpuq.v1.SchedulingDecision
+	nil,                           // 10: gpuq.v1.JobSpec.EnvironmentEntry
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*GPUUsage)(nil),              // 13: gpuq.v1.GPUUsage
 }
 var file_gpuq_v1_job_proto_depIdxs = []int32{
 	1,  // 0: gpuq.v1.Dependency.type:type_name -> gpuq.v1.DependencyType
-	10, // 1: gpuq.v1.WarningSignal.before:type_name -> google.protobuf.Duration
+	11, // 1: gpuq.v1.WarningSignal.before:type_name -> google.protobuf.Duration
 	3,  // 2: gpuq.v1.JobSpec.gpus:type_name -> gpuq.v1.GPURequest
-	10, // 3: gpuq.v1.JobSpec.time_limit:type_name -> google.protobuf.Duration
-	9,  // 4: gpuq.v1.JobSpec.environment:type_name -> gpuq.v1.JobSpec.EnvironmentEntry
+	11, // 3: gpuq.v1.JobSpec.time_limit:type_name -> google.protobuf.Duration
+	10, // 4: gpuq.v1.JobSpec.environment:type_name -> gpuq.v1.JobSpec.EnvironmentEntry
 	5,  // 5: gpuq.v1.JobSpec.signal:type_name -> gpuq.v1.WarningSignal
 	6,  // 6: gpuq.v1.JobSpec.array:type_name -> gpuq.v1.ArraySpec
 	4,  // 7: gpuq.v1.JobSpec.dependencies:type_name -> gpuq.v1.Dependency
-	11, // 8: gpuq.v1.JobSpec.begin:type_name -> google.protobuf.Timestamp
+	12, // 8: gpuq.v1.JobSpec.begin:type_name -> google.protobuf.Timestamp
 	7,  // 9: gpuq.v1.Job.spec:type_name -> gpuq.v1.JobSpec
 	0,  // 10: gpuq.v1.Job.state:type_name -> gpuq.v1.JobState
-	11, // 11: gpuq.v1.Job.submit_time:type_name -> google.protobuf.Timestamp
-	11, // 12: gpuq.v1.Job.eligible_time:type_name -> google.protobuf.Timestamp
-	11, // 13: gpuq.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	11, // 14: gpuq.v1.Job.end_time:type_name -> google.protobuf.Timestamp
-	11, // 15: gpuq.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	12, // 16: gpuq.v1.Job.usage:type_name -> gpuq.v1.GPUUsage
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	12, // 11: gpuq.v1.Job.submit_time:type_name -> google.protobuf.Timestamp
+	12, // 12: gpuq.v1.Job.eligible_time:type_name -> google.protobuf.Timestamp
+	12, // 13: gpuq.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	12, // 14: gpuq.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	12, // 15: gpuq.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	13, // 16: gpuq.v1.Job.usage:type_name -> gpuq.v1.GPUUsage
+	9,  // 17: gpuq.v1.Job.decisions:type_name -> gpuq.v1.SchedulingDecision
+	12, // 18: gpuq.v1.SchedulingDecision.time:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_job_proto_init() }
@@ -1101,7 +1182,7 @@ func file_gpuq_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_job_proto_rawDesc), len(file_gpuq_v1_job_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
