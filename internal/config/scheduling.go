@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -36,18 +38,44 @@ type Preemption struct {
 	// MaxPerDay is how many times one job may be preempted in 24 hours; 0:
 	// no cap.
 	MaxPerDay int `yaml:"max_per_day"`
+	// OffHours makes the running jobs of teams outside their working hours
+	// preemptible (the default). Teams and QOS name more teams and QOS
+	// whose jobs are preemptible at any hour; PreemptorQOS names QOS whose
+	// jobs may preempt at any hour, not only when submitted in working hours.
+	OffHours     bool     `yaml:"off_hours"`
+	Teams        []string `yaml:"teams,omitempty"`
+	QOS          []string `yaml:"qos,omitempty"`
+	PreemptorQOS []string `yaml:"preemptor_qos,omitempty"`
 }
+
+// QOSNames are the QOS a job may ask for (sched.DefaultPolicy's levels).
+var QOSNames = []string{"low", "normal", "high"}
 
 // DefaultScheduling returns the scheduling section's defaults: those of
 // sched.DefaultPolicy.
 func DefaultScheduling() Scheduling {
 	return Scheduling{
 		Weights:    Weights{FairShare: 10000, TimeZone: 100000, Age: 1000, JobSize: 1000, QOS: 10000},
-		Preemption: Preemption{Enabled: true, MinRuntime: Duration(10 * time.Minute), MaxPerDay: 3},
+		Preemption: Preemption{Enabled: true, MinRuntime: Duration(10 * time.Minute), MaxPerDay: 3, OffHours: true},
 	}
 }
 
-func (s *Scheduling) validate(v *validator) {
+func (s *Scheduling) validate(v *validator, teams []Team) {
+	for i, t := range s.Preemption.Teams {
+		if !slices.ContainsFunc(teams, func(x Team) bool { return x.Name == t }) {
+			v.add(fmt.Sprintf("scheduling.preemption.teams[%d]", i), "unknown team %q", t)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		qos  []string
+	}{{"qos", s.Preemption.QOS}, {"preemptor_qos", s.Preemption.PreemptorQOS}} {
+		for i, q := range l.qos {
+			if !slices.Contains(QOSNames, q) {
+				v.add(fmt.Sprintf("scheduling.preemption.%s[%d]", l.name, i), "unknown QOS %q (want %s)", q, orList(QOSNames))
+			}
+		}
+	}
 	for _, w := range []struct {
 		name string
 		val  float64

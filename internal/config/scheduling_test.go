@@ -32,7 +32,7 @@ scheduling:
   preemption: {enabled: true, min_runtime: 1h, max_per_day: 7}
 `, func(s *Scheduling) {
 			s.Weights = Weights{FairShare: 1, TimeZone: 2, Age: 3, JobSize: 4, QOS: 5}
-			s.Preemption = Preemption{Enabled: true, MinRuntime: Duration(time.Hour), MaxPerDay: 7}
+			s.Preemption = Preemption{Enabled: true, MinRuntime: Duration(time.Hour), MaxPerDay: 7, OffHours: true}
 		}},
 	}
 	for _, tt := range tests {
@@ -59,10 +59,14 @@ func TestParseSchedulingUnknownKey(t *testing.T) {
 func TestValidateScheduling(t *testing.T) {
 	c := valid()
 	c.Scheduling.Weights = Weights{FairShare: -1, TimeZone: math.NaN(), Age: math.Inf(1), JobSize: 0, QOS: 0}
-	c.Scheduling.Preemption = Preemption{MinRuntime: Duration(-time.Minute), MaxPerDay: -1}
+	c.Scheduling.Preemption = Preemption{MinRuntime: Duration(-time.Minute), MaxPerDay: -1,
+		Teams: []string{"paris"}, QOS: []string{"urgent"}, PreemptorQOS: []string{"high", "vip"}}
 	c.Defaults.GracePeriod = 0 // reported before the scheduling section, as in the file
 	want := []Problem{
 		{"defaults.grace_period", "must be positive, got 0s"},
+		{"scheduling.preemption.teams[0]", `unknown team "paris"`},
+		{"scheduling.preemption.qos[0]", `unknown QOS "urgent" (want low, normal or high)`},
+		{"scheduling.preemption.preemptor_qos[1]", `unknown QOS "vip" (want low, normal or high)`},
 		{"scheduling.weights.fair_share", "must be a finite number >= 0, got -1"},
 		{"scheduling.weights.time_zone", "must be a finite number >= 0, got NaN"},
 		{"scheduling.weights.age", "must be a finite number >= 0, got +Inf"},

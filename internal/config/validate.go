@@ -92,7 +92,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateDefaults(v)
 	c.validateSecurity(v)
-	c.Scheduling.validate(v)
+	c.Scheduling.validate(v, c.Teams)
 	c.validateBudgets(v)
 	return v.err()
 }

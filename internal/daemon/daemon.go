@@ -131,6 +131,10 @@ func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
 	p.Preemption.Enabled = c.Scheduling.Preemption.Enabled
 	p.Preemption.MinRuntime = time.Duration(c.Scheduling.Preemption.MinRuntime)
 	p.Preemption.MaxPerDay = c.Scheduling.Preemption.MaxPerDay
+	p.Preemption.OffHours = c.Scheduling.Preemption.OffHours
+	p.Preemption.Teams = c.Scheduling.Preemption.Teams
+	p.Preemption.QOS = c.Scheduling.Preemption.QOS
+	p.Preemption.PreemptorQOS = c.Scheduling.Preemption.PreemptorQOS
 	p.DefaultTimeLimit = time.Duration(c.Defaults.TimeLimit)
 	p.Preemption.Grace = time.Duration(c.Defaults.GracePeriod)
 	p.PoolTimeLimit = map[string]time.Duration{}
