@@ -21,7 +21,7 @@ import (
 )
 
 // Main is gpuq-node's command line; it returns the exit code. The exec
-// runtime's shim is dispatched by node/main.go before Main.
+// runtime's supervisor is dispatched by node/main.go before Main.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:      "gpuq-node",
