@@ -152,17 +152,88 @@ func BenchmarkJobThroughput(b *testing.B) {
 	n := c.startNodeWith("n1", "a100-us-west1", "a100:8", rootJobsConfig+"unknown_user: nobody\n")
 	defer n.stop()
 	waitNodesB(b, c)
+	// One job at a time first: the latency of the path when nothing waits.
+	one := oneJobLatency(b, c, 20)
 	const jobs, rounds = 400, 3
 	var rates, bares, ratios []float64
+	var stages [4][]float64
 	for round := range rounds {
 		bare := bareExecRate(b, jobs)
-		rate := jobRate(b, c, fmt.Sprintf("tp-%d", round), jobs)
+		rate, st := jobRate(b, c, fmt.Sprintf("tp-%d", round), jobs)
 		rates, bares, ratios = append(rates, rate), append(bares, bare), append(ratios, rate/bare)
+		for i := range stages {
+			stages[i] = append(stages[i], st[i]...)
+		}
 		b.Logf("round %d: %.1f jobs/s, %.1f bare exec/s, ratio %.2f", round, rate, bare, rate/bare)
 	}
 	b.ReportMetric(medianOf(rates), "jobs/s")
 	b.ReportMetric(medianOf(bares), "bare-exec/s")
 	b.ReportMetric(medianOf(ratios), "ratio")
+	// Where a job's time goes, medians over every job (a queue: each
+	// stage includes its wait behind the jobs ahead).
+	for i, name := range stageNames {
+		b.ReportMetric(medianOf(stages[i]), "ms/"+name)
+	}
+	var total []float64
+	for i := range one[0] {
+		total = append(total, one[0][i]+one[1][i]+one[2][i]+one[3][i])
+	}
+	b.ReportMetric(medianOf(total), "ms/one-job")
+	for i, name := range stageNames {
+		b.Logf("one job at a time: %s %.1f ms (median of %d)", name, medianOf(one[i]), len(one[i]))
+	}
+}
+
+// stageNames name the stages of a job's path that jobStages measures.
+var stageNames = []string{"submit-to-assign", "assign-to-start", "start-to-end", "end-to-recorded"}
+
+// oneJobLatency runs n trivial jobs one after the other, each submitted
+// when the one before has been recorded, and returns their stages.
+func oneJobLatency(b *testing.B, c *cluster, n int) [4][]float64 {
+	cl := c.client()
+	ctx := context.Background()
+	var stages [4][]float64
+	for range n {
+		res, err := cl.SubmitJob(ctx, &gpuqv1.SubmitJobRequest{Spec: &gpuqv1.JobSpec{
+			Name: "one", Team: "sf", User: "bench", Chdir: "/", Output: "/dev/null", Script: []byte("#!/bin/sh\ntrue\n"),
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Millisecond) {
+			got, err := cl.GetJob(ctx, &gpuqv1.GetJobRequest{Job: &gpuqv1.JobRef{Id: res.JobId}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got.Jobs) != 1 {
+				b.Fatalf("job %d: %d records", res.JobId, len(got.Jobs))
+			}
+			j := got.Jobs[0]
+			if j.GetState() == gpuqv1.JobState_JOB_STATE_COMPLETED {
+				for i, d := range jobStages(j) {
+					stages[i] = append(stages[i], d)
+				}
+				break
+			}
+			if time.Now().After(deadline) || j.GetEndTime() != nil {
+				b.Fatalf("job %d: %s %s", res.JobId, j.GetState(), j.GetReason())
+			}
+		}
+	}
+	return stages
+}
+
+// jobStages is how long a job's record says each stage of its path took,
+// in milliseconds: submitted to assigned (stored RUNNING; its eligible
+// time), assigned to started on the node, started to ended on the node,
+// ended to recorded by gpuqd (its update time).
+func jobStages(j *gpuqv1.Job) [4]float64 {
+	ts := []time.Time{j.SubmitTime.AsTime(), j.EligibleTime.AsTime(), j.StartTime.AsTime(), j.EndTime.AsTime(), j.UpdateTime.AsTime()}
+	var out [4]float64
+	for i := range out {
+		out[i] = ms(ts[i+1].Sub(ts[i]))
+	}
+	return out
 }
 
 // bareExecRate starts /bin/true n times, one after the other, and returns
@@ -177,8 +248,9 @@ func bareExecRate(b *testing.B, n int) float64 {
 
 // jobRate submits n trivial jobs named name from 8 concurrent clients,
 // waits until all have ended and returns jobs per second from the first
-// submission to the last end. Every job must complete.
-func jobRate(b *testing.B, c *cluster, name string, n int) float64 {
+// submission to the last end, and each job's stages (jobStages). Every job
+// must complete.
+func jobRate(b *testing.B, c *cluster, name string, n int) (float64, [4][]float64) {
 	cl := c.client()
 	ctx := context.Background()
 	start := time.Now()
@@ -213,7 +285,7 @@ func jobRate(b *testing.B, c *cluster, name string, n int) float64 {
 		if time.Since(start) > 5*time.Minute {
 			b.Fatalf("%d of %d jobs still not ended after 5 minutes", len(res.Jobs), n)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 	rate := float64(n) / time.Since(start).Seconds()
 	res, err := cl.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: &gpuqv1.JobFilter{Names: []string{name}, IncludeEnded: true}})
@@ -228,7 +300,13 @@ func jobRate(b *testing.B, c *cluster, name string, n int) float64 {
 	if len(res.Jobs) != n {
 		b.Fatalf("%d jobs recorded, want %d", len(res.Jobs), n)
 	}
-	return rate
+	var stages [4][]float64
+	for _, j := range res.Jobs {
+		for i, d := range jobStages(j) {
+			stages[i] = append(stages[i], d)
+		}
+	}
+	return rate, stages
 }
 
 // medianOf is the median of xs (the upper one of an even count).
