@@ -38,8 +38,8 @@ type Options struct {
 	// CycleInterval is the longest time between two scheduling cycles.
 	CycleInterval time.Duration
 	// MinCycleGap is the shortest rest between two cycles triggered by
-	// changes (default 10ms); the rest is at least twice the last cycle's
-	// duration.
+	// changes (default 10ms); the rest is at least four times the last
+	// cycle's duration.
 	MinCycleGap time.Duration
 	// HeartbeatInterval is how often nodes say they are alive.
 	HeartbeatInterval time.Duration
