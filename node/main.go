@@ -12,9 +12,10 @@ import (
 )
 
 func main() {
-	// The exec runtime runs each job under a shim: this same binary.
-	if len(os.Args) > 1 && os.Args[1] == execrun.ShimCommand {
-		os.Exit(execrun.ShimMain(os.Args[2:]))
+	// The exec runtime's jobs are children of a supervisor: gpuq-shim, or
+	// without it this same binary.
+	if len(os.Args) > 1 && os.Args[1] == execrun.SupervisorCommand {
+		os.Exit(execrun.SupervisorMain(os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := nodeagent.Main(ctx, os.Args, os.Stdout, os.Stderr)

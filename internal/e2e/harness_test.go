@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gpuq/gpuq/internal/execrun"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -57,7 +58,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if os.Getenv("GPUQ_KEEP_TEST_DIR") == "" {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
@@ -297,16 +300,17 @@ func (n *nodeDaemon) stop() {
 	}
 }
 
-// killLeftovers ends the jobs a test left running: jobs outlive gpuq-node by
-// design, so a node killed with -9 leaves its shims (whose command lines name
-// a run directory under dir) and their jobs behind. Each job is a process
-// group of its own, a child of its shim.
+// killLeftovers ends the jobs a test left running and their supervisors:
+// jobs outlive gpuq-node by design, so a node killed with -9 leaves its
+// supervisor (whose command line names a state directory under dir) and
+// its jobs behind. Each job is a process group of its own, a child of the
+// supervisor.
 func killLeftovers(dir string) {
 	shims := map[int]bool{}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), dir+"/") || !strings.Contains(string(b), "exec-shim") {
+		if err != nil || !strings.Contains(string(b), dir+"/") || !strings.Contains(string(b), execrun.SupervisorCommand) {
 			continue
 		}
 		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {

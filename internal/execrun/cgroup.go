@@ -1,8 +1,6 @@
 package execrun
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cgroupParent is the directory under each hierarchy that holds the jobs'
@@ -157,7 +157,9 @@ func setupJobCgroup(c cgroupConfig, id string, memBytes uint64, cpus float64) (j
 		} else if memBytes > 0 {
 			warn = append(warn, "memory limit not applied: no memory cgroup")
 		}
-		if c.CPU != "" {
+		// A cpu cgroup only for a CPU limit: the memory cgroup is the one
+		// that finds the job's processes.
+		if c.CPU != "" && cpus > 0 {
 			if dir, ok := mk(c.CPU); ok {
 				j.dirs = append(j.dirs, dir)
 				if cpus > 0 {
@@ -197,61 +199,18 @@ func setupJobCgroup(c cgroupConfig, id string, memBytes uint64, cpus float64) (j
 	return j, warn
 }
 
-// enter moves the calling process (every thread of it) into the job's v1
-// cgroups, so that a child started next is born inside them; leave moves
-// it back to where it was. Cgroup v2 uses CLONE_INTO_CGROUP instead.
-func (j jobCgroup) enter() (leave func() error, err error) {
-	pid := strconv.Itoa(os.Getpid())
-	var back []string
-	leave = func() error {
-		var errs []error
-		for _, dir := range back {
-			if err := writeCgroupFile(dir, "cgroup.procs", pid); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return errors.Join(errs...)
-	}
+// enterThread moves the calling thread, which must be locked to its
+// goroutine and end with it, into the job's v1 cgroups (their tasks
+// files), so that a child it forks next is born inside them. Cgroup v2
+// uses CLONE_INTO_CGROUP instead.
+func (j jobCgroup) enterThread() error {
+	tid := strconv.Itoa(unix.Gettid())
 	for _, dir := range j.dirs {
-		mnt := filepath.Dir(filepath.Dir(dir))
-		orig := ownV1Cgroup(mnt)
-		if err := writeCgroupFile(dir, "cgroup.procs", pid); err != nil {
-			return nil, errors.Join(fmt.Errorf("enter cgroup: %w", err), leave())
-		}
-		back = append(back, orig)
-	}
-	return leave, nil
-}
-
-// ownV1Cgroup is the calling process's cgroup in the v1 hierarchy mounted
-// at mnt (<root>/memory, <root>/cpu), read from /proc/self/cgroup; mnt
-// itself when it cannot be told.
-func ownV1Cgroup(mnt string) string {
-	ctl := filepath.Base(mnt)
-	if real, err := filepath.EvalSymlinks(mnt); err == nil {
-		ctl = filepath.Base(real) // "cpu" may be a link to "cpu,cpuacct"
-	}
-	want := strings.Split(ctl, ",")
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return mnt
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		// hierarchy-id:controller-list:path
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if slices.Contains(strings.Split(parts[1], ","), want[0]) {
-			dir := filepath.Join(mnt, parts[2])
-			if fileExists(filepath.Join(dir, "cgroup.procs")) {
-				return dir
-			}
-			return mnt
+		if err := writeCgroupFile(dir, "tasks", tid); err != nil {
+			return fmt.Errorf("enter cgroup: %w", err)
 		}
 	}
-	return mnt
+	return nil
 }
 
 // cgroupPids lists the processes in the cgroup at dir.
@@ -273,9 +232,11 @@ func cgroupPids(dir string) ([]int, error) {
 	return pids, nil
 }
 
-// drainCgroup kills every process in the cgroup at dir until none is left
-// or timeout has passed; it reports whether the cgroup is empty (or gone).
-func drainCgroup(dir string, v2 bool, timeout time.Duration) bool {
+// drainCgroup kills every process in the cgroup at dir, but the
+// supervisor (spare: a v1 cgroup lists it while one of its threads forks a
+// job into it), until none is left or timeout has passed; it reports
+// whether the cgroup is empty (or gone).
+func drainCgroup(dir string, v2 bool, timeout time.Duration, spare int) bool {
 	deadline := time.Now().Add(timeout)
 	delay := time.Millisecond
 	for {
@@ -293,7 +254,9 @@ func drainCgroup(dir string, v2 bool, timeout time.Duration) bool {
 			// The kernel kills every process, including those being forked.
 		} else {
 			for _, pid := range pids {
-				syscall.Kill(pid, syscall.SIGKILL)
+				if pid != spare {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
 			}
 		}
 		time.Sleep(delay)

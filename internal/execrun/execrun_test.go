@@ -593,6 +593,116 @@ func TestSignalRecycledPid(t *testing.T) {
 	}
 }
 
+// TestSupervisor: one supervisor starts every run of a state directory;
+// runs started from several Runtimes and concurrently share it; it goes
+// when it has no runs and no clients.
+func TestSupervisor(t *testing.T) {
+	stateDir := t.TempDir()
+	r1, err := New(testOptions(t, stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := New(testOptions(t, stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	var specs []jobrun.Spec
+	errc := make(chan error, 8)
+	for i := range 8 {
+		r := []*Runtime{r1, r2}[i%2]
+		spec := sh(t, t.TempDir(), fmt.Sprintf("exit %d", i))
+		specs = append(specs, spec)
+		go func() { errc <- r.Start(ctx, spec) }()
+	}
+	for range specs {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	pids := map[int]bool{}
+	for i, spec := range specs {
+		st, err := r1.readState(spec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[st.ShimPID] = st.Supervised
+		// Either Runtime waits for any run.
+		ex, err := []*Runtime{r2, r1}[i%2].Wait(ctx, spec.ID)
+		if err != nil || ex.Code != i {
+			t.Errorf("run %d: exit %+v, %v; want code %d", i, ex, err, i)
+		}
+		if err := r1.Delete(ctx, spec.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pids) != 1 {
+		t.Fatalf("runs had parents %v, want one supervisor", pids)
+	}
+	for pid, supervised := range pids {
+		if !supervised {
+			t.Errorf("state.json: supervised false")
+		}
+		r1.Close()
+		r2.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for alive(pid, 0) || sameProcessAlive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("supervisor %d still there without runs and clients", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if fileExists(filepath.Join(stateDir, supervisorSock)) {
+			t.Errorf("%s left behind", supervisorSock)
+		}
+	}
+}
+
+// sameProcessAlive reports whether pid is a process that has not exited.
+func sameProcessAlive(pid int) bool {
+	st, err := readProcStat(pid)
+	return err == nil && st.State != 'Z' && st.State != 'X'
+}
+
+// TestSupervisorKilled: a supervisor killed with -9 loses the exit status
+// of its jobs (ErrLost once a job is gone); the next start gets a new
+// supervisor, and Delete still kills an orphaned job.
+func TestSupervisorKilled(t *testing.T) {
+	r := newRuntime(t)
+	ctx := testContext(t)
+	dir := t.TempDir()
+	orphan := sh(t, dir, `echo ready > "$D/ready"; exec sleep 300`)
+	start(t, r, orphan)
+	waitFile(t, filepath.Join(dir, "ready"))
+	st, err := r.readState(orphan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(st.ShimPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	next := sh(t, t.TempDir(), "exit 3")
+	if ex := run(t, r, next); ex.Code != 3 {
+		t.Errorf("run after the supervisor was killed: exit %+v, want 3", ex)
+	}
+	if st2, err := r.readState(next.ID); err != nil || st2.ShimPID == st.ShimPID {
+		t.Errorf("run after the supervisor was killed: parent %d, %v; want a new supervisor", st2.ShimPID, err)
+	}
+	// Still running: Wait waits.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = r.Wait(short, orphan.ID)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on a running orphan: %v, want still running", err)
+	}
+	if err := r.Signal(ctx, orphan.ID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(ctx, orphan.ID); !errors.Is(err, ErrLost) {
+		t.Errorf("Wait after the supervisor died: %v, want ErrLost", err)
+	}
+}
+
 func TestMemoryLimit(t *testing.T) {
 	r := newRuntime(t)
 	if r.cg.Version == 0 || (r.cg.Version == 1 && r.cg.Memory == "") {

@@ -13,8 +13,8 @@ import (
 )
 
 // The test binary plays three more parts, chosen by environment variables:
-//   - the shim (as gpuq-node does when given ShimCommand), so tests need no
-//     other binary;
+//   - the supervisor (as gpuq-node does when given SupervisorCommand), so
+//     tests need no other binary;
 //   - a node daemon that starts one run and exits at once, for re-attaching
 //     after a real restart;
 //   - a job that allocates memory until the cgroup's limit stops it.
@@ -36,13 +36,13 @@ func TestMain(m *testing.M) {
 		os.Exit(hog())
 	case os.Getenv(envStarter) != "":
 		os.Exit(starter())
-	case os.Getenv(envShim) != "" && len(os.Args) > 1 && os.Args[1] == ShimCommand:
-		os.Exit(ShimMain(os.Args[2:]))
+	case os.Getenv(envShim) != "" && len(os.Args) > 1 && os.Args[1] == SupervisorCommand:
+		os.Exit(SupervisorMain(os.Args[2:]))
 	}
-	// Shims started by the tests inherit this, and so act as shims.
+	// Supervisors started by the tests inherit this, and so act as such.
 	os.Setenv(envShim, "1")
 	if os.Getenv("GORACE") == "" {
-		// A race-enabled shim would sleep a second before it exits.
+		// A race-enabled supervisor would sleep a second before it exits.
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	os.Exit(m.Run())

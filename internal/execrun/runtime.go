@@ -1,15 +1,12 @@
 package execrun
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,11 +22,12 @@ var (
 	ErrNotFound = errors.New("run not found")
 	// ErrExists: Start was given the id of a run that is still there.
 	ErrExists = errors.New("run already exists")
-	// ErrStartFailed: the shim could not start the job (command not found,
-	// output file not writable, ...); nothing is left running.
+	// ErrStartFailed: the supervisor could not start the job (command not
+	// found, output file not writable, ...); nothing is left running.
 	ErrStartFailed = errors.New("job did not start")
-	// ErrLost: the shim died before it recorded the job's exit (killed, or
-	// the machine rebooted), and the job is gone: its exit status is lost.
+	// ErrLost: the supervisor died before it recorded the job's exit
+	// (killed, or the machine rebooted), and the job is gone: its exit
+	// status is lost.
 	ErrLost = jobrun.ErrLost
 	// ErrClosed: the Runtime was closed.
 	ErrClosed = errors.New("runtime closed")
@@ -40,11 +38,12 @@ type Options struct {
 	// StateDir is where per-run state lives, one directory per run, e.g.
 	// /var/lib/gpuq-node/exec. Required; made when missing.
 	StateDir string
-	// ShimPath is the executable run as the per-job shim; default
-	// os.Executable(). It must call ShimMain when given ShimArgs.
+	// ShimPath is the executable run as the supervisor of StateDir, which
+	// starts and watches every job; default os.Executable(). It must call
+	// SupervisorMain when given ShimArgs.
 	ShimPath string
-	// ShimArgs come before the run directory on the shim's command line;
-	// default [ShimCommand].
+	// ShimArgs come before the state directory on the supervisor's command
+	// line; default [SupervisorCommand].
 	ShimArgs []string
 	// CgroupRoot is where cgroup file systems are mounted, e.g.
 	// /sys/fs/cgroup; empty: no cgroups. With cgroups each job gets its
@@ -53,7 +52,8 @@ type Options struct {
 	// (not writable, not mounted) jobs run without, with a logged warning.
 	CgroupRoot string
 	// PollInterval is the longest pause between two looks for a run's exit
-	// when its shim is not this process's child (after a restart); the
+	// on disk. The supervisor tells its clients of each exit at once; without
+	// a supervisor to ask (it died, or an older one watches the run) the
 	// pauses start at a few milliseconds and double up to it. Default 500ms.
 	PollInterval time.Duration
 	// Logger; default discards.
@@ -62,15 +62,16 @@ type Options struct {
 
 // Timing the runtime does not expose.
 const (
-	// killWait is how long Delete waits for the shim to record the exit of
-	// a job it killed before it kills the shim too.
+	// killWait is how long Delete waits for the supervisor (or a shim of
+	// an older version) to record the exit of a job it killed; a shim that
+	// does not is killed too, the supervisor never.
 	killWait = 5 * time.Second
 	// firstPoll is the first pause when polling for an exit.
 	firstPoll = 2 * time.Millisecond
 )
 
-// Runtime runs jobs as plain processes, each under a shim. It is safe for
-// concurrent use.
+// Runtime runs jobs as plain processes, children of the state directory's
+// supervisor. It is safe for concurrent use.
 type Runtime struct {
 	dir      string
 	shimPath string
@@ -79,15 +80,11 @@ type Runtime struct {
 	poll     time.Duration
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	closed   bool
-	children map[string]*child // shims this Runtime started, until Delete
-}
+	mu     sync.Mutex
+	closed bool
 
-// child is a shim this process started: its parent, so it reaps it.
-type child struct {
-	proc *os.Process
-	done chan struct{} // closed when the shim has exited and been reaped
+	supMu sync.Mutex      // held while connecting to the supervisor
+	sup   *supervisorConn // nil until the first start or wait
 }
 
 // New returns a Runtime keeping its state in opts.StateDir. Runs already
@@ -103,7 +100,6 @@ func New(opts Options) (*Runtime, error) {
 		shimArgs: slices.Clone(opts.ShimArgs),
 		poll:     opts.PollInterval,
 		log:      opts.Logger,
-		children: make(map[string]*child),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -112,7 +108,7 @@ func New(opts Options) (*Runtime, error) {
 		r.poll = 500 * time.Millisecond
 	}
 	if r.shimArgs == nil {
-		r.shimArgs = []string{ShimCommand}
+		r.shimArgs = []string{SupervisorCommand}
 	}
 	if r.shimPath == "" {
 		p, err := os.Executable()
@@ -135,9 +131,10 @@ func New(opts Options) (*Runtime, error) {
 	return r, nil
 }
 
-// Start starts the run spec.ID under a new shim and returns once the job is
-// running, or with an error and nothing left behind. ctx bounds the start
-// only: the job runs on after ctx is done, and after this process exits.
+// Start has the supervisor start the run spec.ID (starting the supervisor
+// when none runs) and returns once the job is running, or with an error and
+// nothing left behind. ctx bounds the start only: the job runs on after ctx
+// is done, and after this process exits.
 func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) error {
 	if err := r.open(); err != nil {
 		return err
@@ -168,12 +165,12 @@ func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) error {
 	for _, w := range st.Warnings {
 		r.log.Warn("execrun: "+w, "run", spec.ID)
 	}
-	r.log.Info("execrun: job started", "run", spec.ID, "pid", st.PID, "shim", st.ShimPID, "cgroups", len(st.Cgroups))
+	r.log.Debug("execrun: job started", "run", spec.ID, "pid", st.PID, "supervisor", st.ShimPID, "cgroups", len(st.Cgroups))
 	return nil
 }
 
-// start hands spec to a new shim in runDir and returns the state it
-// recorded once the job runs.
+// start hands spec to the supervisor and returns the state it recorded
+// once the job runs.
 func (r *Runtime) start(ctx context.Context, spec jobrun.Spec, runDir string) (state, error) {
 	if err := writeJSONAtomic(runDir, specFile, shimSpec{Version: formatVersion, Spec: spec, Cgroup: r.cg}, false); err != nil {
 		return state{}, err
@@ -181,84 +178,51 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec, runDir string) (s
 	if err := ctx.Err(); err != nil {
 		return state{}, err
 	}
-	reply, err := r.startShim(spec.ID, runDir)
-	if err != nil {
-		return state{}, err
-	}
 	var res shimReply
-	select {
-	case res = <-reply:
-	case <-ctx.Done():
-		// The shim may be about to start the job: let it finish, within
-		// limits, so that the clean-up knows what to kill.
-		select {
-		case <-reply:
-		case <-time.After(killWait):
+	for attempt := 0; ; attempt++ {
+		sc, err := r.supervisor(true)
+		if err != nil {
+			return state{}, fmt.Errorf("%w: %w", ErrStartFailed, err)
 		}
-		return state{}, ctx.Err()
+		reply, err := sc.start(spec.ID)
+		if err == nil {
+			select {
+			case res = <-reply:
+			case <-ctx.Done():
+				// The supervisor may be about to start the job: let it
+				// finish, within limits, so that the clean-up knows what
+				// to kill.
+				select {
+				case <-reply:
+				case <-time.After(killWait):
+				}
+				return state{}, ctx.Err()
+			}
+		} else {
+			res.err = err
+		}
+		// A supervisor that went away before it took the run (it removes
+		// spec.json when it does) never started it: ask again, a new one
+		// if need be.
+		if !errors.Is(res.err, errSupervisorLost) || attempt == 2 || !fileExists(filepath.Join(runDir, specFile)) {
+			break
+		}
+		r.log.Warn("execrun: the supervisor went away before it took the run; asking again", "run", spec.ID)
 	}
 	switch {
 	case res.err != nil:
-		return state{}, res.err
+		return state{}, fmt.Errorf("%w: %w; its log: %s", ErrStartFailed, res.err, tail(filepath.Join(r.dir, supervisorLog)))
 	case res.msg == "ok":
 		return r.readState(spec.ID)
-	case strings.HasPrefix(res.msg, "error: "):
-		return state{}, fmt.Errorf("%w: %s", ErrStartFailed, strings.TrimPrefix(res.msg, "error: "))
 	default:
-		return state{}, fmt.Errorf("%w: shim exited without a word (%q); its log: %s", ErrStartFailed, res.msg, tail(filepath.Join(runDir, shimLogFile)))
+		return state{}, fmt.Errorf("%w: %s", ErrStartFailed, strings.TrimPrefix(res.msg, "error: "))
 	}
 }
 
-// shimReply is the shim's one-line reply to Start.
+// shimReply is the supervisor's answer to a start.
 type shimReply struct {
 	msg string
 	err error
-}
-
-// startShim starts the shim of the run in runDir, in a session of its own;
-// its reply comes on the channel.
-func (r *Runtime) startShim(id, runDir string) (<-chan shimReply, error) {
-	logf, err := os.OpenFile(filepath.Join(runDir, shimLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer pw.Close()
-	cmd := exec.Command(r.shimPath, append(slices.Clone(r.shimArgs), runDir)...)
-	cmd.Dir = "/"
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{pw} // fd 3
-	// A session of its own: no signal to the node daemon's process group
-	// or terminal reaches the shim, and it outlives the daemon.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		return nil, fmt.Errorf("start shim: %w", err)
-	}
-	c := &child{proc: cmd.Process, done: make(chan struct{})}
-	go func() {
-		cmd.Wait() // reap it; its exit status says nothing about the job
-		close(c.done)
-	}()
-	r.mu.Lock()
-	r.children[id] = c
-	r.mu.Unlock()
-	// The reply ends when the shim closes the pipe: after its reply, or
-	// when it dies. The job does not hold the pipe open.
-	reply := make(chan shimReply, 1)
-	go func() {
-		defer pr.Close()
-		b, err := io.ReadAll(io.LimitReader(pr, 64<<10))
-		if err != nil {
-			err = fmt.Errorf("read shim reply: %w", err)
-		}
-		reply <- shimReply{string(bytes.TrimSpace(b)), err}
-	}()
-	return reply, nil
 }
 
 // Wait waits for the run to exit and returns how it ended. It can be called
@@ -270,12 +234,6 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 	if err := validateID(id); err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait: %w", err)
 	}
-	var done <-chan struct{}
-	r.mu.Lock()
-	if c := r.children[id]; c != nil {
-		done = c.done
-	}
-	r.mu.Unlock()
 	st, err := r.readState(id)
 	if err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
@@ -283,6 +241,13 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 	delay := min(firstPoll, r.poll)
 	var timer *time.Timer
 	for {
+		// Watch before looking, so that an exit in between is not missed.
+		var exited <-chan struct{}
+		if st.Supervised {
+			if sc, err := r.supervisor(false); err == nil && sc != nil && sc.pid == st.ShimPID {
+				exited = sc.watch(id)
+			}
+		}
 		ex, ok, err := r.readExit(id)
 		if err != nil {
 			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
@@ -294,25 +259,29 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 			return jobrun.Exit{}, fmt.Errorf("wait %s: deleted: %w", id, ErrNotFound)
 		}
 		if !alive(st.ShimPID, st.ShimStart) && !alive(st.PID, st.PIDStart) {
-			// The shim may have written exit.json just before it exited.
+			// The supervisor may have written exit.json just before it exited.
 			if ex, ok, err := r.readExit(id); err != nil || ok {
 				return ex, err
 			}
-			return jobrun.Exit{}, fmt.Errorf("wait %s: shim %d died: %w", id, st.ShimPID, ErrLost)
+			return jobrun.Exit{}, fmt.Errorf("wait %s: supervisor %d died: %w", id, st.ShimPID, ErrLost)
+		}
+		next := delay
+		if exited != nil {
+			next = r.poll // the supervisor says when; looking is the fallback
+		} else {
+			delay = min(2*delay, r.poll)
 		}
 		if timer == nil {
-			timer = time.NewTimer(delay)
+			timer = time.NewTimer(next)
 			defer timer.Stop()
 		} else {
-			timer.Reset(delay)
+			timer.Reset(next)
 		}
 		select {
 		case <-ctx.Done():
 			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
-		case <-done:
-			done = nil // the shim is gone: look once more, at once
+		case <-exited:
 		case <-timer.C:
-			delay = min(2*delay, r.poll)
 		}
 	}
 }
@@ -398,9 +367,6 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 
 func (r *Runtime) delete(ctx context.Context, id string) error {
 	runDir := r.runDir(id)
-	r.mu.Lock()
-	c := r.children[id]
-	r.mu.Unlock()
 	st, stErr := r.readState(id)
 	if stErr != nil && !errors.Is(stErr, ErrNotFound) {
 		return stErr
@@ -415,47 +381,37 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 			cgroups = append(cgroups, d)
 		}
 	}
+	// The supervisor's pid: while it starts a job on cgroup v1 the job's
+	// cgroup lists it, and it must never be killed.
+	spare := 0
+	if haveState && st.Supervised {
+		spare = st.ShimPID
+	} else if sc, err := r.supervisor(false); err == nil && sc != nil {
+		spare = sc.pid
+	}
 	if !fileExists(filepath.Join(runDir, exitFile)) {
 		if haveState {
 			if err := signalRun(st, syscall.SIGKILL); err != nil {
 				return err
 			}
 		}
-		// Let the shim record the exit and go, so that it does not write
-		// into a directory being removed; kill it when it does not.
-		shimGone := func() bool {
-			if fileExists(filepath.Join(runDir, exitFile)) {
-				return true // all that is left for the shim is to exit
-			}
-			if c != nil {
-				select {
-				case <-c.done:
-					return true
-				default:
-					return false
-				}
-			}
-			return !haveState || !alive(st.ShimPID, st.ShimStart)
+		// Let the supervisor record the exit, so that it does not write
+		// into a directory being removed. A shim of an older version that
+		// does not is killed; the supervisor watches other jobs and never is.
+		recorded := func() bool {
+			return fileExists(filepath.Join(runDir, exitFile)) || !haveState || !alive(st.ShimPID, st.ShimStart)
 		}
 		deadline := time.Now().Add(killWait)
-		for delay := firstPoll; !shimGone() && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
+		for delay := firstPoll; !recorded() && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
 			time.Sleep(delay)
 		}
-		if !shimGone() {
-			if c != nil {
-				c.proc.Kill()
-				select {
-				case <-c.done:
-				case <-ctx.Done():
-				}
-			} else if haveState && sameProcess(st.ShimPID, st.ShimStart) {
-				syscall.Kill(st.ShimPID, syscall.SIGKILL)
-			}
+		if !recorded() && !st.Supervised && sameProcess(st.ShimPID, st.ShimStart) {
+			syscall.Kill(st.ShimPID, syscall.SIGKILL)
 		}
 	}
 	var errs []error
 	for _, d := range cgroups {
-		drainCgroup(d, len(r.cg.Unified) > 0 || (haveState && st.CgroupV2), cgroupDrainTimeout)
+		drainCgroup(d, len(r.cg.Unified) > 0 || (haveState && st.CgroupV2), cgroupDrainTimeout, spare)
 		if err := removeCgroup(d, cgroupDrainTimeout); err != nil {
 			errs = append(errs, err)
 		}
@@ -463,21 +419,13 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 	if err := os.RemoveAll(runDir); err != nil {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	if r.children[id] == c {
-		delete(r.children, id)
-	}
-	r.mu.Unlock()
-	return nil
+	return errors.Join(errs...)
 }
 
 // List returns the runs in the state directory, sorted by id: running, and
 // exited but not yet deleted. A run whose start has not finished (no
-// state.json yet) is left out; one whose shim died without recording the
-// exit shows Exited nil, and Wait says ErrLost.
+// state.json yet) is left out; one whose supervisor died without recording
+// the exit shows Exited nil, and Wait says ErrLost.
 func (r *Runtime) List(ctx context.Context) ([]jobrun.Running, error) {
 	if err := r.open(); err != nil {
 		return nil, err
@@ -514,12 +462,19 @@ func (r *Runtime) List(ctx context.Context) ([]jobrun.Running, error) {
 	return runs, nil
 }
 
-// Close makes the Runtime refuse further calls. Jobs and their shims run
-// on; a new Runtime on the same StateDir takes them up.
+// Close makes the Runtime refuse further calls and lets go of the
+// supervisor. Jobs and their supervisor run on; a new Runtime on the same
+// StateDir takes them up.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.closed = true
+	r.mu.Unlock()
+	r.supMu.Lock()
+	defer r.supMu.Unlock()
+	if r.sup != nil {
+		r.sup.close()
+		r.sup = nil
+	}
 	return nil
 }
 

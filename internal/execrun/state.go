@@ -14,30 +14,35 @@ import (
 // Files in a run's directory, StateDir/<id>/. See the package comment for
 // who writes each and when.
 const (
-	specFile    = "spec.json"
-	stateFile   = "state.json"
-	exitFile    = "exit.json"
-	shimLogFile = "shim.log"
+	specFile  = "spec.json"
+	stateFile = "state.json"
+	exitFile  = "exit.json"
 
 	// formatVersion is written into every JSON file; a change to their
-	// fields that an older reader would misread bumps it.
-	formatVersion = 1
+	// fields that an older reader would misread bumps it. Version 2: runs
+	// watched by the node's supervisor (state.json's supervised), which
+	// Delete must never kill; version 1 runs had a shim each.
+	formatVersion = 2
 )
 
-// shimSpec is spec.json: what Start hands to the shim.
+// shimSpec is spec.json: what Start hands to the supervisor.
 type shimSpec struct {
 	Version int          `json:"version"`
 	Spec    jobrun.Spec  `json:"spec"`
 	Cgroup  cgroupConfig `json:"cgroup"`
 }
 
-// state is state.json, written by the shim once the job has started.
+// state is state.json, written by the supervisor once the job has started.
 type state struct {
 	Version int               `json:"version"`
 	ID      string            `json:"id"`
 	Labels  map[string]string `json:"labels,omitempty"`
-	// ShimPID and ShimStart identify the shim: its pid and its start time
-	// in clock ticks after boot (/proc/<pid>/stat field 22).
+	// Supervised: the job's parent is the node's supervisor, which watches
+	// every job of the node (version 2); else a shim of its own (version 1).
+	Supervised bool `json:"supervised,omitempty"`
+	// ShimPID and ShimStart identify the job's parent, the supervisor (or
+	// shim): its pid and its start time in clock ticks after boot
+	// (/proc/<pid>/stat field 22).
 	ShimPID   int    `json:"shim_pid"`
 	ShimStart uint64 `json:"shim_start"`
 	// PID is the job's first process, which leads the job's process group
@@ -55,7 +60,7 @@ type state struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// exitRecord is exit.json, written by the shim when the job has ended.
+// exitRecord is exit.json, written by the supervisor when the job has ended.
 type exitRecord struct {
 	Version int       `json:"version"`
 	Code    int       `json:"code"`

@@ -21,7 +21,7 @@ import (
 )
 
 // Main is gpuq-node's command line; it returns the exit code. The exec
-// runtime's shim is dispatched by node/main.go before Main.
+// runtime's supervisor is dispatched by node/main.go before Main.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:      "gpuq-node",
@@ -171,8 +171,9 @@ func openRuntime(ctx context.Context, cfg Config, log *slog.Logger) (Runtime, er
 	return nil, fmt.Errorf("runtime.kind: %q: want exec or containerd", cfg.Runtime.Kind)
 }
 
-// shimPath is gpuq-shim beside gpuq-node's own executable; without it
-// gpuq-node is its own shim (slower to start: it is a much larger binary).
+// shimPath is gpuq-shim beside gpuq-node's own executable, the exec
+// runtime's supervisor; without it gpuq-node is its own supervisor (a much
+// larger process to keep running beside it).
 func shimPath() string {
 	self, err := os.Executable()
 	if err != nil {

@@ -113,15 +113,25 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 	if sp.Error != "" {
 		stderr = outputPath(sp.Error, j, a.opts.Info.Name)
 	}
-	if err := a.asUser(id, func() error {
-		for _, p := range []string{stdout, stderr} {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
+	// Output directories that are missing are made as the user (a thread
+	// of its own each time: skipped when they are there, as for most jobs).
+	var missing []string
+	for _, p := range []string{stdout, stderr} {
+		if fi, err := os.Stat(filepath.Dir(p)); err != nil || !fi.IsDir() {
+			missing = append(missing, filepath.Dir(p))
 		}
-		return nil
-	}); err != nil {
-		return jobrun.Spec{}, fmt.Errorf("output directory: %w", err)
+	}
+	if len(missing) > 0 {
+		if err := a.asUser(id, func() error {
+			for _, d := range missing {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return jobrun.Spec{}, fmt.Errorf("output directory: %w", err)
+		}
 	}
 	var devs []gpu.Device
 	for _, d := range a.opts.Devices {

@@ -97,7 +97,7 @@ func (q *Queue) RegisterNode(info *gpuqv1.NodeInfo, running []*gpuqv1.RunningJob
 	var changed []*gpuqv1.Job
 	var acks []string
 	for _, u := range finished {
-		if c := q.finish(info.Name, u, now); c != nil {
+		if c := q.finish(info.Name, u, now, q.allocated(u.AllocationId)); c != nil {
 			changed = append(changed, c)
 		}
 		acks = append(acks, u.AllocationId)
@@ -222,40 +222,66 @@ func (q *Queue) Heartbeat(name, session string) error {
 
 // JobUpdate applies what a node reports of one allocation.
 func (q *Queue) JobUpdate(name string, u *gpuqv1.JobUpdate) error {
+	return q.JobUpdates(name, []*gpuqv1.JobUpdate{u})
+}
+
+// JobUpdates applies what a node reports of its allocations, in the order
+// it reported them, in one transaction: a batch of starts and ends costs
+// one sync. Ends are acknowledged once stored; a running allocation gpuqd
+// does not know is fenced. A change that frees GPUs or requeues a job
+// kicks the scheduler.
+func (q *Queue) JobUpdates(name string, us []*gpuqv1.JobUpdate) error {
 	q.writeMu.Lock()
 	defer q.writeMu.Unlock()
-	c := q.finish(name, u, q.now())
-	if c == nil {
-		if _, known := q.allocs[u.AllocationId]; !known && !job.Ended(u.State) {
+	now := q.now()
+	var changed []*gpuqv1.Job
+	newest := map[job.Ref]int{} // a job's record in changed, when this batch changed it
+	var acks []string
+	kick := false
+	for _, u := range us {
+		ref, known := q.allocs[u.AllocationId]
+		var cur *gpuqv1.Job
+		if known {
+			cur = q.jobs[ref]
+			if i, ok := newest[ref]; ok {
+				cur = changed[i]
+			}
+		}
+		if c := q.finish(name, u, now, cur); c != nil {
+			if i, ok := newest[ref]; ok {
+				changed[i] = c
+			} else {
+				newest[ref] = len(changed)
+				changed = append(changed, c)
+			}
+			kick = kick || !active(c)
+		} else if !known && !job.Ended(u.State) {
 			q.send(name, &gpuqv1.ControllerMessage{Msg: &gpuqv1.ControllerMessage_Stop{Stop: &gpuqv1.StopJob{
 				AllocationId: u.AllocationId, Reason: gpuqv1.StopJob_REASON_FENCE, Grace: durationpb.New(0),
 			}}})
 		}
 		if job.Ended(u.State) {
-			q.ack(name, u.AllocationId)
+			acks = append(acks, u.AllocationId)
 		}
-		return nil
 	}
-	if err := q.commitRecords([]*gpuqv1.Job{c}); err != nil {
-		return fmt.Errorf("job update from %s: %w", name, err)
+	if err := q.commitRecords(changed); err != nil {
+		return fmt.Errorf("job updates from %s: %w", name, err)
 	}
-	if job.Ended(u.State) {
-		q.ack(name, u.AllocationId)
+	for _, a := range acks {
+		q.ack(name, a)
 	}
-	q.Kick()
+	if kick {
+		q.Kick()
+	}
 	return nil
 }
 
-// finish computes the record that follows a node's update, or nil when the
-// update is stale (an allocation gpuqd no longer runs) or changes nothing.
-// The caller holds writeMu.
-func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time) *gpuqv1.Job {
-	ref, ok := q.allocs[u.AllocationId]
-	if !ok {
-		return nil
-	}
-	j := q.jobs[ref]
-	if j.Node != nodeName || j.AllocationId != u.AllocationId {
+// finish computes the record that follows a node's update of j, the
+// record that holds the update's allocation (nil when none does), or nil
+// when the update is stale (an allocation gpuqd no longer runs there) or
+// changes nothing. The caller holds writeMu.
+func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time, j *gpuqv1.Job) *gpuqv1.Job {
+	if j == nil || !active(j) || j.Node != nodeName || j.AllocationId != u.AllocationId {
 		return nil
 	}
 	ts := timestamppb.New(now)
@@ -287,6 +313,14 @@ func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time) *gpu
 		c.State, c.Reason = gpuqv1.JobState_JOB_STATE_CANCELLED, "CancelledByUser"
 	}
 	return c
+}
+
+// allocated is the record that holds an allocation, or nil.
+func (q *Queue) allocated(alloc string) *gpuqv1.Job {
+	if ref, ok := q.allocs[alloc]; ok {
+		return q.jobs[ref]
+	}
+	return nil
 }
 
 // reasonCancelling marks a running job whose cancel was sent to its node.

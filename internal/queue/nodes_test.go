@@ -115,6 +115,62 @@ func TestRunOnNode(t *testing.T) {
 	}
 }
 
+// TestJobUpdatesBatch: a node's updates stored together, in order: a
+// start and an end of one run in the same batch, another run's start, a
+// run gpuqd does not know (fenced) and the end of one it no longer knows
+// (acknowledged). Ends are acknowledged after the batch is stored.
+func TestJobUpdatesBatch(t *testing.T) {
+	q, clock := newQueueClock(t, "")
+	n, _ := register(t, q, "n1", 4)
+	one := func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }
+	a, b := submit(t, q, spec(one)), submit(t, q, spec(one))
+	q.Cycle()
+	allocs := map[uint64]string{}
+	for range 2 {
+		as := n.next().GetAssignment()
+		allocs[as.GetJob().GetId()] = as.GetAllocationId()
+	}
+	started := timestamppb.New(clock.Now().Add(time.Second))
+	ended := timestamppb.New(clock.Now().Add(2 * time.Second))
+	err := q.JobUpdates("n1", []*gpuqv1.JobUpdate{
+		{AllocationId: allocs[a], State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: started},
+		{AllocationId: allocs[a], State: gpuqv1.JobState_JOB_STATE_COMPLETED, StartTime: started, EndTime: ended},
+		{AllocationId: allocs[b], State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: started},
+		{AllocationId: "99.0.unknown", State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: started},
+		{AllocationId: "98.0.gone", State: gpuqv1.JobState_JOB_STATE_COMPLETED, EndTime: ended},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 3 {
+		switch m := n.next(); {
+		case m.GetStop() != nil:
+			got = append(got, "stop "+m.GetStop().GetAllocationId()+" "+m.GetStop().GetReason().String())
+		case m.GetAck() != nil:
+			got = append(got, "ack "+m.GetAck().GetAllocationId())
+		default:
+			got = append(got, fmt.Sprint(m))
+		}
+	}
+	want := []string{"stop 99.0.unknown REASON_FENCE", "ack " + allocs[a], "ack 98.0.gone"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages to the node (-want +got):\n%s", diff)
+	}
+	if j := jobState(q, a); j.State != gpuqv1.JobState_JOB_STATE_COMPLETED || !j.StartTime.AsTime().Equal(started.AsTime()) ||
+		!j.EndTime.AsTime().Equal(ended.AsTime()) {
+		t.Errorf("job a = %s started %v ended %v, want COMPLETED started %v ended %v", job.StateName(j.State),
+			j.StartTime.AsTime(), j.EndTime.AsTime(), started.AsTime(), ended.AsTime())
+	}
+	if j := jobState(q, b); j.State != gpuqv1.JobState_JOB_STATE_RUNNING || !j.StartTime.AsTime().Equal(started.AsTime()) {
+		t.Errorf("job b = %s started %v, want RUNNING started %v", job.StateName(j.State), j.StartTime.AsTime(), started.AsTime())
+	}
+	// Only a's end freed an allocation.
+	if views := q.Nodes(); len(views) != 1 || len(views[0].Jobs) != 1 || views[0].Jobs[0].ID != b {
+		t.Errorf("node's jobs = %+v, want only job %d", views, b)
+	}
+}
+
 func TestNodeLostJobsRequeuedAndFenced(t *testing.T) {
 	q, clock := newQueueClock(t, "")
 	n1, _ := register(t, q, "n1", 1)

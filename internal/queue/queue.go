@@ -37,7 +37,9 @@ type Options struct {
 	MaxBatchBytes int
 	// CycleInterval is the longest time between two scheduling cycles.
 	CycleInterval time.Duration
-	// MinCycleGap is the shortest time between two cycles triggered by changes.
+	// MinCycleGap is the shortest rest between two cycles triggered by
+	// changes (default 10ms); the rest is at least four times the last
+	// cycle's duration.
 	MinCycleGap time.Duration
 	// HeartbeatInterval is how often nodes say they are alive.
 	HeartbeatInterval time.Duration
@@ -84,7 +86,7 @@ func (o *Options) defaults() {
 		o.CycleInterval = 10 * time.Second
 	}
 	if o.MinCycleGap <= 0 {
-		o.MinCycleGap = time.Second
+		o.MinCycleGap = 10 * time.Millisecond
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 10 * time.Second

@@ -21,7 +21,7 @@ type Nodes interface {
 	RegisterNode(info *gpuqv1.NodeInfo, running []*gpuqv1.RunningJob, finished []*gpuqv1.JobUpdate) (*gpuqv1.RegisterNodeResponse, error)
 	AttachSession(name, session string) (<-chan *gpuqv1.ControllerMessage, func(), error)
 	Heartbeat(name, session string) error
-	JobUpdate(name string, u *gpuqv1.JobUpdate) error
+	JobUpdates(name string, us []*gpuqv1.JobUpdate) error
 	Nodes() []queue.NodeView
 	SetNodeState(name string, s queue.NodeState, reason string) error
 }
@@ -112,8 +112,13 @@ func (s *NodeService) Session(stream gpuqv1.NodeService_SessionServer) error {
 		return err
 	}
 	defer detach()
-	errc := make(chan error, 1)
-	go func() { errc <- s.receive(hello, stream) }()
+	errc := make(chan error, 2)
+	updates := make(chan *gpuqv1.JobUpdate, updateBuffer)
+	go func() {
+		errc <- s.receive(hello, stream, updates)
+		close(updates)
+	}()
+	go s.apply(hello.Node, updates, errc)
 	for {
 		select {
 		case m, ok := <-out:
@@ -131,7 +136,17 @@ func (s *NodeService) Session(stream gpuqv1.NodeService_SessionServer) error {
 	}
 }
 
-func (s *NodeService) receive(hello *gpuqv1.SessionHello, stream gpuqv1.NodeService_SessionServer) error {
+// Job updates wait in a session's buffer, at most updateBuffer of them,
+// while earlier ones are stored; they are stored in batches of at most
+// maxUpdateBatch.
+const (
+	updateBuffer   = 1024
+	maxUpdateBatch = 1024
+)
+
+// receive reads a node's messages: heartbeats, and job updates that it
+// hands to apply through updates.
+func (s *NodeService) receive(hello *gpuqv1.SessionHello, stream gpuqv1.NodeService_SessionServer, updates chan<- *gpuqv1.JobUpdate) error {
 	for {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -145,11 +160,42 @@ func (s *NodeService) receive(hello *gpuqv1.SessionHello, stream gpuqv1.NodeServ
 			err = s.n.Heartbeat(hello.Node, hello.SessionId)
 		case *gpuqv1.NodeMessage_JobUpdate:
 			if err = s.n.Heartbeat(hello.Node, hello.SessionId); err == nil {
-				err = s.n.JobUpdate(hello.Node, x.JobUpdate)
+				updates <- x.JobUpdate
 			}
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// apply stores a node's job updates in order, all those waiting in one
+// batch (one sync), until updates is closed. The first error goes to errc,
+// which ends the session; the updates after it are dropped, and the node
+// reports its runs again when it registers.
+func (s *NodeService) apply(node string, updates <-chan *gpuqv1.JobUpdate, errc chan<- error) {
+	failed := false
+	batch := make([]*gpuqv1.JobUpdate, 0, maxUpdateBatch)
+	for u := range updates {
+		if failed {
+			continue
+		}
+		batch = append(batch[:0], u)
+	fill:
+		for len(batch) < maxUpdateBatch {
+			select {
+			case u, ok := <-updates:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, u)
+			default:
+				break fill
+			}
+		}
+		if err := s.n.JobUpdates(node, batch); err != nil {
+			failed = true
+			errc <- err
 		}
 	}
 }

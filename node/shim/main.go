@@ -1,8 +1,9 @@
-// Command gpuq-shim watches over one job of gpuq-node's exec runtime: it
-// starts the job, waits for it and records how it ended, so that the job
-// survives restarts of gpuq-node. gpuq-node starts it; nobody else should.
-// It is a binary of its own, much smaller than gpuq-node, because one is
-// started for every job and starting a small binary is cheap.
+// Command gpuq-shim is the supervisor of gpuq-node's exec runtime: one per
+// node, started by gpuq-node when it first starts a job, it starts the jobs,
+// waits for them and records how they ended, so that jobs survive restarts
+// of gpuq-node. It is a binary of its own, much smaller than gpuq-node,
+// and exits by itself once it has no jobs and gpuq-node is gone. gpuq-node
+// starts it; nobody else should.
 package main
 
 import (
@@ -13,9 +14,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != execrun.ShimCommand {
-		fmt.Fprintf(os.Stderr, "gpuq-shim is started by gpuq-node: %s %s RUN-DIR\n", os.Args[0], execrun.ShimCommand)
+	if len(os.Args) < 2 || os.Args[1] != execrun.SupervisorCommand {
+		fmt.Fprintf(os.Stderr, "gpuq-shim is started by gpuq-node: %s %s STATE-DIR\n", os.Args[0], execrun.SupervisorCommand)
 		os.Exit(2)
 	}
-	os.Exit(execrun.ShimMain(os.Args[2:]))
+	os.Exit(execrun.SupervisorMain(os.Args[2:]))
 }

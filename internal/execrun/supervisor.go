@@ -1,0 +1,763 @@
+package execrun
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gpuq/gpuq/internal/fsuser"
+	"github.com/gpuq/gpuq/internal/jobrun"
+)
+
+// SupervisorCommand is the first argument that makes a binary the
+// supervisor of a state directory. The mains of gpuq-shim and gpuq-node
+// start with
+//
+//	if len(os.Args) > 1 && os.Args[1] == execrun.SupervisorCommand {
+//		os.Exit(execrun.SupervisorMain(os.Args[2:]))
+//	}
+//
+// before they parse flags or set anything up.
+const SupervisorCommand = "exec-supervisor"
+
+// The supervisor's files in the state directory, and its protocol.
+const (
+	supervisorSock = "supervisor.sock"
+	supervisorLock = "supervisor.lock"
+	supervisorLog  = "supervisor.log"
+	// supervisorHello is the first line the supervisor sends a client,
+	// followed by its pid; a change to the protocol changes it.
+	supervisorHello = "gpuq-supervisor/1"
+)
+
+// Timing of the supervisor.
+const (
+	// supervisorLinger is how long a supervisor with no runs and no
+	// clients stays before it exits.
+	supervisorLinger = time.Second
+	// supervisorLockWait is how long a new supervisor waits for an old one
+	// that is exiting to let go of the lock.
+	supervisorLockWait = 5 * time.Second
+	// sendTimeout bounds a write to a client; one that does not read is
+	// dropped.
+	sendTimeout = 10 * time.Second
+)
+
+// Signals the supervisor notes in its log instead of dying of them:
+// killing it would lose the exit status of every job it watches.
+var ignored = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// How long the supervisor waits for a job's cgroup to empty and to go.
+const cgroupDrainTimeout = 5 * time.Second
+
+// errBusy: another supervisor holds the state directory.
+var errBusy = errors.New("another supervisor holds the state directory")
+
+// SupervisorMain is the supervisor of the state directory args[0]; it
+// returns its exit status.
+//
+// The contract with Runtime: the supervisor is started in a session of its
+// own with fd 3 the write end of a pipe and stdout and stderr the state
+// directory's supervisor.log. It takes supervisor.lock (waiting a little
+// for a supervisor that is exiting), listens on supervisor.sock, writes
+// "ready\n" to fd 3 and closes it; when another supervisor holds the lock
+// it writes "busy\n" instead and exits 0, and on failure "error: <message>\n"
+// and exits 1.
+//
+// On each connection it first sends "gpuq-supervisor/1 <pid>\n", then reads
+// requests, one a line: "start <id>" starts the run in <StateDir>/<id>
+// from its spec.json. It answers "started <id>" once the job runs (its
+// state.json written) or "failed <id> <message>" when it did not start
+// (nothing left behind). When a job it started has ended and its
+// exit.json is written, it sends "exited <id>" to every connection.
+// Requests are served concurrently.
+//
+// For each job it opens the job's output files, makes its cgroups, starts
+// it in a process group of its own, waits for it, kills what is left of
+// its process group and cgroup, writes exit.json and removes the cgroups.
+// It exits once it has had no job and no connection for a second.
+func SupervisorMain(args []string) int {
+	// The main goroutine keeps the main thread: no job is forked from it
+	// and no file-system identity is changed on it (see lockedThread).
+	runtime.LockOSThread()
+	// Its log lives as long as the node: a line per job would grow it
+	// without end, so jobs are logged only when something goes wrong
+	// (gpuq-node logs each start and end).
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if len(args) != 1 {
+		log.Error("usage: " + SupervisorCommand + " STATE-DIR")
+		return 2
+	}
+	// fd 3 must not leak into jobs.
+	syscall.CloseOnExec(3)
+	ready := os.NewFile(3, "ready")
+	say := func(msg string) {
+		fmt.Fprintln(ready, msg)
+		ready.Close()
+	}
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, ignored...)
+	go func() {
+		for sig := range sigc {
+			log.Warn("signal ignored: the supervisor exits by itself when it has no jobs and no clients", "signal", sig)
+		}
+	}()
+	s, err := newSupervisor(args[0], log)
+	if errors.Is(err, errBusy) {
+		say("busy")
+		return 0
+	}
+	if err != nil {
+		log.Error("supervisor", "err", err)
+		say("error: " + oneLine(err.Error()))
+		return 1
+	}
+	say("ready")
+	log.Info("supervisor started", "dir", args[0], "pid", s.pid)
+	s.serve()
+	log.Info("supervisor exits: no jobs and no clients")
+	return 0
+}
+
+// supervisor starts and watches the jobs of one state directory.
+type supervisor struct {
+	dir   string
+	log   *slog.Logger
+	pid   int
+	start uint64 // the supervisor's start time in clock ticks
+	ln    *net.UnixListener
+	lock  *os.File
+
+	mu      sync.Mutex
+	clients map[*supervisorClientConn]bool
+	runs    map[string]bool // started or starting, not yet exited
+	closing bool
+	idle    *time.Timer
+}
+
+// supervisorClientConn is one connection to the supervisor.
+type supervisorClientConn struct {
+	c   net.Conn
+	wmu sync.Mutex
+}
+
+// send writes one line; a client that cannot take it is disconnected.
+func (c *supervisorClientConn) send(line string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.c.SetWriteDeadline(time.Now().Add(sendTimeout))
+	if _, err := io.WriteString(c.c, line+"\n"); err != nil {
+		c.c.Close()
+	}
+}
+
+func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
+	lock, err := os.OpenFile(filepath.Join(dir, supervisorLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// Another supervisor holds the lock: it serves (its clients can
+	// connect), or it is exiting and lets go soon.
+	for deadline := time.Now().Add(supervisorLockWait); ; {
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			if sc, derr := dialSupervisor(dir); derr == nil {
+				sc.close()
+				err = errBusy
+			}
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			lock.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, errBusy) {
+				return nil, errBusy
+			}
+			return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	sock := filepath.Join(dir, supervisorSock)
+	if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		lock.Close()
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &supervisor{dir: dir, log: log, pid: os.Getpid(), ln: ln, lock: lock,
+		clients: map[*supervisorClientConn]bool{}, runs: map[string]bool{}}
+	ps, err := readProcStat(s.pid)
+	if err != nil {
+		ln.Close()
+		lock.Close()
+		return nil, err
+	}
+	s.start = ps.Start
+	return s, nil
+}
+
+// serve accepts clients until the supervisor has been idle for
+// supervisorLinger.
+func (s *supervisor) serve() {
+	defer s.lock.Close() // after the socket is gone
+	s.mu.Lock()
+	s.idleLocked()
+	s.mu.Unlock()
+	for {
+		c, err := s.ln.Accept()
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			if c != nil {
+				c.Close()
+			}
+			return
+		}
+		if err != nil {
+			s.mu.Unlock()
+			s.log.Error("accept", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		cl := &supervisorClientConn{c: c}
+		s.clients[cl] = true
+		s.idleLocked()
+		s.mu.Unlock()
+		go s.serveClient(cl)
+	}
+}
+
+// idleLocked arms the idle timer when there is nothing to do, and stops it
+// otherwise. The caller holds mu.
+func (s *supervisor) idleLocked() {
+	busy := len(s.clients) > 0 || len(s.runs) > 0 || s.closing
+	switch {
+	case busy && s.idle != nil:
+		s.idle.Stop()
+		s.idle = nil
+	case !busy && s.idle == nil:
+		s.idle = time.AfterFunc(supervisorLinger, s.exitIfIdle)
+	}
+}
+
+// exitIfIdle stops accepting (the socket goes) when there is still
+// nothing to do; serve then returns.
+func (s *supervisor) exitIfIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = nil
+	if len(s.clients) > 0 || len(s.runs) > 0 || s.closing {
+		return
+	}
+	s.closing = true
+	s.ln.Close()
+}
+
+// serveClient reads one client's requests until it disconnects.
+func (s *supervisor) serveClient(cl *supervisorClientConn) {
+	defer func() {
+		cl.c.Close()
+		s.mu.Lock()
+		delete(s.clients, cl)
+		s.idleLocked()
+		s.mu.Unlock()
+	}()
+	cl.send(fmt.Sprintf("%s %d", supervisorHello, s.pid))
+	sc := bufio.NewScanner(cl.c)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || f[0] != "start" {
+			s.log.Warn("unknown request", "line", sc.Text())
+			continue
+		}
+		id := f[1]
+		if err := validateID(id); err != nil {
+			cl.send(fmt.Sprintf("failed %s %s", strings.ReplaceAll(id, " ", "_"), oneLine(err.Error())))
+			continue
+		}
+		s.mu.Lock()
+		dup := s.runs[id]
+		s.runs[id] = true
+		s.idleLocked()
+		s.mu.Unlock()
+		if dup {
+			cl.send(fmt.Sprintf("failed %s %s", id, ErrExists))
+			continue
+		}
+		go s.run(cl, id)
+	}
+}
+
+// run starts the job of run id, answers cl, waits for the job and tells
+// every client that it exited.
+func (s *supervisor) run(cl *supervisorClientConn, id string) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.runs, id)
+		s.idleLocked()
+		s.mu.Unlock()
+	}()
+	j := &watchedJob{dir: filepath.Join(s.dir, id), log: s.log.With("run", id), sup: s}
+	if err := j.start(); err != nil {
+		j.log.Error("start job", "err", err)
+		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
+		return
+	}
+	cl.send("started " + id)
+	if j.wait() {
+		s.broadcast("exited " + id)
+	}
+}
+
+// broadcast sends a line to every client.
+func (s *supervisor) broadcast(line string) {
+	s.mu.Lock()
+	clients := make([]*supervisorClientConn, 0, len(s.clients))
+	for cl := range s.clients {
+		clients = append(clients, cl)
+	}
+	s.mu.Unlock()
+	for _, cl := range clients {
+		cl.send(line)
+	}
+}
+
+// oneLine makes a message fit on one line of the protocol.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// watchedJob is one job of the supervisor.
+type watchedJob struct {
+	dir string
+	log *slog.Logger
+	sup *supervisor
+
+	proc    *os.Process
+	started time.Time
+	cg      jobCgroup
+}
+
+// start starts the job and writes state.json.
+func (s *watchedJob) start() error {
+	var ss shimSpec
+	if err := readJSON(filepath.Join(s.dir, specFile), &ss); err != nil {
+		return err
+	}
+	// Taking the run: once spec.json is gone, its Runtime does not ask
+	// again, and no other supervisor can take it.
+	if err := os.Remove(filepath.Join(s.dir, specFile)); err != nil {
+		return fmt.Errorf("take the run: %w", err)
+	}
+	if ss.Version != formatVersion {
+		return fmt.Errorf("%s: version %d, want %d", specFile, ss.Version, formatVersion)
+	}
+	sp := ss.Spec
+	if len(sp.Args) == 0 {
+		return errors.New("no command")
+	}
+	cred, err := credential(sp.UID, sp.GID, sp.Groups)
+	if err != nil {
+		return err
+	}
+	env := sp.Env
+	if env == nil {
+		env = []string{} // nil would hand the job the supervisor's environment
+	}
+	if sp.Dir != "" {
+		// Checked here for a clear message: the kernel's chdir in the
+		// child reports a missing directory as the command missing.
+		fi, err := os.Stat(sp.Dir)
+		if err != nil {
+			return fmt.Errorf("job directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("job directory %s: not a directory", sp.Dir)
+		}
+	}
+	path, err := lookPath(sp.Args[0], env, sp.Dir)
+	if err != nil {
+		return err
+	}
+	files, err := openFiles(sp, cred)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+
+	var warn []string
+	if ss.Cgroup.Version != 0 {
+		s.cg, warn = setupJobCgroup(ss.Cgroup, sp.ID, sp.MemoryBytes, sp.CPUs)
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	if len(s.cg.dirs) > 0 && s.cg.v2 {
+		// CLONE_INTO_CGROUP: the job is born in its cgroup.
+		cgdir, oerr := os.Open(s.cg.dirs[0])
+		if oerr != nil {
+			s.removeCgroups()
+			return fmt.Errorf("open cgroup: %w", oerr)
+		}
+		defer cgdir.Close()
+		sys.UseCgroupFD, sys.CgroupFD = true, int(cgdir.Fd())
+	}
+	attr := &os.ProcAttr{Dir: sp.Dir, Env: env, Files: files[:], Sys: sys}
+	if len(s.cg.dirs) > 0 && !s.cg.v2 {
+		// v1 has no CLONE_INTO_CGROUP: a thread of its own steps into the
+		// job's cgroups and forks the job there, so the job and all it
+		// forks are inside from the start; the thread then ends, rather
+		// than step out (each move of a task is costly on v1). Only that
+		// thread: the supervisor's memory stays charged where it was.
+		lockedThread(func() bool {
+			if eerr := s.cg.enterThread(); eerr != nil {
+				warn = append(warn, fmt.Sprintf("job runs without cgroup: %v", eerr))
+				s.cg = jobCgroup{}
+			} else {
+				s.proc, err = os.StartProcess(path, sp.Args, attr)
+			}
+			return false
+		})
+		if len(s.cg.dirs) == 0 {
+			// The thread that failed to enter may be in some of them.
+			s.removeCgroupsAfter(ss.Cgroup, sp.ID)
+			s.proc, err = os.StartProcess(path, sp.Args, attr)
+		}
+	} else {
+		s.proc, err = os.StartProcess(path, sp.Args, attr)
+	}
+	s.started = time.Now().UTC()
+	for _, w := range warn {
+		s.log.Warn(w)
+	}
+	if err != nil {
+		s.removeCgroups()
+		return err
+	}
+	st := state{
+		Version:    formatVersion,
+		ID:         sp.ID,
+		Labels:     sp.Labels,
+		Supervised: true,
+		ShimPID:    s.sup.pid,
+		ShimStart:  s.sup.start,
+		PID:        s.proc.Pid,
+		Started:    s.started,
+		Cgroups:    s.cg.dirs,
+		CgroupV2:   s.cg.v2 && len(s.cg.dirs) > 0,
+		Warnings:   warn,
+	}
+	ps, err := readProcStat(st.PID)
+	if err == nil {
+		st.PIDStart = ps.Start
+		// Not synced: it outlives a killed gpuq-node or supervisor (the
+		// page cache is the kernel's), and after a crash of the machine
+		// the job is gone whether it was written or not.
+		err = writeJSONAtomic(s.dir, stateFile, st, false)
+	}
+	if err != nil {
+		syscall.Kill(-s.proc.Pid, syscall.SIGKILL)
+		s.proc.Wait()
+		s.drainCgroups()
+		s.removeCgroups()
+		return err
+	}
+	s.log.Debug("job started", "pid", st.PID)
+	return nil
+}
+
+// wait waits for the job and writes exit.json; it reports whether it did.
+func (s *watchedJob) wait() bool {
+	pid := s.proc.Pid
+	// Wait without reaping: while the job's first process is a zombie its
+	// pid, and so its process group id, cannot be reused.
+	if err := waitExit(pid); err != nil {
+		s.log.Error("wait for job", "err", err)
+	}
+	// A job ends with its first process: what it left behind goes too.
+	syscall.Kill(-pid, syscall.SIGKILL)
+	ps, err := s.proc.Wait()
+	ended := time.Now().UTC()
+	if err != nil {
+		s.log.Error("reap job", "err", err)
+		return false
+	}
+	rec := exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
+	rec.Code, rec.Signal = exitFromStatus(ps.Sys().(syscall.WaitStatus))
+	s.drainCgroups()
+	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
+	s.removeCgroups()
+	if err = writeJSONAtomic(s.dir, exitFile, rec, true); err != nil {
+		s.log.Error("record exit", "err", err)
+		return false
+	}
+	s.log.Debug("job exited", "code", rec.Code, "signal", rec.Signal, "oom", rec.OOM)
+	return true
+}
+
+// waitExit waits, without reaping, until the child pid has exited: on a
+// pidfd in the runtime's poller, so that jobs that run for days hold no
+// thread each; where pidfds cannot be polled, in waitid.
+func waitExit(pid int) error {
+	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			var werr error
+			err = rc.Read(func(fd uintptr) bool {
+				var info unix.Siginfo
+				werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+				if errors.Is(werr, unix.EINTR) || werr == nil && info.Signo == 0 {
+					werr = nil
+					return false // not yet: wait until the pidfd is readable
+				}
+				return true
+			})
+			if err == nil {
+				return werr
+			}
+		}
+	}
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// lockedThread runs fn on an operating-system thread of its own, never the
+// main thread (whose cgroups, on v1, decide where the supervisor's memory
+// is charged). The thread goes back to the runtime when fn returns true,
+// and ends with fn when it returns false (a thread left where others must
+// not be).
+func lockedThread(fn func() bool) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread here, so the next goroutine gets another.
+			lockedThread(fn)
+			runtime.UnlockOSThread()
+			return
+		}
+		if fn() {
+			runtime.UnlockOSThread()
+		}
+	}()
+	<-done
+}
+
+func (s *watchedJob) drainCgroups() {
+	if len(s.cg.dirs) > 0 && !drainCgroup(s.cg.dirs[0], s.cg.v2, cgroupDrainTimeout, s.sup.pid) {
+		s.log.Warn("processes left in the job's cgroup", "cgroup", s.cg.dirs[0])
+	}
+}
+
+// removeCgroupsAfter removes the cgroups of run id that a job which
+// could not enter them left (made, and perhaps briefly entered by the
+// thread that then ended).
+func (s *watchedJob) removeCgroupsAfter(c cgroupConfig, id string) {
+	for _, dir := range c.jobDirs(id) {
+		if err := removeCgroup(dir, cgroupDrainTimeout); err != nil {
+			s.log.Warn("remove cgroup", "err", err)
+		}
+	}
+}
+
+func (s *watchedJob) removeCgroups() {
+	for _, dir := range s.cg.dirs {
+		if err := removeCgroup(dir, cgroupDrainTimeout); err != nil {
+			s.log.Warn("remove cgroup", "err", err)
+		}
+	}
+}
+
+// credential is the identity the job runs as; nil keeps the shim's. As
+// root the supplementary groups are groups, or without them (nil) the
+// user's groups in the node's user database, as login would set them.
+func credential(uid, gid *uint32, groups []uint32) (*syscall.Credential, error) {
+	if uid == nil && gid == nil {
+		return nil, nil
+	}
+	c := &syscall.Credential{Uid: uint32(os.Geteuid()), Gid: uint32(os.Getegid())}
+	if uid != nil {
+		c.Uid = *uid
+	}
+	if gid != nil {
+		c.Gid = *gid
+	}
+	if os.Geteuid() != 0 {
+		if c.Uid == uint32(os.Geteuid()) && c.Gid == uint32(os.Getegid()) {
+			return nil, nil // nothing to change, and no right to drop groups
+		}
+		c.NoSetGroups = true // the kernel refuses the change itself
+		return c, nil
+	}
+	if groups != nil && gid != nil {
+		c.Groups = slices.Clone(groups)
+		return c, nil
+	}
+	// The user's primary group when none is given, and the user's
+	// supplementary groups unless given.
+	u, err := user.LookupId(strconv.FormatUint(uint64(c.Uid), 10))
+	if err != nil {
+		if gid == nil {
+			return nil, fmt.Errorf("uid %d without gid: %w", c.Uid, err)
+		}
+		c.Groups = slices.Clone(groups)
+		return c, nil
+	}
+	if gid == nil {
+		g, err := strconv.ParseUint(u.Gid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("uid %d: primary group %q: %w", c.Uid, u.Gid, err)
+		}
+		c.Gid = uint32(g)
+	}
+	if groups != nil {
+		c.Groups = slices.Clone(groups)
+		return c, nil
+	}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
+				c.Groups = append(c.Groups, uint32(g))
+			}
+		}
+	}
+	return c, nil
+}
+
+// lookPath finds the job's command: as given when it names a path
+// (relative ones resolve in the job's directory when it is started), or in
+// the PATH of the job's own environment.
+func lookPath(name string, env []string, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathEnv := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w (the job's PATH=%s)", name, exec.ErrNotFound, pathEnv)
+}
+
+// openFiles opens the job's stdin (/dev/null), stdout and stderr. Output
+// files are appended to and made when missing; equal paths share one file.
+// When the job runs as another user, the files are opened as that user.
+func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
+	type result struct {
+		files [3]*os.File
+		err   error
+	}
+	open := func() (r result) {
+		defer func() {
+			if r.err != nil {
+				for _, f := range r.files {
+					if f != nil {
+						f.Close()
+					}
+				}
+				r.files = [3]*os.File{}
+			}
+		}()
+		if r.files[0], r.err = os.Open(os.DevNull); r.err != nil {
+			return r
+		}
+		paths := [3]string{1: resolve(sp.Stdout, sp.Dir), 2: resolve(sp.Stderr, sp.Dir)}
+		for i := 1; i <= 2; i++ {
+			if i == 2 && paths[2] == paths[1] && paths[1] != "" {
+				if r.files[2], r.err = dup(r.files[1]); r.err != nil {
+					return r
+				}
+				break
+			}
+			if paths[i] == "" {
+				r.files[i], r.err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			} else {
+				r.files[i], r.err = os.OpenFile(paths[i], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			}
+			if r.err != nil {
+				return r
+			}
+		}
+		return r
+	}
+	if cred == nil || os.Geteuid() != 0 {
+		r := open()
+		return r.files, r.err
+	}
+	// As the job's user: the kernel checks that user's rights, through
+	// any symbolic link on the way, and new files are the user's.
+	var r result
+	err := fsuser.Do(fsuser.ID{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}, func() error {
+		r = open()
+		return r.err
+	})
+	if err != nil && r.err == nil {
+		return [3]*os.File{}, fmt.Errorf("open output as uid %d: %w", cred.Uid, err)
+	}
+	return r.files, r.err
+}
+
+// resolve makes an output path absolute, taking a relative one from the
+// job's directory.
+func resolve(path, dir string) string {
+	switch {
+	case path == "":
+		return ""
+	case filepath.IsAbs(path):
+		return filepath.Clean(path)
+	}
+	if dir == "" {
+		dir = "/"
+	}
+	return filepath.Join(dir, path)
+}
+
+func dup(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
