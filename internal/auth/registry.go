@@ -142,19 +142,9 @@ func (r *Registry) List(all bool, now time.Time) []*gpuqv1.TokenInfo {
 		if c := a.Issued.AsTime().Compare(b.Issued.AsTime()); c != 0 {
 			return c
 		}
-		return compareStrings(a.Id, b.Id)
+		return strings.Compare(a.Id, b.Id)
 	})
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ErrCertRevoked is a client certificate issued before its principal's

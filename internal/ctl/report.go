@@ -65,18 +65,6 @@ func (r *runner) reportCommand() *cli.Command {
 	}
 }
 
-var (
-	groupingWire = map[accounting.Grouping]gpuqv1.UtilizationGroup{
-		accounting.ByTeam: gpuqv1.UtilizationGroup_UTILIZATION_GROUP_TEAM,
-		accounting.ByUser: gpuqv1.UtilizationGroup_UTILIZATION_GROUP_USER,
-		accounting.ByPool: gpuqv1.UtilizationGroup_UTILIZATION_GROUP_POOL,
-	}
-	bucketingWire = map[accounting.Bucketing]gpuqv1.UtilizationBucket{
-		accounting.PerHour:      gpuqv1.UtilizationBucket_UTILIZATION_BUCKET_HOUR,
-		accounting.PerHourOfDay: gpuqv1.UtilizationBucket_UTILIZATION_BUCKET_HOUR_OF_DAY,
-	}
-)
-
 func (r *runner) utilization(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef(c, "unexpected argument %q", c.Args().First())
@@ -116,7 +104,7 @@ func (r *runner) utilization(c *cli.Context) error {
 		}
 		window = accounting.Range{Start: end.Add(-24 * time.Hour), End: end}
 	}
-	req := &gpuqv1.UtilizationRequest{Start: timestamp(window.Start), End: timestamp(window.End), By: groupingWire[by], Per: bucketingWire[per],
+	req := &gpuqv1.UtilizationRequest{Start: timestamp(window.Start), End: timestamp(window.End), By: accounting.GroupingProto[by], Per: accounting.BucketingProto[per],
 		TimeZone: loc.String()}
 	if strings.EqualFold(c.String("tz"), "local") {
 		// gpuqd cannot read the local zone by name: the same period in

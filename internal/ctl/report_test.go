@@ -59,23 +59,7 @@ func utilization(t *testing.T, recs []*gpuqv1.RunRecord, period accounting.Range
 	for _, r := range recs {
 		u.Add(r)
 	}
-	rep := u.Result()
-	out := &gpuqv1.UtilizationResponse{Start: timestamppb.New(period.Start), End: timestamppb.New(period.End), TimeZone: loc.String(),
-		By: groupingWire[rep.By], Per: bucketingWire[rep.Per], Groups: rep.Groups, Total: rep.Total.Hours()}
-	for _, g := range rep.Totals {
-		out.TotalGpuHours = append(out.TotalGpuHours, g.Hours())
-	}
-	for _, r := range rep.Rows {
-		row := &gpuqv1.UtilizationRow{Hour: uint32(r.Hour), ClockHours: r.Clock.Hours(), TotalGpuHours: r.Total.Hours()}
-		if !r.Start.IsZero() {
-			row.Start, row.End = timestamppb.New(r.Start), timestamppb.New(r.End)
-		}
-		for _, g := range r.Time {
-			row.GpuHours = append(row.GpuHours, g.Hours())
-		}
-		out.Rows = append(out.Rows, row)
-	}
-	return out
+	return u.Result().Proto()
 }
 
 func TestUtilizationGolden(t *testing.T) {
