@@ -288,7 +288,8 @@ func listen(l config.Listen) ([]net.Listener, error) {
 			closeAll()
 			return nil, fmt.Errorf("listen on %s: %w", l.Unix, err)
 		}
-		// Open to local users like the TCP port; authentication is issue #6.
+		// Open to every local user: the kernel's peer credentials say who
+		// each is (auth.ServerCredentials), and the Guard what they may do.
 		if err := os.Chmod(l.Unix, 0o666); err != nil {
 			closeAll()
 			return nil, fmt.Errorf("socket mode: %w", err)
