@@ -72,6 +72,24 @@ var columns = [128]column{
 	'k': {"COMMENT", func(v *view) string { return orNull(v.job.Spec.GetComment()) }},
 }
 
+// briefCodes are the format codes whose values JOB_VIEW_BRIEF carries, with
+// what sorting and collapsing the lines needs. Read only.
+var briefCodes = [128]bool{
+	'i': true, 'A': true, 'F': true, 'K': true, 'j': true, 'u': true, 'a': true, 'g': true,
+	'T': true, 't': true, 'M': true, 'l': true, 'L': true, 'b': true, 'R': true, 'r': true,
+	'N': true, 'D': true, 'S': true, 'e': true, 'Q': true,
+}
+
+// brief reports whether JOB_VIEW_BRIEF carries every field items show.
+func brief(items []item) bool {
+	for _, it := range items {
+		if it.code != 0 && !briefCodes[it.code] {
+			return false
+		}
+	}
+	return true
+}
+
 // parseFormat parses an squeue --format string: literal text and fields
 // %[.][WIDTH]CODE. A width pads the value and cuts it to that many
 // characters; '.' right-justifies. "%%" is a literal '%'.

@@ -82,7 +82,11 @@ func (r *runner) queue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := cl.List(c.Context, f)
+	view := gpuqv1.JobView_JOB_VIEW_FULL
+	if !c.Bool("json") && brief(items) {
+		view = gpuqv1.JobView_JOB_VIEW_BRIEF
+	}
+	jobs, err := cl.ListView(c.Context, f, view)
 	if err != nil {
 		return err
 	}
