@@ -169,11 +169,13 @@ func formatString(items []item) string {
 }
 
 // renderLine writes one line: the headers when v is nil, else v's values.
+// squeue keeps trailing blanks; they only make diffs and pipes noisy, so
+// the line ends without them.
 func renderLine(b *strings.Builder, items []item, v *view) {
-	var line strings.Builder
+	w := lineWriter{b: b}
 	for _, it := range items {
 		if it.code == 0 {
-			line.WriteString(it.text)
+			w.WriteString(it.text)
 			continue
 		}
 		col := columns[it.code]
@@ -181,17 +183,45 @@ func renderLine(b *strings.Builder, items []item, v *view) {
 		if v != nil {
 			s = col.value(v)
 		}
-		pad(&line, s, it.width, it.right)
+		pad(&w, s, it.width, it.right)
 	}
-	// squeue keeps trailing blanks; they only make diffs and pipes noisy.
-	b.WriteString(strings.TrimRight(line.String(), " "))
 	b.WriteByte('\n')
 }
 
+// lineWriter writes to b and holds back blanks until something else
+// follows them, so a line ends without trailing blanks and without being
+// built twice.
+type lineWriter struct {
+	b      *strings.Builder
+	blanks int // held back
+}
+
+func (w *lineWriter) WriteString(s string) {
+	head := strings.TrimRight(s, " ")
+	if head == "" {
+		w.blanks += len(s)
+		return
+	}
+	w.writeBlanks()
+	w.b.WriteString(head)
+	w.blanks = len(s) - len(head)
+}
+
+// writeBlanks writes the blanks held back.
+func (w *lineWriter) writeBlanks() {
+	for w.blanks > 0 {
+		n := min(w.blanks, len(blanks))
+		w.b.WriteString(blanks[:n])
+		w.blanks -= n
+	}
+}
+
+const blanks = "                                                                "
+
 // pad writes s cut to width characters and padded to width; width 0 writes s.
-func pad(b *strings.Builder, s string, width int, right bool) {
+func pad(w *lineWriter, s string, width int, right bool) {
 	if width == 0 {
-		b.WriteString(s)
+		w.WriteString(s)
 		return
 	}
 	n := 0
@@ -202,13 +232,12 @@ func pad(b *strings.Builder, s string, width int, right bool) {
 		}
 		n++
 	}
-	fill := strings.Repeat(" ", width-n)
 	if right {
-		b.WriteString(fill)
-		b.WriteString(s)
+		w.blanks += width - n
+		w.WriteString(s)
 	} else {
-		b.WriteString(s)
-		b.WriteString(fill)
+		w.WriteString(s)
+		w.blanks += width - n
 	}
 }
 
@@ -324,6 +353,9 @@ func slurmTime(ts *timestamppb.Timestamp, loc *time.Location, unset string) stri
 // squeueDuration formats a duration as squeue's TIME column: M:SS, H:MM:SS
 // or D-HH:MM:SS; seconds are cut, not rounded.
 func squeueDuration(d time.Duration) string {
+	if d < time.Second {
+		return "0:00" // every pending job
+	}
 	days, h, m, s := splitDuration(d)
 	switch {
 	case days > 0:

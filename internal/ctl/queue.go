@@ -96,11 +96,13 @@ func (r *runner) queue(c *cli.Context) error {
 	}
 	views := collapse(jobs, !c.Bool("array"))
 	var b strings.Builder
+	b.Grow(80 * (len(views) + 1)) // a line of the default format is about that long
 	if !c.Bool("noheader") {
 		renderLine(&b, items, nil)
 	}
 	now := r.cfg.now()
-	for _, v := range views {
+	for i := range views {
+		v := &views[i]
 		v.now, v.loc = now, r.cfg.loc
 		renderLine(&b, items, v)
 	}
@@ -179,30 +181,30 @@ func compareTask(a, b *gpuqv1.Job) int {
 
 // collapse turns sorted jobs into lines. With together set, pending tasks of
 // one array that wait for the same reason share the line of the first.
-func collapse(jobs []*gpuqv1.Job, together bool) []*view {
+func collapse(jobs []*gpuqv1.Job, together bool) []view {
 	type key struct {
 		id     uint64
 		reason string
 	}
 	var (
-		out    []*view
-		groups = map[key]*view{}
+		out    = make([]view, 0, len(jobs))
+		groups = map[key]int{} // index in out
 	)
 	for _, j := range jobs {
 		if !together || j.ArrayTaskId == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
-			out = append(out, &view{job: j})
+			out = append(out, view{job: j})
 			continue
 		}
 		k := key{j.Id, j.Reason}
 		if g, ok := groups[k]; ok {
-			g.tasks = append(g.tasks, j.GetArrayTaskId())
+			out[g].tasks = append(out[g].tasks, j.GetArrayTaskId())
 			continue
 		}
-		v := &view{job: j, tasks: []uint32{j.GetArrayTaskId()}}
-		groups[k] = v
-		out = append(out, v)
+		groups[k] = len(out)
+		out = append(out, view{job: j, tasks: []uint32{j.GetArrayTaskId()}})
 	}
-	for _, v := range out {
+	for i := range out {
+		v := &out[i]
 		switch len(v.tasks) {
 		case 0:
 		case 1:
