@@ -99,7 +99,7 @@ func TestQueueGolden(t *testing.T) {
 }
 
 // TestQueueView checks that queue asks for the brief view only when the
-// output needs nothing else.
+// output needs nothing else; else the full one (unspecified).
 func TestQueueView(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -107,9 +107,9 @@ func TestQueueView(t *testing.T) {
 	}{
 		{[]string{"queue"}, gpuqv1.JobView_JOB_VIEW_BRIEF},
 		{[]string{"queue", "-o", "%i %A %F %K %j %u %a %g %T %t %M %l %L %b %R %r %N %D %S %e %Q"}, gpuqv1.JobView_JOB_VIEW_BRIEF},
-		{[]string{"queue", "--json"}, gpuqv1.JobView_JOB_VIEW_FULL},
-		{[]string{"queue", "-o", "%i %E"}, gpuqv1.JobView_JOB_VIEW_FULL},
-		{[]string{"queue", "-o", "%i %V"}, gpuqv1.JobView_JOB_VIEW_FULL},
+		{[]string{"queue", "--json"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
+		{[]string{"queue", "-o", "%i %E"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
+		{[]string{"queue", "-o", "%i %V"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
 	}
 	for _, tt := range tests {
 		t.Run(cmp.Diff(nil, tt.args), func(t *testing.T) {
