@@ -143,13 +143,7 @@ func (c *Client) Submit(ctx context.Context, spec *gpuqv1.JobSpec, requestID str
 
 // List returns the jobs that match f, without scripts or environments.
 func (c *Client) List(ctx context.Context, f *gpuqv1.JobFilter, opts ...grpc.CallOption) ([]*gpuqv1.Job, error) {
-	return c.ListView(ctx, f, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED, opts...)
-}
-
-// ListView returns the jobs that match f in view: JOB_VIEW_BRIEF for only
-// the fields of the queue's usual columns, else as List.
-func (c *Client) ListView(ctx context.Context, f *gpuqv1.JobFilter, view gpuqv1.JobView, opts ...grpc.CallOption) ([]*gpuqv1.Job, error) {
-	resp, err := c.rpc.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: f, View: view}, opts...)
+	resp, err := c.rpc.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: f}, opts...)
 	if err != nil {
 		return nil, c.err(err)
 	}
