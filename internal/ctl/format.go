@@ -171,7 +171,7 @@ func formatString(items []item) string {
 // renderLine writes one line: the headers when v is nil, else v's values.
 // squeue keeps trailing blanks; they only make diffs and pipes noisy, so
 // the line ends without them.
-func renderLine(b *strings.Builder, items []item, v *view) {
+func renderLine(b textWriter, items []item, v *view) {
 	w := lineWriter{b: b}
 	for _, it := range items {
 		if it.code == 0 {
@@ -188,11 +188,18 @@ func renderLine(b *strings.Builder, items []item, v *view) {
 	b.WriteByte('\n')
 }
 
+// textWriter is where lines go: a strings.Builder, or a bufio.Writer in
+// front of stdout.
+type textWriter interface {
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+}
+
 // lineWriter writes to b and holds back blanks until something else
 // follows them, so a line ends without trailing blanks and without being
 // built twice.
 type lineWriter struct {
-	b      *strings.Builder
+	b      textWriter
 	blanks int // held back
 }
 

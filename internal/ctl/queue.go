@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -126,10 +126,11 @@ const listMemoryLimit = 256 << 20
 // writeLines writes the header, unless -h, and n lines, the i-th line of
 // line(i).
 func (r *runner) writeLines(c *cli.Context, items []item, n int, line func(i int) (view, error)) error {
-	var b strings.Builder
-	b.Grow(80 * (n + 1)) // a line of the default format is about that long
+	// Lines go out in 64 KiB pieces: the whole output of a large queue
+	// would be as many fresh pages as its size.
+	b := bufio.NewWriterSize(r.stdout, 64<<10)
 	if !c.Bool("noheader") {
-		renderLine(&b, items, nil)
+		renderLine(b, items, nil)
 	}
 	now := r.cfg.now()
 	for i := range n {
@@ -138,10 +139,9 @@ func (r *runner) writeLines(c *cli.Context, items []item, n int, line func(i int
 			return fmt.Errorf("read the listing: %w", err)
 		}
 		v.now, v.loc = now, r.cfg.loc
-		renderLine(&b, items, &v)
+		renderLine(b, items, &v)
 	}
-	_, err := io.WriteString(r.stdout, b.String())
-	return err
+	return b.Flush()
 }
 
 // filter builds a JobFilter from the selection flags queue and cancel share.
