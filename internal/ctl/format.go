@@ -72,6 +72,24 @@ var columns = [128]column{
 	'k': {"COMMENT", func(v *view) string { return orNull(v.job.Spec.GetComment()) }},
 }
 
+// briefCodes are the format codes whose values JOB_VIEW_BRIEF carries, with
+// what sorting and collapsing the lines needs. Read only.
+var briefCodes = [128]bool{
+	'i': true, 'A': true, 'F': true, 'K': true, 'j': true, 'u': true, 'a': true, 'g': true,
+	'T': true, 't': true, 'M': true, 'l': true, 'L': true, 'b': true, 'R': true, 'r': true,
+	'N': true, 'D': true, 'S': true, 'e': true, 'Q': true,
+}
+
+// brief reports whether JOB_VIEW_BRIEF carries every field items show.
+func brief(items []item) bool {
+	for _, it := range items {
+		if it.code != 0 && !briefCodes[it.code] {
+			return false
+		}
+	}
+	return true
+}
+
 // parseFormat parses an squeue --format string: literal text and fields
 // %[.][WIDTH]CODE. A width pads the value and cuts it to that many
 // characters; '.' right-justifies. "%%" is a literal '%'.
@@ -151,11 +169,13 @@ func formatString(items []item) string {
 }
 
 // renderLine writes one line: the headers when v is nil, else v's values.
-func renderLine(b *strings.Builder, items []item, v *view) {
-	var line strings.Builder
+// squeue keeps trailing blanks; they only make diffs and pipes noisy, so
+// the line ends without them.
+func renderLine(b textWriter, items []item, v *view) {
+	w := lineWriter{b: b}
 	for _, it := range items {
 		if it.code == 0 {
-			line.WriteString(it.text)
+			w.WriteString(it.text)
 			continue
 		}
 		col := columns[it.code]
@@ -163,17 +183,52 @@ func renderLine(b *strings.Builder, items []item, v *view) {
 		if v != nil {
 			s = col.value(v)
 		}
-		pad(&line, s, it.width, it.right)
+		pad(&w, s, it.width, it.right)
 	}
-	// squeue keeps trailing blanks; they only make diffs and pipes noisy.
-	b.WriteString(strings.TrimRight(line.String(), " "))
 	b.WriteByte('\n')
 }
 
+// textWriter is where lines go: a strings.Builder, or a bufio.Writer in
+// front of stdout.
+type textWriter interface {
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+}
+
+// lineWriter writes to b and holds back blanks until something else
+// follows them, so a line ends without trailing blanks and without being
+// built twice.
+type lineWriter struct {
+	b      textWriter
+	blanks int // held back
+}
+
+func (w *lineWriter) WriteString(s string) {
+	head := strings.TrimRight(s, " ")
+	if head == "" {
+		w.blanks += len(s)
+		return
+	}
+	w.writeBlanks()
+	w.b.WriteString(head)
+	w.blanks = len(s) - len(head)
+}
+
+// writeBlanks writes the blanks held back.
+func (w *lineWriter) writeBlanks() {
+	for w.blanks > 0 {
+		n := min(w.blanks, len(blanks))
+		w.b.WriteString(blanks[:n])
+		w.blanks -= n
+	}
+}
+
+const blanks = "                                                                "
+
 // pad writes s cut to width characters and padded to width; width 0 writes s.
-func pad(b *strings.Builder, s string, width int, right bool) {
+func pad(w *lineWriter, s string, width int, right bool) {
 	if width == 0 {
-		b.WriteString(s)
+		w.WriteString(s)
 		return
 	}
 	n := 0
@@ -184,13 +239,12 @@ func pad(b *strings.Builder, s string, width int, right bool) {
 		}
 		n++
 	}
-	fill := strings.Repeat(" ", width-n)
 	if right {
-		b.WriteString(fill)
-		b.WriteString(s)
+		w.blanks += width - n
+		w.WriteString(s)
 	} else {
-		b.WriteString(s)
-		b.WriteString(fill)
+		w.WriteString(s)
+		w.blanks += width - n
 	}
 }
 
@@ -306,6 +360,9 @@ func slurmTime(ts *timestamppb.Timestamp, loc *time.Location, unset string) stri
 // squeueDuration formats a duration as squeue's TIME column: M:SS, H:MM:SS
 // or D-HH:MM:SS; seconds are cut, not rounded.
 func squeueDuration(d time.Duration) string {
+	if d < time.Second {
+		return "0:00" // every pending job
+	}
 	days, h, m, s := splitDuration(d)
 	switch {
 	case days > 0:

@@ -69,7 +69,9 @@ func TestPad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		pad(&b, tt.s, tt.width, tt.right)
+		w := lineWriter{b: &b}
+		pad(&w, tt.s, tt.width, tt.right)
+		w.writeBlanks()
 		if b.String() != tt.want {
 			t.Errorf("pad(%q, %d, %v) = %q, want %q", tt.s, tt.width, tt.right, b.String(), tt.want)
 		}

@@ -1,12 +1,14 @@
 package ctl
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -82,26 +84,64 @@ func (r *runner) queue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := cl.List(c.Context, f)
+	if c.Bool("json") || !brief(items) {
+		jobs, err := cl.List(c.Context, f)
+		if err != nil {
+			return err
+		}
+		sortJobs(jobs)
+		if c.Bool("json") {
+			return writeJSON(r.stdout, jobs)
+		}
+		views := collapse(jobs, !c.Bool("array"))
+		return r.writeLines(c, items, len(views), func(i int) (view, error) { return views[i], nil })
+	}
+	// The usual columns: the brief view, read without a message per job.
+	// What a listing allocates lives until the process exits, a few MB for
+	// 10,000 jobs: collecting it would only cost time on a short-lived
+	// process, so the collector waits for a memory limit instead.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(listMemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	wire, err := cl.ListBrief(c.Context, f)
 	if err != nil {
 		return err
 	}
-	sortJobs(jobs)
-	if c.Bool("json") {
-		return writeJSON(r.stdout, jobs)
+	rows, err := decodeRows(wire)
+	if err != nil {
+		return err
 	}
-	views := collapse(jobs, !c.Bool("array"))
-	var b strings.Builder
+	sortBy(rows, rowOrder)
+	lines := collapseBy(rows, rowOrder, !c.Bool("array"))
+	var s scratch
+	return r.writeLines(c, items, len(lines), func(i int) (view, error) {
+		j, err := s.load(rows[lines[i].first].msg)
+		return view{job: j, tasks: lines[i].tasks}, err
+	})
+}
+
+// listMemoryLimit is the soft memory limit while queue lists jobs with the
+// collector off: far above the ~10 MB a queue of 10,000 jobs takes.
+const listMemoryLimit = 256 << 20
+
+// writeLines writes the header, unless -h, and n lines, the i-th line of
+// line(i).
+func (r *runner) writeLines(c *cli.Context, items []item, n int, line func(i int) (view, error)) error {
+	// Lines go out in 64 KiB pieces: the whole output of a large queue
+	// would be as many fresh pages as its size.
+	b := bufio.NewWriterSize(r.stdout, 64<<10)
 	if !c.Bool("noheader") {
-		renderLine(&b, items, nil)
+		renderLine(b, items, nil)
 	}
 	now := r.cfg.now()
-	for _, v := range views {
+	for i := range n {
+		v, err := line(i)
+		if err != nil {
+			return fmt.Errorf("read the listing: %w", err)
+		}
 		v.now, v.loc = now, r.cfg.loc
-		renderLine(&b, items, v)
+		renderLine(b, items, &v)
 	}
-	_, err = io.WriteString(r.stdout, b.String())
-	return err
+	return b.Flush()
 }
 
 // filter builds a JobFilter from the selection flags queue and cancel share.
@@ -142,70 +182,104 @@ func stateRank(s gpuqv1.JobState) int {
 	return 2
 }
 
+// order is what sorting and collapsing look at in a job.
+type order struct {
+	state    gpuqv1.JobState
+	priority float64
+	id       uint64
+	task     uint32
+	hasTask  bool
+	reason   string
+}
+
+func jobOrder(j *gpuqv1.Job) order {
+	return order{j.State, j.Priority, j.Id, j.GetArrayTaskId(), j.ArrayTaskId != nil, j.Reason}
+}
+
+func rowOrder(r row) order { return r.order }
+
 // sortJobs sorts like squeue: running jobs first, then pending jobs by
 // priority (highest first), then ended jobs; ties by job id and task id.
-func sortJobs(jobs []*gpuqv1.Job) {
-	slices.SortStableFunc(jobs, func(a, b *gpuqv1.Job) int {
-		if c := cmp.Compare(stateRank(a.State), stateRank(b.State)); c != 0 {
+func sortJobs(jobs []*gpuqv1.Job) { sortBy(jobs, jobOrder) }
+
+// sortBy sorts by key. Keys differ (a job id and task id name one job), so
+// an unstable sort orders as a stable one would, and faster.
+func sortBy[T any](xs []T, key func(T) order) {
+	slices.SortFunc(xs, func(x, y T) int {
+		a, b := key(x), key(y)
+		if c := cmp.Compare(stateRank(a.state), stateRank(b.state)); c != 0 {
 			return c
 		}
-		if a.State == gpuqv1.JobState_JOB_STATE_PENDING && b.State == gpuqv1.JobState_JOB_STATE_PENDING {
-			if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+		if a.state == gpuqv1.JobState_JOB_STATE_PENDING && b.state == gpuqv1.JobState_JOB_STATE_PENDING {
+			if c := cmp.Compare(b.priority, a.priority); c != 0 {
 				return c
 			}
 		}
-		if c := cmp.Compare(a.Id, b.Id); c != 0 {
+		if c := cmp.Compare(a.id, b.id); c != 0 {
 			return c
 		}
-		return compareTask(a, b)
+		switch {
+		case !a.hasTask && !b.hasTask:
+			return 0
+		case !a.hasTask:
+			return -1
+		case !b.hasTask:
+			return 1
+		}
+		return cmp.Compare(a.task, b.task)
 	})
-}
-
-func compareTask(a, b *gpuqv1.Job) int {
-	switch {
-	case a.ArrayTaskId == nil && b.ArrayTaskId == nil:
-		return 0
-	case a.ArrayTaskId == nil:
-		return -1
-	case b.ArrayTaskId == nil:
-		return 1
-	}
-	return cmp.Compare(a.GetArrayTaskId(), b.GetArrayTaskId())
 }
 
 // collapse turns sorted jobs into lines. With together set, pending tasks of
 // one array that wait for the same reason share the line of the first.
-func collapse(jobs []*gpuqv1.Job, together bool) []*view {
-	type key struct {
+func collapse(jobs []*gpuqv1.Job, together bool) []view {
+	lines := collapseBy(jobs, jobOrder, together)
+	views := make([]view, len(lines))
+	for i, l := range lines {
+		views[i] = view{job: jobs[l.first], tasks: l.tasks}
+	}
+	return views
+}
+
+// line is one line of output: the index of its first job, and the tasks of
+// a collapsed line (nil otherwise).
+type line struct {
+	first int
+	tasks []uint32
+}
+
+func collapseBy[T any](xs []T, key func(T) order, together bool) []line {
+	type group struct {
 		id     uint64
 		reason string
 	}
 	var (
-		out    []*view
-		groups = map[key]*view{}
+		out    = make([]line, 0, len(xs))
+		groups = map[group]int{} // index in out
 	)
-	for _, j := range jobs {
-		if !together || j.ArrayTaskId == nil || j.State != gpuqv1.JobState_JOB_STATE_PENDING {
-			out = append(out, &view{job: j})
+	for i, x := range xs {
+		k := key(x)
+		if !together || !k.hasTask || k.state != gpuqv1.JobState_JOB_STATE_PENDING {
+			out = append(out, line{first: i})
 			continue
 		}
-		k := key{j.Id, j.Reason}
-		if g, ok := groups[k]; ok {
-			g.tasks = append(g.tasks, j.GetArrayTaskId())
+		g := group{k.id, k.reason}
+		if at, ok := groups[g]; ok {
+			out[at].tasks = append(out[at].tasks, k.task)
 			continue
 		}
-		v := &view{job: j, tasks: []uint32{j.GetArrayTaskId()}}
-		groups[k] = v
-		out = append(out, v)
+		groups[g] = len(out)
+		out = append(out, line{first: i, tasks: []uint32{k.task}})
 	}
-	for _, v := range out {
-		switch len(v.tasks) {
+	for i := range out {
+		l := &out[i]
+		switch len(l.tasks) {
 		case 0:
 		case 1:
-			v.tasks = nil // one task reads better as 42_3
+			l.tasks = nil // one task reads better as 42_3
 		default:
-			slices.Sort(v.tasks)
-			v.tasks = slices.Compact(v.tasks)
+			slices.Sort(l.tasks)
+			l.tasks = slices.Compact(l.tasks)
 		}
 	}
 	return out
@@ -235,4 +309,16 @@ func writeJSON[M proto.Message](w io.Writer, msgs []M) error {
 	out.WriteByte('\n')
 	_, err := w.Write(out.Bytes())
 	return err
+}
+
+func compareTask(a, b *gpuqv1.Job) int {
+	switch {
+	case a.ArrayTaskId == nil && b.ArrayTaskId == nil:
+		return 0
+	case a.ArrayTaskId == nil:
+		return -1
+	case b.ArrayTaskId == nil:
+		return 1
+	}
+	return cmp.Compare(a.GetArrayTaskId(), b.GetArrayTaskId())
 }

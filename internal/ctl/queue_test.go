@@ -98,6 +98,34 @@ func TestQueueGolden(t *testing.T) {
 	}
 }
 
+// TestQueueView checks that queue asks for the brief view only when the
+// output needs nothing else; else the full one (unspecified).
+func TestQueueView(t *testing.T) {
+	tests := []struct {
+		args []string
+		want gpuqv1.JobView
+	}{
+		{[]string{"queue"}, gpuqv1.JobView_JOB_VIEW_BRIEF},
+		{[]string{"queue", "-o", "%i %A %F %K %j %u %a %g %T %t %M %l %L %b %R %r %N %D %S %e %Q"}, gpuqv1.JobView_JOB_VIEW_BRIEF},
+		{[]string{"queue", "--json"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
+		{[]string{"queue", "-o", "%i %E"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
+		{[]string{"queue", "-o", "%i %V"}, gpuqv1.JobView_JOB_VIEW_UNSPECIFIED},
+	}
+	for _, tt := range tests {
+		t.Run(cmp.Diff(nil, tt.args), func(t *testing.T) {
+			e := newEnv(t)
+			e.run(t, tt.args...)
+			calls := e.srv.Calls()
+			if len(calls) != 1 {
+				t.Fatalf("calls = %v, want one ListJobs", calls)
+			}
+			if got := calls[0].(*gpuqv1.ListJobsRequest).GetView(); got != tt.want {
+				t.Errorf("view = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestQueueFilter(t *testing.T) {
 	ref := func(id uint64, task ...uint32) *gpuqv1.JobRef {
 		r := job.Ref{ID: id}
@@ -131,7 +159,7 @@ func TestQueueFilter(t *testing.T) {
 			if len(calls) != 1 {
 				t.Fatalf("calls = %v, want one ListJobs", calls)
 			}
-			want := &gpuqv1.ListJobsRequest{Filter: tt.want}
+			want := &gpuqv1.ListJobsRequest{Filter: tt.want, View: gpuqv1.JobView_JOB_VIEW_BRIEF}
 			if diff := cmp.Diff(want, calls[0], protocmp.Transform()); diff != "" {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}

@@ -20,7 +20,7 @@ import (
 )
 
 // benchServer serves a real queue over a real, synced store on a unix socket.
-func benchServer(b *testing.B) (gpuqv1.QueueServiceClient, healthpb.HealthClient, *store.Store) {
+func benchServer(b testing.TB) (gpuqv1.QueueServiceClient, healthpb.HealthClient, *store.Store) {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := store.Open(store.Options{Dir: filepath.Join(dir, "data")})

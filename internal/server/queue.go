@@ -85,7 +85,11 @@ func (s *QueueService) SubmitJob(ctx context.Context, req *gpuqv1.SubmitJobReque
 }
 
 func (s *QueueService) ListJobs(_ context.Context, req *gpuqv1.ListJobsRequest) (*gpuqv1.ListJobsResponse, error) {
-	return &gpuqv1.ListJobsResponse{Jobs: s.q.List(queue.FilterFromProto(req.Filter))}, nil
+	jobs := s.q.List(queue.FilterFromProto(req.Filter))
+	if req.View == gpuqv1.JobView_JOB_VIEW_BRIEF {
+		jobs = job.Brief(jobs)
+	}
+	return &gpuqv1.ListJobsResponse{Jobs: jobs}, nil
 }
 
 // GetJob returns a job in detail. Its script and environment, which may

@@ -242,6 +242,9 @@ func (s *Server) ListJobs(_ context.Context, req *gpuqv1.ListJobsRequest) (*gpuq
 			resp.Jobs = append(resp.Jobs, c)
 		}
 	}
+	if req.GetView() == gpuqv1.JobView_JOB_VIEW_BRIEF {
+		resp.Jobs = job.Brief(resp.Jobs)
+	}
 	return resp, nil
 }
 

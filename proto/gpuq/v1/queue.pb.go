@@ -79,6 +79,62 @@ func (NodeState) EnumDescriptor() ([]byte, []int) {
 	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{0}
 }
 
+// JobView says how much of each job a listing carries.
+type JobView int32
+
+const (
+	// The same as JOB_VIEW_FULL.
+	JobView_JOB_VIEW_UNSPECIFIED JobView = 0
+	// Every field of the job but the spec's script and environment.
+	JobView_JOB_VIEW_FULL JobView = 1
+	// The fields of gpuqctl queue's usual columns and its order, nothing
+	// else: id, array_task_id, state, reason, start_time, end_time, node,
+	// priority, and of the spec name, team, user, gpus, time_limit and of its
+	// array expr and max_concurrent (no task_ids).
+	JobView_JOB_VIEW_BRIEF JobView = 2
+)
+
+// Enum value maps for JobView.
+var (
+	JobView_name = map[int32]string{
+		0: "JOB_VIEW_UNSPECIFIED",
+		1: "JOB_VIEW_FULL",
+		2: "JOB_VIEW_BRIEF",
+	}
+	JobView_value = map[string]int32{
+		"JOB_VIEW_UNSPECIFIED": 0,
+		"JOB_VIEW_FULL":        1,
+		"JOB_VIEW_BRIEF":       2,
+	}
+)
+
+func (x JobView) Enum() *JobView {
+	p := new(JobView)
+	*p = x
+	return p
+}
+
+func (x JobView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobView) Descriptor() protoreflect.EnumDescriptor {
+	return file_gpuq_v1_queue_proto_enumTypes[1].Descriptor()
+}
+
+func (JobView) Type() protoreflect.EnumType {
+	return &file_gpuq_v1_queue_proto_enumTypes[1]
+}
+
+func (x JobView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobView.Descriptor instead.
+func (JobView) EnumDescriptor() ([]byte, []int) {
+	return file_gpuq_v1_queue_proto_rawDescGZIP(), []int{1}
+}
+
 type JobOutcome_Result int32
 
 const (
@@ -117,11 +173,11 @@ func (x JobOutcome_Result) String() string {
 }
 
 func (JobOutcome_Result) Descriptor() protoreflect.EnumDescriptor {
-	return file_gpuq_v1_queue_proto_enumTypes[1].Descriptor()
+	return file_gpuq_v1_queue_proto_enumTypes[2].Descriptor()
 }
 
 func (JobOutcome_Result) Type() protoreflect.EnumType {
-	return &file_gpuq_v1_queue_proto_enumTypes[1]
+	return &file_gpuq_v1_queue_proto_enumTypes[2]
 }
 
 func (x JobOutcome_Result) Number() protoreflect.EnumNumber {
@@ -1178,8 +1234,10 @@ func (x *SubmitJobResponse) GetWarnings() []string {
 }
 
 type ListJobsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Filter        *JobFilter             `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Filter *JobFilter             `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// How much of each job to send; unspecified is JOB_VIEW_FULL.
+	View          JobView `protobuf:"varint,2,opt,name=view,proto3,enum=gpuq.v1.JobView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1219,6 +1277,13 @@ func (x *ListJobsRequest) GetFilter() *JobFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListJobsRequest) GetView() JobView {
+	if x != nil {
+		return x.View
+	}
+	return JobView_JOB_VIEW_UNSPECIFIED
 }
 
 type ListJobsResponse struct {
@@ -1713,9 +1778,10 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\x04R\x05jobId\x12(\n" +
 	"\x10array_task_count\x18\x02 \x01(\rR\x0earrayTaskCount\x12\x1c\n" +
 	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12\x1a\n" +
-	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"=\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"c\n" +
 	"\x0fListJobsRequest\x12*\n" +
-	"\x06filter\x18\x01 \x01(\v2\x12.gpuq.v1.JobFilterR\x06filter\"4\n" +
+	"\x06filter\x18\x01 \x01(\v2\x12.gpuq.v1.JobFilterR\x06filter\x12$\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x10.gpuq.v1.JobViewR\x04view\"4\n" +
 	"\x10ListJobsResponse\x12 \n" +
 	"\x04jobs\x18\x01 \x03(\v2\f.gpuq.v1.JobR\x04jobs\"2\n" +
 	"\rGetJobRequest\x12!\n" +
@@ -1739,7 +1805,11 @@ const file_gpuq_v1_queue_proto_rawDesc = "" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rNODE_STATE_UP\x10\x01\x12\x13\n" +
 	"\x0fNODE_STATE_DOWN\x10\x02\x12\x14\n" +
-	"\x10NODE_STATE_DRAIN\x10\x032\xeb\x05\n" +
+	"\x10NODE_STATE_DRAIN\x10\x03*J\n" +
+	"\aJobView\x12\x18\n" +
+	"\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rJOB_VIEW_FULL\x10\x01\x12\x12\n" +
+	"\x0eJOB_VIEW_BRIEF\x10\x022\xeb\x05\n" +
 	"\fQueueService\x12B\n" +
 	"\tSubmitJob\x12\x19.gpuq.v1.SubmitJobRequest\x1a\x1a.gpuq.v1.SubmitJobResponse\x12?\n" +
 	"\bListJobs\x12\x18.gpuq.v1.ListJobsRequest\x1a\x19.gpuq.v1.ListJobsResponse\x129\n" +
@@ -1767,97 +1837,99 @@ func file_gpuq_v1_queue_proto_rawDescGZIP() []byte {
 	return file_gpuq_v1_queue_proto_rawDescData
 }
 
-var file_gpuq_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_gpuq_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_gpuq_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_gpuq_v1_queue_proto_goTypes = []any{
 	(NodeState)(0),                // 0: gpuq.v1.NodeState
-	(JobOutcome_Result)(0),        // 1: gpuq.v1.JobOutcome.Result
-	(*PriorityFactors)(nil),       // 2: gpuq.v1.PriorityFactors
-	(*PriorityRequest)(nil),       // 3: gpuq.v1.PriorityRequest
-	(*PriorityResponse)(nil),      // 4: gpuq.v1.PriorityResponse
-	(*ShareStanding)(nil),         // 5: gpuq.v1.ShareStanding
-	(*SharesRequest)(nil),         // 6: gpuq.v1.SharesRequest
-	(*SharesResponse)(nil),        // 7: gpuq.v1.SharesResponse
-	(*Node)(nil),                  // 8: gpuq.v1.Node
-	(*ListNodesRequest)(nil),      // 9: gpuq.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 10: gpuq.v1.ListNodesResponse
-	(*DrainNodeRequest)(nil),      // 11: gpuq.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),     // 12: gpuq.v1.DrainNodeResponse
-	(*ResumeNodeRequest)(nil),     // 13: gpuq.v1.ResumeNodeRequest
-	(*ResumeNodeResponse)(nil),    // 14: gpuq.v1.ResumeNodeResponse
-	(*JobFilter)(nil),             // 15: gpuq.v1.JobFilter
-	(*JobOutcome)(nil),            // 16: gpuq.v1.JobOutcome
-	(*SubmitJobRequest)(nil),      // 17: gpuq.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 18: gpuq.v1.SubmitJobResponse
-	(*ListJobsRequest)(nil),       // 19: gpuq.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 20: gpuq.v1.ListJobsResponse
-	(*GetJobRequest)(nil),         // 21: gpuq.v1.GetJobRequest
-	(*GetJobResponse)(nil),        // 22: gpuq.v1.GetJobResponse
-	(*CancelJobsRequest)(nil),     // 23: gpuq.v1.CancelJobsRequest
-	(*CancelJobsResponse)(nil),    // 24: gpuq.v1.CancelJobsResponse
-	(*HoldJobsRequest)(nil),       // 25: gpuq.v1.HoldJobsRequest
-	(*HoldJobsResponse)(nil),      // 26: gpuq.v1.HoldJobsResponse
-	(*ReleaseJobsRequest)(nil),    // 27: gpuq.v1.ReleaseJobsRequest
-	(*ReleaseJobsResponse)(nil),   // 28: gpuq.v1.ReleaseJobsResponse
-	(*JobRef)(nil),                // 29: gpuq.v1.JobRef
-	(*NodeInfo)(nil),              // 30: gpuq.v1.NodeInfo
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(JobState)(0),                 // 32: gpuq.v1.JobState
-	(*JobSpec)(nil),               // 33: gpuq.v1.JobSpec
-	(*Job)(nil),                   // 34: gpuq.v1.Job
+	(JobView)(0),                  // 1: gpuq.v1.JobView
+	(JobOutcome_Result)(0),        // 2: gpuq.v1.JobOutcome.Result
+	(*PriorityFactors)(nil),       // 3: gpuq.v1.PriorityFactors
+	(*PriorityRequest)(nil),       // 4: gpuq.v1.PriorityRequest
+	(*PriorityResponse)(nil),      // 5: gpuq.v1.PriorityResponse
+	(*ShareStanding)(nil),         // 6: gpuq.v1.ShareStanding
+	(*SharesRequest)(nil),         // 7: gpuq.v1.SharesRequest
+	(*SharesResponse)(nil),        // 8: gpuq.v1.SharesResponse
+	(*Node)(nil),                  // 9: gpuq.v1.Node
+	(*ListNodesRequest)(nil),      // 10: gpuq.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 11: gpuq.v1.ListNodesResponse
+	(*DrainNodeRequest)(nil),      // 12: gpuq.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 13: gpuq.v1.DrainNodeResponse
+	(*ResumeNodeRequest)(nil),     // 14: gpuq.v1.ResumeNodeRequest
+	(*ResumeNodeResponse)(nil),    // 15: gpuq.v1.ResumeNodeResponse
+	(*JobFilter)(nil),             // 16: gpuq.v1.JobFilter
+	(*JobOutcome)(nil),            // 17: gpuq.v1.JobOutcome
+	(*SubmitJobRequest)(nil),      // 18: gpuq.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 19: gpuq.v1.SubmitJobResponse
+	(*ListJobsRequest)(nil),       // 20: gpuq.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 21: gpuq.v1.ListJobsResponse
+	(*GetJobRequest)(nil),         // 22: gpuq.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 23: gpuq.v1.GetJobResponse
+	(*CancelJobsRequest)(nil),     // 24: gpuq.v1.CancelJobsRequest
+	(*CancelJobsResponse)(nil),    // 25: gpuq.v1.CancelJobsResponse
+	(*HoldJobsRequest)(nil),       // 26: gpuq.v1.HoldJobsRequest
+	(*HoldJobsResponse)(nil),      // 27: gpuq.v1.HoldJobsResponse
+	(*ReleaseJobsRequest)(nil),    // 28: gpuq.v1.ReleaseJobsRequest
+	(*ReleaseJobsResponse)(nil),   // 29: gpuq.v1.ReleaseJobsResponse
+	(*JobRef)(nil),                // 30: gpuq.v1.JobRef
+	(*NodeInfo)(nil),              // 31: gpuq.v1.NodeInfo
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(JobState)(0),                 // 33: gpuq.v1.JobState
+	(*JobSpec)(nil),               // 34: gpuq.v1.JobSpec
+	(*Job)(nil),                   // 35: gpuq.v1.Job
 }
 var file_gpuq_v1_queue_proto_depIdxs = []int32{
-	29, // 0: gpuq.v1.PriorityFactors.job:type_name -> gpuq.v1.JobRef
-	15, // 1: gpuq.v1.PriorityRequest.filter:type_name -> gpuq.v1.JobFilter
-	2,  // 2: gpuq.v1.PriorityResponse.jobs:type_name -> gpuq.v1.PriorityFactors
-	5,  // 3: gpuq.v1.SharesResponse.shares:type_name -> gpuq.v1.ShareStanding
-	30, // 4: gpuq.v1.Node.info:type_name -> gpuq.v1.NodeInfo
+	30, // 0: gpuq.v1.PriorityFactors.job:type_name -> gpuq.v1.JobRef
+	16, // 1: gpuq.v1.PriorityRequest.filter:type_name -> gpuq.v1.JobFilter
+	3,  // 2: gpuq.v1.PriorityResponse.jobs:type_name -> gpuq.v1.PriorityFactors
+	6,  // 3: gpuq.v1.SharesResponse.shares:type_name -> gpuq.v1.ShareStanding
+	31, // 4: gpuq.v1.Node.info:type_name -> gpuq.v1.NodeInfo
 	0,  // 5: gpuq.v1.Node.state:type_name -> gpuq.v1.NodeState
-	31, // 6: gpuq.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	29, // 7: gpuq.v1.Node.jobs:type_name -> gpuq.v1.JobRef
-	8,  // 8: gpuq.v1.ListNodesResponse.nodes:type_name -> gpuq.v1.Node
-	29, // 9: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
-	32, // 10: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
-	29, // 11: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
-	1,  // 12: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
-	33, // 13: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
-	15, // 14: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	34, // 15: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
-	29, // 16: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
-	34, // 17: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
-	15, // 18: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	16, // 19: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	15, // 20: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	16, // 21: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	15, // 22: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
-	16, // 23: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
-	17, // 24: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
-	19, // 25: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
-	21, // 26: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
-	23, // 27: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
-	25, // 28: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
-	27, // 29: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
-	9,  // 30: gpuq.v1.QueueService.ListNodes:input_type -> gpuq.v1.ListNodesRequest
-	11, // 31: gpuq.v1.QueueService.DrainNode:input_type -> gpuq.v1.DrainNodeRequest
-	13, // 32: gpuq.v1.QueueService.ResumeNode:input_type -> gpuq.v1.ResumeNodeRequest
-	3,  // 33: gpuq.v1.QueueService.Priority:input_type -> gpuq.v1.PriorityRequest
-	6,  // 34: gpuq.v1.QueueService.Shares:input_type -> gpuq.v1.SharesRequest
-	18, // 35: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
-	20, // 36: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
-	22, // 37: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
-	24, // 38: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
-	26, // 39: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
-	28, // 40: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
-	10, // 41: gpuq.v1.QueueService.ListNodes:output_type -> gpuq.v1.ListNodesResponse
-	12, // 42: gpuq.v1.QueueService.DrainNode:output_type -> gpuq.v1.DrainNodeResponse
-	14, // 43: gpuq.v1.QueueService.ResumeNode:output_type -> gpuq.v1.ResumeNodeResponse
-	4,  // 44: gpuq.v1.QueueService.Priority:output_type -> gpuq.v1.PriorityResponse
-	7,  // 45: gpuq.v1.QueueService.Shares:output_type -> gpuq.v1.SharesResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	32, // 6: gpuq.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	30, // 7: gpuq.v1.Node.jobs:type_name -> gpuq.v1.JobRef
+	9,  // 8: gpuq.v1.ListNodesResponse.nodes:type_name -> gpuq.v1.Node
+	30, // 9: gpuq.v1.JobFilter.jobs:type_name -> gpuq.v1.JobRef
+	33, // 10: gpuq.v1.JobFilter.states:type_name -> gpuq.v1.JobState
+	30, // 11: gpuq.v1.JobOutcome.job:type_name -> gpuq.v1.JobRef
+	2,  // 12: gpuq.v1.JobOutcome.result:type_name -> gpuq.v1.JobOutcome.Result
+	34, // 13: gpuq.v1.SubmitJobRequest.spec:type_name -> gpuq.v1.JobSpec
+	16, // 14: gpuq.v1.ListJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	1,  // 15: gpuq.v1.ListJobsRequest.view:type_name -> gpuq.v1.JobView
+	35, // 16: gpuq.v1.ListJobsResponse.jobs:type_name -> gpuq.v1.Job
+	30, // 17: gpuq.v1.GetJobRequest.job:type_name -> gpuq.v1.JobRef
+	35, // 18: gpuq.v1.GetJobResponse.jobs:type_name -> gpuq.v1.Job
+	16, // 19: gpuq.v1.CancelJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	17, // 20: gpuq.v1.CancelJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	16, // 21: gpuq.v1.HoldJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	17, // 22: gpuq.v1.HoldJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	16, // 23: gpuq.v1.ReleaseJobsRequest.filter:type_name -> gpuq.v1.JobFilter
+	17, // 24: gpuq.v1.ReleaseJobsResponse.outcomes:type_name -> gpuq.v1.JobOutcome
+	18, // 25: gpuq.v1.QueueService.SubmitJob:input_type -> gpuq.v1.SubmitJobRequest
+	20, // 26: gpuq.v1.QueueService.ListJobs:input_type -> gpuq.v1.ListJobsRequest
+	22, // 27: gpuq.v1.QueueService.GetJob:input_type -> gpuq.v1.GetJobRequest
+	24, // 28: gpuq.v1.QueueService.CancelJobs:input_type -> gpuq.v1.CancelJobsRequest
+	26, // 29: gpuq.v1.QueueService.HoldJobs:input_type -> gpuq.v1.HoldJobsRequest
+	28, // 30: gpuq.v1.QueueService.ReleaseJobs:input_type -> gpuq.v1.ReleaseJobsRequest
+	10, // 31: gpuq.v1.QueueService.ListNodes:input_type -> gpuq.v1.ListNodesRequest
+	12, // 32: gpuq.v1.QueueService.DrainNode:input_type -> gpuq.v1.DrainNodeRequest
+	14, // 33: gpuq.v1.QueueService.ResumeNode:input_type -> gpuq.v1.ResumeNodeRequest
+	4,  // 34: gpuq.v1.QueueService.Priority:input_type -> gpuq.v1.PriorityRequest
+	7,  // 35: gpuq.v1.QueueService.Shares:input_type -> gpuq.v1.SharesRequest
+	19, // 36: gpuq.v1.QueueService.SubmitJob:output_type -> gpuq.v1.SubmitJobResponse
+	21, // 37: gpuq.v1.QueueService.ListJobs:output_type -> gpuq.v1.ListJobsResponse
+	23, // 38: gpuq.v1.QueueService.GetJob:output_type -> gpuq.v1.GetJobResponse
+	25, // 39: gpuq.v1.QueueService.CancelJobs:output_type -> gpuq.v1.CancelJobsResponse
+	27, // 40: gpuq.v1.QueueService.HoldJobs:output_type -> gpuq.v1.HoldJobsResponse
+	29, // 41: gpuq.v1.QueueService.ReleaseJobs:output_type -> gpuq.v1.ReleaseJobsResponse
+	11, // 42: gpuq.v1.QueueService.ListNodes:output_type -> gpuq.v1.ListNodesResponse
+	13, // 43: gpuq.v1.QueueService.DrainNode:output_type -> gpuq.v1.DrainNodeResponse
+	15, // 44: gpuq.v1.QueueService.ResumeNode:output_type -> gpuq.v1.ResumeNodeResponse
+	5,  // 45: gpuq.v1.QueueService.Priority:output_type -> gpuq.v1.PriorityResponse
+	8,  // 46: gpuq.v1.QueueService.Shares:output_type -> gpuq.v1.SharesResponse
+	36, // [36:47] is the sub-list for method output_type
+	25, // [25:36] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_gpuq_v1_queue_proto_init() }
@@ -1872,7 +1944,7 @@ func file_gpuq_v1_queue_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_queue_proto_rawDesc), len(file_gpuq_v1_queue_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
