@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -13,27 +16,62 @@ import (
 // Records calls fn for every accounting record that req selects, in the
 // order gpuqd streams them (by end time). An error from fn stops the stream
 // and is returned as it is.
+//
+// The pages are received undecoded and decoded by several goroutines at
+// once (a month can be a million records): fn still gets them in order.
 func (c *Client) Records(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn func(*gpuqv1.RunRecord) error, opts ...grpc.CallOption) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the stream when fn stops early
+	defer cancel() // ends the stream and the receiver when fn stops early
 	stream, err := c.acct.ListRecords(ctx, req, opts...)
 	if err != nil {
 		return c.err(err)
 	}
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
+	type page struct {
+		resp *gpuqv1.ListRecordsResponse
+		err  error
+	}
+	// Each page has a channel of its own, queued in the order received; at
+	// most GOMAXPROCS are being decoded while fn reads the oldest.
+	pages := make(chan chan page, runtime.GOMAXPROCS(0))
+	go func() {
+		defer close(pages)
+		for {
+			// An empty message keeps every field it does not know as it
+			// is: the page, undecoded.
+			raw := &emptypb.Empty{}
+			err := stream.RecvMsg(raw)
+			done := make(chan page, 1)
+			select {
+			case pages <- done:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				done <- page{err: err}
+				return
+			}
+			go func() {
+				resp := &gpuqv1.ListRecordsResponse{}
+				err := proto.Unmarshal(raw.ProtoReflect().GetUnknown(), resp)
+				done <- page{resp, err}
+			}()
+		}
+	}()
+	for done := range pages {
+		p := <-done
+		if errors.Is(p.err, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			return c.err(err)
+		if p.err != nil {
+			return c.err(p.err)
 		}
-		for _, r := range resp.GetRecords() {
+		for _, r := range p.resp.GetRecords() {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
 	}
+	return c.err(ctx.Err())
 }
 
 // CostReport returns the cost report req asks for. Bad input (an unknown
