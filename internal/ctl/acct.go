@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -202,25 +203,72 @@ func compareRecords(a, b *gpuqv1.RunRecord) int {
 // line per record; fields are separated by a space, padded to their widths
 // and cut with a '+' when longer.
 func writeAcctTable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	var l bytes.Buffer // reused: its memory stays
-	line := func(value func(accounting.Column) string) {
-		l.Reset()
+	line := func(l *bytes.Buffer, value func(accounting.Column) string) {
+		start := l.Len()
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte(' ')
 			}
-			fit(&l, value(col), col.Width, col.Left)
+			fit(l, value(col), col.Width, col.Left)
 		}
-		b.Write(bytes.TrimRight(l.Bytes(), " "))
-		b.WriteByte('\n')
+		l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
+		l.WriteByte('\n')
 	}
 	if !noHeader {
-		line(func(col accounting.Column) string { return col.Field.String() })
-		line(func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
+		var l bytes.Buffer
+		line(&l, func(col accounting.Column) string { return col.Field.String() })
+		line(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
+		b.Write(l.Bytes())
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	for _, rec := range recs {
-		line(func(col accounting.Column) string { return col.Field.Value(rec, opts) })
+	writeLines(b, recs, func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		line(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
+	})
+}
+
+// writeLines writes what line writes for each record, in order: the
+// records are cut into chunks formatted at once, by GOMAXPROCS goroutines,
+// since a month's listing can be a million lines. line is called
+// concurrently for different records.
+func writeLines(w *bufio.Writer, recs []*gpuqv1.RunRecord, line func(l *bytes.Buffer, rec *gpuqv1.RunRecord)) {
+	const chunk = 2048
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || len(recs) <= chunk {
+		var l bytes.Buffer
+		for _, rec := range recs {
+			line(&l, rec)
+			w.Write(l.Bytes())
+			l.Reset()
+		}
+		return
+	}
+	n := (len(recs) + chunk - 1) / chunk
+	done := make([]chan *bytes.Buffer, n)
+	for i := range done {
+		done[i] = make(chan *bytes.Buffer, 1)
+	}
+	// At most workers+1 chunks are formatted and not yet written; their
+	// buffers go round.
+	free := make(chan *bytes.Buffer, workers+1)
+	for range workers + 1 {
+		free <- new(bytes.Buffer)
+	}
+	go func() {
+		for i := range n {
+			l := <-free
+			go func() {
+				for _, rec := range recs[i*chunk : min((i+1)*chunk, len(recs))] {
+					line(l, rec)
+				}
+				done[i] <- l
+			}()
+		}
+	}()
+	for i := range n {
+		l := <-done[i]
+		w.Write(l.Bytes())
+		l.Reset()
+		free <- l
 	}
 }
 
@@ -253,8 +301,8 @@ func fit(b *bytes.Buffer, s string, width int, left bool) {
 // writeParsable writes sacct -P: fields separated by '|', no padding, no
 // trailing '|'.
 func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	fields := make([]string, len(cols))
 	if !noHeader {
+		fields := make([]string, len(cols))
 		for i, col := range cols {
 			fields[i] = col.Field.String()
 		}
@@ -262,13 +310,15 @@ func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.Run
 		b.WriteByte('\n')
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	for _, rec := range recs {
+	writeLines(b, recs, func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
 		for i, col := range cols {
-			fields[i] = col.Field.Value(rec, opts)
+			if i > 0 {
+				l.WriteByte('|')
+			}
+			l.WriteString(col.Field.Value(rec, opts))
 		}
-		b.WriteString(strings.Join(fields, "|"))
-		b.WriteByte('\n')
-	}
+		l.WriteByte('\n')
+	})
 }
 
 // writeRecordsCSV writes RFC 4180 CSV with times in RFC 3339.
