@@ -47,14 +47,27 @@ func (g GPUTime) Hours() float64 { return g.Seconds() / 3600 }
 
 // String writes g in GPU-hours with two decimals, rounded half up: 12.50.
 func (g GPUTime) String() string {
-	// Hundredths of an hour are 36 s: round on the exact value.
-	n := new(big.Int).Add(g.nanos(), big.NewInt(18e9))
-	n.Quo(n, big.NewInt(36e9))
-	s := n.String()
+	s := g.hundredths()
 	for len(s) < 3 {
 		s = "0" + s
 	}
 	return s[:len(s)-2] + "." + s[len(s)-2:]
+}
+
+// hundredths is g in hundredths of a GPU-hour, rounded half up, in
+// decimal; in int64 arithmetic where it cannot overflow (up to 2^32
+// GPU-seconds), which listings of a million records need.
+func (g GPUTime) hundredths() string {
+	// Hundredths of an hour are 36 s: round on the exact value.
+	if g.sec >= 0 && g.sec < 1<<32 && g.nsec >= 0 {
+		return strconv.FormatInt((g.sec*int64(time.Second)+g.nsec+18e9)/36e9, 10)
+	}
+	return g.bigHundredths()
+}
+
+func (g GPUTime) bigHundredths() string {
+	n := new(big.Int).Add(g.nanos(), big.NewInt(18e9))
+	return n.Quo(n, big.NewInt(36e9)).String()
 }
 
 // nanos is g in GPU-nanoseconds.
