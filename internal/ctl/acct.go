@@ -6,10 +6,11 @@ import (
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/client"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -150,29 +152,118 @@ func (r *runner) acct(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var recs []*gpuqv1.RunRecord
-	err = cl.Records(c.Context, req, func(rec *gpuqv1.RunRecord) error {
-		recs = append(recs, rec)
+	if c.Bool("json") || c.Bool("csv") {
+		var recs []*gpuqv1.RunRecord
+		err = cl.Records(c.Context, req, func(rec *gpuqv1.RunRecord) error {
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortStableFunc(recs, compareRecords)
+		if c.Bool("json") {
+			return writeJSON(r.stdout, recs)
+		}
+		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
+	}
+	// A month's listing can be a million lines: each page is formatted as
+	// it is decoded, several at once, and the lines kept; only their keys
+	// are sorted, then the lines written straight to stdout.
+	header, line := acctTable(cols, loc)
+	if c.Bool("parsable") {
+		header, line = acctParsable(cols, loc)
+	}
+	var (
+		mu       sync.Mutex
+		pages    [][]acctLine
+		decoders = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+	)
+	err = cl.RecordPages(c.Context, req, func(n int, page client.RecordPage) error {
+		lines, err := formatPage(n, page, &decoders, line)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n >= len(pages) {
+			pages = append(pages, make([][]acctLine, n+1-len(pages))...)
+		}
+		pages[n] = lines
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(recs, compareRecords)
-	switch {
-	case c.Bool("json"):
-		return writeJSON(r.stdout, recs)
-	case c.Bool("csv"):
-		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
-	}
-	// Straight to stdout: a month's report can be a million lines.
+	sorted := slices.Concat(pages...)
+	slices.SortFunc(sorted, compareLines)
 	bw := bufio.NewWriterSize(r.stdout, 64<<10)
-	if c.Bool("parsable") {
-		writeParsable(bw, cols, recs, loc, c.Bool("noheader"))
-	} else {
-		writeAcctTable(bw, cols, recs, loc, c.Bool("noheader"))
+	if !c.Bool("noheader") {
+		header(bw)
+	}
+	for _, l := range sorted {
+		bw.Write(l.text)
 	}
 	return bw.Flush()
+}
+
+// acctLine is a record's formatted line and what it is sorted by: the keys
+// of compareRecords, then the record's place in the stream.
+type acctLine struct {
+	id         uint64
+	hasTask    bool
+	task, run  uint32
+	page, item int32
+	text       []byte
+}
+
+// formatPage decodes and formats the records of page n with line.
+// decoders holds the Decoders of the goroutines.
+func formatPage(n int, page client.RecordPage, decoders *sync.Pool, line func(*bytes.Buffer, *gpuqv1.RunRecord)) ([]acctLine, error) {
+	var (
+		lines []acctLine
+		ends  []int
+		b     bytes.Buffer
+	)
+	b.Grow(page.Size() / 2) // a line is about a third of its record
+	dec := decoders.Get().(*accounting.Decoder)
+	defer decoders.Put(dec)
+	err := page.Records(func(enc []byte) error {
+		rec, err := dec.Decode(enc)
+		if err != nil {
+			return fmt.Errorf("record %d of page %d: %w", len(lines), n, err)
+		}
+		line(&b, rec)
+		ends = append(ends, b.Len())
+		j := rec.GetJob()
+		lines = append(lines, acctLine{id: j.GetId(), hasTask: j.ArrayTaskId != nil, task: j.GetArrayTaskId(), run: rec.GetRun(), page: int32(n), item: int32(len(lines))})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The buffer is complete: the lines can point into it.
+	text, start := b.Bytes(), 0
+	for i := range lines {
+		lines[i].text = text[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return lines, nil
+}
+
+// compareLines is compareRecords, then the order of the stream, as a
+// stable sort of the records would leave them.
+func compareLines(a, b acctLine) int {
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	if a.hasTask != b.hasTask {
+		if !a.hasTask {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.task, b.task), cmp.Compare(a.run, b.run), cmp.Compare(a.page, b.page), cmp.Compare(a.item, b.item))
 }
 
 // timestamp is t as a timestamp, or nil for the zero time.
@@ -199,11 +290,11 @@ func compareRecords(a, b *gpuqv1.RunRecord) int {
 	return cmp.Or(cmp.Compare(ja.GetArrayTaskId(), jb.GetArrayTaskId()), cmp.Compare(a.GetRun(), b.GetRun()))
 }
 
-// writeAcctTable writes sacct's table: a header, a line of dashes, and a
-// line per record; fields are separated by a space, padded to their widths
-// and cut with a '+' when longer.
-func writeAcctTable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	line := func(l *bytes.Buffer, value func(accounting.Column) string) {
+// acctTable is sacct's table: a header, a line of dashes, and a line per
+// record; fields are separated by a space, padded to their widths and cut
+// with a '+' when longer. line may be called concurrently.
+func acctTable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
+	write := func(l *bytes.Buffer, value func(accounting.Column) string) {
 		start := l.Len()
 		for i, col := range cols {
 			if i > 0 {
@@ -214,62 +305,17 @@ func writeAcctTable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.Ru
 		l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
 		l.WriteByte('\n')
 	}
-	if !noHeader {
+	header = func(b *bufio.Writer) {
 		var l bytes.Buffer
-		line(&l, func(col accounting.Column) string { return col.Field.String() })
-		line(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
+		write(&l, func(col accounting.Column) string { return col.Field.String() })
+		write(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
 		b.Write(l.Bytes())
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	writeLines(b, recs, func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
-		line(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
-	})
-}
-
-// writeLines writes what line writes for each record, in order: the
-// records are cut into chunks formatted at once, by GOMAXPROCS goroutines,
-// since a month's listing can be a million lines. line is called
-// concurrently for different records.
-func writeLines(w *bufio.Writer, recs []*gpuqv1.RunRecord, line func(l *bytes.Buffer, rec *gpuqv1.RunRecord)) {
-	const chunk = 2048
-	workers := runtime.GOMAXPROCS(0)
-	if workers == 1 || len(recs) <= chunk {
-		var l bytes.Buffer
-		for _, rec := range recs {
-			line(&l, rec)
-			w.Write(l.Bytes())
-			l.Reset()
-		}
-		return
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		write(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
 	}
-	n := (len(recs) + chunk - 1) / chunk
-	done := make([]chan *bytes.Buffer, n)
-	for i := range done {
-		done[i] = make(chan *bytes.Buffer, 1)
-	}
-	// At most workers+1 chunks are formatted and not yet written; their
-	// buffers go round.
-	free := make(chan *bytes.Buffer, workers+1)
-	for range workers + 1 {
-		free <- new(bytes.Buffer)
-	}
-	go func() {
-		for i := range n {
-			l := <-free
-			go func() {
-				for _, rec := range recs[i*chunk : min((i+1)*chunk, len(recs))] {
-					line(l, rec)
-				}
-				done[i] <- l
-			}()
-		}
-	}()
-	for i := range n {
-		l := <-done[i]
-		w.Write(l.Bytes())
-		l.Reset()
-		free <- l
-	}
+	return header, line
 }
 
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
@@ -298,19 +344,20 @@ func fit(b *bytes.Buffer, s string, width int, left bool) {
 	}
 }
 
-// writeParsable writes sacct -P: fields separated by '|', no padding, no
-// trailing '|'.
-func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	if !noHeader {
-		fields := make([]string, len(cols))
+// acctParsable is sacct -P: fields separated by '|', no padding, no
+// trailing '|'. line may be called concurrently.
+func acctParsable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
+	header = func(b *bufio.Writer) {
 		for i, col := range cols {
-			fields[i] = col.Field.String()
+			if i > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(col.Field.String())
 		}
-		b.WriteString(strings.Join(fields, "|"))
 		b.WriteByte('\n')
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	writeLines(b, recs, func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte('|')
@@ -318,7 +365,8 @@ func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.Run
 			l.WriteString(col.Field.Value(rec, opts))
 		}
 		l.WriteByte('\n')
-	})
+	}
+	return header, line
 }
 
 // writeRecordsCSV writes RFC 4180 CSV with times in RFC 3339.

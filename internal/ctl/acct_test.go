@@ -1,8 +1,6 @@
 package ctl
 
 import (
-	"bufio"
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/gpuq/gpuq/internal/accounting"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -158,35 +155,5 @@ func TestAccountingUsageErrors(t *testing.T) {
 	}
 	if calls := e.srv.Calls(); len(calls) != 0 {
 		t.Errorf("usage errors reached gpuqd: %v", calls)
-	}
-}
-
-// TestWriteLinesInOrder: a listing long enough to be formatted in chunks
-// at once comes out as one formatted line by line would.
-func TestWriteLinesInOrder(t *testing.T) {
-	var recs []*gpuqv1.RunRecord
-	for i := range 10_001 {
-		recs = append(recs, &gpuqv1.RunRecord{Job: &gpuqv1.JobRef{Id: uint64(i + 1)}, Name: strings.Repeat("x", i%7), Team: "sf", Cost: "1.00"})
-	}
-	cols, err := accounting.ParseFormat(accounting.DefaultFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, write := range map[string]func(*bufio.Writer, []*gpuqv1.RunRecord){
-		"table":    func(b *bufio.Writer, recs []*gpuqv1.RunRecord) { writeAcctTable(b, cols, recs, time.UTC, true) },
-		"parsable": func(b *bufio.Writer, recs []*gpuqv1.RunRecord) { writeParsable(b, cols, recs, time.UTC, true) },
-	} {
-		var want, got bytes.Buffer
-		for _, rec := range recs { // one at a time: never in chunks
-			bw := bufio.NewWriter(&want)
-			write(bw, []*gpuqv1.RunRecord{rec})
-			bw.Flush()
-		}
-		bw := bufio.NewWriter(&got)
-		write(bw, recs)
-		bw.Flush()
-		if got.String() != want.String() {
-			t.Errorf("%s: %d bytes in chunks differ from %d bytes line by line", name, got.Len(), want.Len())
-		}
 	}
 }
