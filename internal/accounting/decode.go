@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -15,9 +16,9 @@ import (
 var ErrMalformed = errors.New("truncated or malformed record")
 
 // A Decoder decodes encoded gpuq.v1.RunRecords one after the other into
-// one record it reuses, with the names that repeat (teams, users, pools,
-// nodes, ...) shared: a listing of a million records formats each as it
-// is decoded, several times faster than proto.Unmarshal. It reads what
+// one record it reuses, without copying its strings: a listing of a
+// million records formats each as it is decoded, several times faster
+// than proto.Unmarshal. It reads what
 // proto.Unmarshal would (a field that comes again replaces a value, or is
 // merged into a message), except the GPU ids: the record gets as many
 // empty ones, since accounting reads only their number. Unknown fields are
@@ -32,12 +33,10 @@ type Decoder struct {
 	names                        map[string]string
 }
 
-// Decode decodes b into the Decoder's record and returns it; the record
-// is valid until the next call.
+// Decode decodes b into the Decoder's record and returns it. The record
+// is valid until the next call, and its strings point into b: only while b
+// is unchanged.
 func (d *Decoder) Decode(b []byte) (*gpuqv1.RunRecord, error) {
-	if d.names == nil {
-		d.names = map[string]string{}
-	}
 	r := &d.rec
 	*r = gpuqv1.RunRecord{}
 	d.job, d.task = gpuqv1.JobRef{}, 0
@@ -163,17 +162,12 @@ func (d *Decoder) field(num protowire.Number, typ protowire.Type, v []byte, x ui
 	return nil
 }
 
-// name is the string of b, shared with the records before when it repeats
-// (up to a bound).
+// name is b as a string, without a copy.
 func (d *Decoder) name(b []byte) string {
-	if s, ok := d.names[string(b)]; ok {
-		return s
+	if len(b) == 0 {
+		return ""
 	}
-	s := string(b)
-	if len(d.names) < 4096 {
-		d.names[s] = s
-	}
-	return s
+	return unsafe.String(&b[0], len(b))
 }
 
 // merge calls set for each varint and each fixed64 field of the message

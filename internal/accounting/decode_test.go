@@ -47,6 +47,7 @@ func checkDecoder(t *testing.T, d *Decoder, b []byte) {
 	t.Helper()
 	want := &gpuqv1.RunRecord{}
 	wantErr := proto.Unmarshal(b, want)
+	b = append([]byte{}, b...)
 	got, err := d.Decode(b)
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("Decode(%x): error %v; proto.Unmarshal: %v", b, err, wantErr)
