@@ -3,6 +3,7 @@ package accounting
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestHundredthsFast: the int64 arithmetic gives what big.Int does, up to
@@ -21,6 +22,17 @@ func TestHundredthsFast(t *testing.T) {
 		}
 		if got, want := g.hundredths(), g.bigHundredths(); got != want {
 			t.Fatalf("%+v: %s, want %s", g, got, want)
+		}
+	}
+}
+
+func TestElapsed(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "00:00:00", -time.Second: "00:00:00", 59*time.Second + 999*time.Millisecond: "00:00:59", 3661 * time.Second: "01:01:01",
+		25*time.Hour + 2*time.Minute + 3*time.Second: "1-01:02:03", 100*24*time.Hour + 23*time.Hour + 59*time.Minute: "100-23:59:00",
+	} {
+		if got := Elapsed(d); got != want {
+			t.Errorf("Elapsed(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
