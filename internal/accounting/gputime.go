@@ -2,6 +2,7 @@ package accounting
 
 import (
 	"math/big"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -99,6 +100,25 @@ func (g GPUTime) value(rate money.Amount) *big.Int {
 
 // Cost is g at rate per GPU-hour, rounded half to even to the micro-unit.
 func (g GPUTime) Cost(rate money.Amount) money.Amount {
+	// In 128-bit products where they hold (up to 2^33 GPU-seconds and a
+	// quotient below 2^63): a listing prices a million records.
+	if g.sec >= 0 && g.sec < 1<<33 && g.nsec >= 0 && rate >= 0 {
+		const d = uint64(time.Hour)
+		hi, lo := bits.Mul64(uint64(g.sec*int64(time.Second)+g.nsec), uint64(rate))
+		if hi < d {
+			q, r := bits.Div64(hi, lo, d)
+			if 2*r > d || 2*r == d && q%2 == 1 {
+				q++
+			}
+			if q < 1<<63 {
+				return money.Amount(q)
+			}
+		}
+	}
+	return g.bigCost(rate)
+}
+
+func (g GPUTime) bigCost(rate money.Amount) money.Amount {
 	return money.Amount(roundQuo(g.value(rate), nsPerHour))
 }
 

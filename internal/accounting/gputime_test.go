@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/gpuq/gpuq/internal/money"
 )
 
 // TestHundredthsFast: the int64 arithmetic gives what big.Int does, up to
@@ -33,6 +35,29 @@ func TestElapsed(t *testing.T) {
 	} {
 		if got := Elapsed(d); got != want {
 			t.Errorf("Elapsed(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestCostFast: 128-bit arithmetic prices as big.Int does, on both sides
+// of every rounding and at its bounds.
+func TestCostFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := range 100_000 {
+		g := GPUTime{sec: rng.Int64N(1 << 33), nsec: rng.Int64N(1e9)}
+		rate := money.Amount(rng.Int64N(1e9))
+		switch i % 5 {
+		case 0: // small, where halves happen
+			g, rate = GPUTime{sec: rng.Int64N(1e5), nsec: rng.Int64N(2) * 5e8}, money.Amount(rng.Int64N(1e7))
+		case 1:
+			g.sec = 1<<33 - 1 - rng.Int64N(100)
+		case 2:
+			rate = money.Amount(1<<62 + rng.Int64N(1<<62))
+		case 3: // exactly half a micro-unit: 1,800 s at 1 per hour is 0.5
+			g, rate = GPUTime{sec: 1800 * (2*rng.Int64N(1e6) + 1)}, 1
+		}
+		if got, want := g.Cost(rate), g.bigCost(rate); got != want {
+			t.Fatalf("%+v at %d: %d, want %d", g, rate, got, want)
 		}
 	}
 }
