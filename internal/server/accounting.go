@@ -247,38 +247,15 @@ var _ EncodedRecords = (*queue.Queue)(nil)
 // exactly those bytes.
 func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListRecordsRequest, r accounting.Range, id *auth.Identity, stream gpuqv1.AccountingService_ListRecordsServer) error {
 	teams, users, states := req.GetTeams(), req.GetUsers(), req.GetStates()
-	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
-	// A goroutine sends the pages while the scan goes on; it stops the scan
-	// when a send fails.
-	pages := make(chan []byte, 2)
-	sent := make(chan error, 1)
-	go func() {
-		var err error
-		for p := range pages {
-			if err != nil {
-				continue
-			}
-			resp := &gpuqv1.ListRecordsResponse{}
-			resp.ProtoReflect().SetUnknown(p)
-			if err = stream.Send(resp); err != nil {
-				cancel()
-			}
-		}
-		sent <- err
-	}()
+	ctx := stream.Context()
 	var page []byte
 	n, seen := 0, 0
 	send := func() error {
+		resp := &gpuqv1.ListRecordsResponse{}
+		resp.ProtoReflect().SetUnknown(page)
 		// The stream may still hold the page: start a new one.
-		p := page
 		page, n = nil, 0
-		select {
-		case pages <- p:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return stream.Send(resp)
 	}
 	var cost []byte
 	err := src.EncodedRecords(r.Start, s.until(r), func(e *accounting.EncodedRecord) error {
@@ -313,14 +290,13 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		}
 		return send()
 	})
-	if err == nil && n > 0 {
-		err = send()
+	if err != nil {
+		return err
 	}
-	close(pages)
-	if serr := <-sent; serr != nil {
-		return serr // the scan stopped for it
+	if n > 0 {
+		return send()
 	}
-	return err
+	return nil
 }
 
 // The field numbers of ListRecordsResponse.records and RunRecord.cost.
