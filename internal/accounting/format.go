@@ -272,8 +272,16 @@ func (o ValueOptions) time(ts *timestamppb.Timestamp) string {
 func Elapsed(d time.Duration) string {
 	secs := max(int64(d/time.Second), 0)
 	days, h, m, s := secs/86400, secs/3600%24, secs/60%60, secs%60
+	// Without fmt: a listing writes a million of them.
+	b := make([]byte, 0, 24)
 	if days > 0 {
-		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, s)
+		b = append(strconv.AppendInt(b, days, 10), '-')
 	}
-	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+	for i, v := range [3]int64{h, m, s} {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, byte('0'+v/10), byte('0'+v%10))
+	}
+	return string(b)
 }

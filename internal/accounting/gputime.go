@@ -2,6 +2,7 @@ package accounting
 
 import (
 	"math/big"
+	"math/bits"
 	"strconv"
 	"time"
 
@@ -47,14 +48,27 @@ func (g GPUTime) Hours() float64 { return g.Seconds() / 3600 }
 
 // String writes g in GPU-hours with two decimals, rounded half up: 12.50.
 func (g GPUTime) String() string {
-	// Hundredths of an hour are 36 s: round on the exact value.
-	n := new(big.Int).Add(g.nanos(), big.NewInt(18e9))
-	n.Quo(n, big.NewInt(36e9))
-	s := n.String()
+	s := g.hundredths()
 	for len(s) < 3 {
 		s = "0" + s
 	}
 	return s[:len(s)-2] + "." + s[len(s)-2:]
+}
+
+// hundredths is g in hundredths of a GPU-hour, rounded half up, in
+// decimal; in int64 arithmetic where it cannot overflow (up to 2^32
+// GPU-seconds), which listings of a million records need.
+func (g GPUTime) hundredths() string {
+	// Hundredths of an hour are 36 s: round on the exact value.
+	if g.sec >= 0 && g.sec < 1<<32 && g.nsec >= 0 {
+		return strconv.FormatInt((g.sec*int64(time.Second)+g.nsec+18e9)/36e9, 10)
+	}
+	return g.bigHundredths()
+}
+
+func (g GPUTime) bigHundredths() string {
+	n := new(big.Int).Add(g.nanos(), big.NewInt(18e9))
+	return n.Quo(n, big.NewInt(36e9)).String()
 }
 
 // nanos is g in GPU-nanoseconds.
@@ -86,6 +100,25 @@ func (g GPUTime) value(rate money.Amount) *big.Int {
 
 // Cost is g at rate per GPU-hour, rounded half to even to the micro-unit.
 func (g GPUTime) Cost(rate money.Amount) money.Amount {
+	// In 128-bit products where they hold (up to 2^33 GPU-seconds and a
+	// quotient below 2^63): a listing prices a million records.
+	if g.sec >= 0 && g.sec < 1<<33 && g.nsec >= 0 && rate >= 0 {
+		const d = uint64(time.Hour)
+		hi, lo := bits.Mul64(uint64(g.sec*int64(time.Second)+g.nsec), uint64(rate))
+		if hi < d {
+			q, r := bits.Div64(hi, lo, d)
+			if 2*r > d || 2*r == d && q%2 == 1 {
+				q++
+			}
+			if q < 1<<63 {
+				return money.Amount(q)
+			}
+		}
+	}
+	return g.bigCost(rate)
+}
+
+func (g GPUTime) bigCost(rate money.Amount) money.Amount {
 	return money.Amount(roundQuo(g.value(rate), nsPerHour))
 }
 

@@ -113,10 +113,15 @@ func (p *Pricing) Rate(team, pool, gpuType string) (money.Amount, bool) {
 // RecordCost is the chargeback cost of the whole run of rec, rounded half to
 // even to the micro-unit; ok is false when it has no rate.
 func (p *Pricing) RecordCost(rec *gpuqv1.RunRecord) (money.Amount, bool) {
-	rate, ok := p.Rate(rec.GetTeam(), rec.GetPool(), rec.GetGpuType())
+	r := RunOf(rec)
+	return p.RunCost(&r)
+}
+
+// RunCost is RecordCost of the record whose run is r.
+func (p *Pricing) RunCost(r *Run) (money.Amount, bool) {
+	rate, ok := p.Rate(r.Team, r.Pool, r.GPUType)
 	if !ok {
 		return 0, false
 	}
-	start, end := span(rec)
-	return GPUTimeOf(end.Sub(start), gpus(rec)).Cost(rate), true
+	return GPUTimeOf(r.End.Sub(r.Start), r.GPUs).Cost(rate), true
 }

@@ -56,3 +56,17 @@ func (r *Run) clip(p Range) time.Duration {
 	}
 	return end.Sub(start)
 }
+
+// EncodedRecord is a stored record as it is encoded (a gpuq.v1.RunRecord),
+// with the fields a listing filters and prices by decoded: a listing
+// sends the bytes on as they are instead of decoding and encoding the
+// whole record.
+type EncodedRecord struct {
+	Run   Run
+	State gpuqv1.JobState
+	// HasCost is whether the record carries a cost.
+	HasCost bool
+	// Bytes is the record's encoding; it is valid only during the call
+	// it is given to.
+	Bytes []byte
+}

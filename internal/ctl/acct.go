@@ -6,9 +6,11 @@ import (
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/client"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -149,29 +152,118 @@ func (r *runner) acct(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var recs []*gpuqv1.RunRecord
-	err = cl.Records(c.Context, req, func(rec *gpuqv1.RunRecord) error {
-		recs = append(recs, rec)
+	if c.Bool("json") || c.Bool("csv") {
+		var recs []*gpuqv1.RunRecord
+		err = cl.Records(c.Context, req, func(rec *gpuqv1.RunRecord) error {
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortStableFunc(recs, compareRecords)
+		if c.Bool("json") {
+			return writeJSON(r.stdout, recs)
+		}
+		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
+	}
+	// A month's listing can be a million lines: each page is formatted as
+	// it is decoded, several at once, and the lines kept; only their keys
+	// are sorted, then the lines written straight to stdout.
+	header, line := acctTable(cols, loc)
+	if c.Bool("parsable") {
+		header, line = acctParsable(cols, loc)
+	}
+	var (
+		mu       sync.Mutex
+		pages    [][]acctLine
+		decoders = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+	)
+	err = cl.RecordPages(c.Context, req, func(n int, page client.RecordPage) error {
+		lines, err := formatPage(n, page, &decoders, line)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n >= len(pages) {
+			pages = append(pages, make([][]acctLine, n+1-len(pages))...)
+		}
+		pages[n] = lines
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(recs, compareRecords)
-	switch {
-	case c.Bool("json"):
-		return writeJSON(r.stdout, recs)
-	case c.Bool("csv"):
-		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
-	}
-	// Straight to stdout: a month's report can be a million lines.
+	sorted := slices.Concat(pages...)
+	slices.SortFunc(sorted, compareLines)
 	bw := bufio.NewWriterSize(r.stdout, 64<<10)
-	if c.Bool("parsable") {
-		writeParsable(bw, cols, recs, loc, c.Bool("noheader"))
-	} else {
-		writeAcctTable(bw, cols, recs, loc, c.Bool("noheader"))
+	if !c.Bool("noheader") {
+		header(bw)
+	}
+	for _, l := range sorted {
+		bw.Write(l.text)
 	}
 	return bw.Flush()
+}
+
+// acctLine is a record's formatted line and what it is sorted by: the keys
+// of compareRecords, then the record's place in the stream.
+type acctLine struct {
+	id         uint64
+	hasTask    bool
+	task, run  uint32
+	page, item int32
+	text       []byte
+}
+
+// formatPage decodes and formats the records of page n with line.
+// decoders holds the Decoders of the goroutines.
+func formatPage(n int, page client.RecordPage, decoders *sync.Pool, line func(*bytes.Buffer, *gpuqv1.RunRecord)) ([]acctLine, error) {
+	var (
+		lines []acctLine
+		ends  []int
+		b     bytes.Buffer
+	)
+	b.Grow(page.Size() / 2) // a line is about a third of its record
+	dec := decoders.Get().(*accounting.Decoder)
+	defer decoders.Put(dec)
+	err := page.Records(func(enc []byte) error {
+		rec, err := dec.Decode(enc)
+		if err != nil {
+			return fmt.Errorf("record %d of page %d: %w", len(lines), n, err)
+		}
+		line(&b, rec)
+		ends = append(ends, b.Len())
+		j := rec.GetJob()
+		lines = append(lines, acctLine{id: j.GetId(), hasTask: j.ArrayTaskId != nil, task: j.GetArrayTaskId(), run: rec.GetRun(), page: int32(n), item: int32(len(lines))})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The buffer is complete: the lines can point into it.
+	text, start := b.Bytes(), 0
+	for i := range lines {
+		lines[i].text = text[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	return lines, nil
+}
+
+// compareLines is compareRecords, then the order of the stream, as a
+// stable sort of the records would leave them.
+func compareLines(a, b acctLine) int {
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	if a.hasTask != b.hasTask {
+		if !a.hasTask {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.task, b.task), cmp.Compare(a.run, b.run), cmp.Compare(a.page, b.page), cmp.Compare(a.item, b.item))
 }
 
 // timestamp is t as a timestamp, or nil for the zero time.
@@ -198,30 +290,32 @@ func compareRecords(a, b *gpuqv1.RunRecord) int {
 	return cmp.Or(cmp.Compare(ja.GetArrayTaskId(), jb.GetArrayTaskId()), cmp.Compare(a.GetRun(), b.GetRun()))
 }
 
-// writeAcctTable writes sacct's table: a header, a line of dashes, and a
-// line per record; fields are separated by a space, padded to their widths
-// and cut with a '+' when longer.
-func writeAcctTable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	var l bytes.Buffer // reused: its memory stays
-	line := func(value func(accounting.Column) string) {
-		l.Reset()
+// acctTable is sacct's table: a header, a line of dashes, and a line per
+// record; fields are separated by a space, padded to their widths and cut
+// with a '+' when longer. line may be called concurrently.
+func acctTable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
+	write := func(l *bytes.Buffer, value func(accounting.Column) string) {
+		start := l.Len()
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte(' ')
 			}
-			fit(&l, value(col), col.Width, col.Left)
+			fit(l, value(col), col.Width, col.Left)
 		}
-		b.Write(bytes.TrimRight(l.Bytes(), " "))
-		b.WriteByte('\n')
+		l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
+		l.WriteByte('\n')
 	}
-	if !noHeader {
-		line(func(col accounting.Column) string { return col.Field.String() })
-		line(func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
+	header = func(b *bufio.Writer) {
+		var l bytes.Buffer
+		write(&l, func(col accounting.Column) string { return col.Field.String() })
+		write(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
+		b.Write(l.Bytes())
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	for _, rec := range recs {
-		line(func(col accounting.Column) string { return col.Field.Value(rec, opts) })
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		write(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
 	}
+	return header, line
 }
 
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
@@ -250,25 +344,29 @@ func fit(b *bytes.Buffer, s string, width int, left bool) {
 	}
 }
 
-// writeParsable writes sacct -P: fields separated by '|', no padding, no
-// trailing '|'.
-func writeParsable(b *bufio.Writer, cols []accounting.Column, recs []*gpuqv1.RunRecord, loc *time.Location, noHeader bool) {
-	fields := make([]string, len(cols))
-	if !noHeader {
+// acctParsable is sacct -P: fields separated by '|', no padding, no
+// trailing '|'. line may be called concurrently.
+func acctParsable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
+	header = func(b *bufio.Writer) {
 		for i, col := range cols {
-			fields[i] = col.Field.String()
+			if i > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(col.Field.String())
 		}
-		b.WriteString(strings.Join(fields, "|"))
 		b.WriteByte('\n')
 	}
 	opts := accounting.ValueOptions{Location: loc}
-	for _, rec := range recs {
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
 		for i, col := range cols {
-			fields[i] = col.Field.Value(rec, opts)
+			if i > 0 {
+				l.WriteByte('|')
+			}
+			l.WriteString(col.Field.Value(rec, opts))
 		}
-		b.WriteString(strings.Join(fields, "|"))
-		b.WriteByte('\n')
+		l.WriteByte('\n')
 	}
+	return header, line
 }
 
 // writeRecordsCSV writes RFC 4180 CSV with times in RFC 3339.

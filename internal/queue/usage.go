@@ -128,6 +128,12 @@ func (q *Queue) Runs(from, to time.Time, fn func(*accounting.Run) error) error {
 	return q.store.Runs(from, to, fn)
 }
 
+// EncodedRecords calls fn for every accounting record that ended in
+// [from, to), as it is stored (see store.EncodedRecords).
+func (q *Queue) EncodedRecords(from, to time.Time, fn func(*accounting.EncodedRecord) error) error {
+	return q.store.EncodedRecords(from, to, fn)
+}
+
 // MaxRun is the longest run of any accounting record.
 func (q *Queue) MaxRun() time.Duration { return q.store.MaxRun() }
 

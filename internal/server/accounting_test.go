@@ -49,6 +49,21 @@ func (f *fakeRecords) Records(from, to time.Time, fn func(*gpuqv1.RunRecord) err
 
 // indexedRecords adds the job-id index to fakeRecords: records of a job
 // without a scan.
+// encodedRecords gives the records encoded, with their heads decoded by
+// the protobuf library (the store decodes them by hand, checked against it
+// in its tests).
+type encodedRecords struct{ fakeRecords }
+
+func (f *encodedRecords) EncodedRecords(from, to time.Time, fn func(*accounting.EncodedRecord) error) error {
+	return f.Records(from, to, func(r *gpuqv1.RunRecord) error {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return fn(&accounting.EncodedRecord{Run: accounting.RunOf(r), State: r.State, HasCost: r.Cost != "", Bytes: b})
+	})
+}
+
 type indexedRecords struct {
 	fakeRecords
 	lookups int
@@ -211,6 +226,7 @@ func TestListRecordsFilters(t *testing.T) {
 	bySource := map[string]gpuqv1.AccountingServiceClient{
 		"scan":  serveAccounting(t, scanned, time.Time{}),
 		"index": serveAccounting(t, indexed, time.Time{}),
+		"bytes": serveAccounting(t, &encodedRecords{fakeRecords{recs: fixture(t)}}, time.Time{}),
 	}
 	tests := []struct {
 		name string
@@ -264,21 +280,31 @@ func TestListRecordsCostAndPages(t *testing.T) {
 		r.StartTime = timestamppb.New(base.Add(time.Duration(i)*time.Minute - 90*time.Minute))
 		recs = append(recs, r)
 	}
-	recs[0].Cost = "1.00" // a cost recorded with the run is kept
-	c := serveAccounting(t, &fakeRecords{recs: recs}, time.Time{})
-	pages, got, err := list(t, c, &gpuqv1.ListRecordsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]int{1000, 1000, 500}, pages); diff != "" {
-		t.Errorf("pages (-want +got):\n%s", diff)
-	}
-	if got[0].Cost != "1.00" || got[1].Cost != "5.25" { // 1.5 GPU-hours at sf's 3.50
-		t.Errorf("costs %q, %q; want 1.00 and 5.25", got[0].Cost, got[1].Cost)
-	}
-	pages, _, err = list(t, c, &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 7}}})
-	if err != nil || !slices.Equal(pages, []int{1}) {
-		t.Errorf("one job: pages %v, %v", pages, err)
+	recs[0].Cost = "1.00"                                                     // a cost recorded with the run is kept
+	recs[2].Pool, recs[2].Team, recs[2].GpuType = "nowhere", "nobody", "none" // no price: no cost
+	var decoded []*gpuqv1.RunRecord
+	for source, src := range map[string]server.Records{"decoded": &fakeRecords{recs: recs}, "bytes": &encodedRecords{fakeRecords{recs: recs}}} {
+		c := serveAccounting(t, src, time.Time{})
+		pages, got, err := list(t, c, &gpuqv1.ListRecordsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]int{1000, 1000, 500}, pages); diff != "" {
+			t.Errorf("%s: pages (-want +got):\n%s", source, diff)
+		}
+		if got[0].Cost != "1.00" || got[1].Cost != "5.25" || got[2].Cost != "" { // 1.5 GPU-hours at sf's 3.50
+			t.Errorf("%s: costs %q, %q, %q; want 1.00, 5.25 and none", source, got[0].Cost, got[1].Cost, got[2].Cost)
+		}
+		// Both ways give the same records.
+		if decoded == nil {
+			decoded = got
+		} else if diff := cmp.Diff(decoded, got, protocmp.Transform()); diff != "" {
+			t.Errorf("records decoded and encoded differ (-one +other):\n%s", diff)
+		}
+		pages, _, err = list(t, c, &gpuqv1.ListRecordsRequest{Jobs: []*gpuqv1.JobRef{{Id: 7}}})
+		if err != nil || !slices.Equal(pages, []int{1}) {
+			t.Errorf("%s: one job: pages %v, %v", source, pages, err)
+		}
 	}
 }
 

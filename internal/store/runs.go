@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
 // The field numbers of gpuq.v1.RunRecord that decodeRun reads, and those
@@ -23,6 +24,8 @@ const (
 	fieldGPUIDs    = 11
 	fieldStartTime = 14
 	fieldEndTime   = 15
+	fieldState     = 16
+	fieldCost      = 23
 	fieldSeconds   = 1
 	fieldNanos     = 2
 )
@@ -97,6 +100,22 @@ func (s *Store) RunsParallel(from, to time.Time, parts int, fn func(part int, r 
 	})
 }
 
+// EncodedRecords calls fn for every accounting record that ended in
+// [from, to), in order of the end, as Records does, but with the record's
+// bytes as stored and only its run, state and whether it has a cost
+// decoded. fn must not keep e or its bytes: both are reused.
+func (s *Store) EncodedRecords(from, to time.Time, fn func(e *accounting.EncodedRecord) error) error {
+	names := interner{}
+	var e accounting.EncodedRecord
+	return s.scanRecords(from, to, func(k, v []byte) error {
+		e.State, e.HasCost, e.Bytes = 0, false, v
+		if err := decodeHead(v, &e.Run, &e, names); err != nil {
+			return fmt.Errorf("decode record %x: %w", k, err)
+		}
+		return fn(&e)
+	})
+}
+
 // lastRecordEnd is the end of the last record's run.
 func lastRecordEnd(txn *badger.Txn) (time.Time, bool) {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord, Reverse: true})
@@ -160,6 +179,12 @@ var errTruncated = errors.New("truncated or malformed record")
 // proto.Unmarshal and accounting.RunOf would: the last value of a field
 // that appears twice, gpu_count or else the number of gpu_ids.
 func decodeRun(b []byte, r *accounting.Run, names interner) error {
+	return decodeHead(b, r, nil, names)
+}
+
+// decodeHead is decodeRun that also reads the state and whether a cost is
+// set into e when e is not nil.
+func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, names interner) error {
 	*r = accounting.Run{}
 	ids := uint32(0)
 	// A message field that appears twice is merged, as proto.Unmarshal
@@ -173,7 +198,7 @@ func decodeRun(b []byte, r *accounting.Run, names interner) error {
 		b = b[n:]
 		switch {
 		case typ == protowire.BytesType && (num == fieldTeam || num == fieldUser || num == fieldPool || num == fieldGPUType ||
-			num == fieldGPUIDs || num == fieldStartTime || num == fieldEndTime):
+			num == fieldGPUIDs || num == fieldStartTime || num == fieldEndTime || num == fieldCost):
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
 				return errTruncated
@@ -190,6 +215,10 @@ func decodeRun(b []byte, r *accounting.Run, names interner) error {
 				r.GPUType = names.get(v)
 			case fieldGPUIDs:
 				ids++
+			case fieldCost:
+				if e != nil {
+					e.HasCost = len(v) > 0
+				}
 			case fieldStartTime:
 				if err := start.merge(v); err != nil {
 					return err
@@ -199,13 +228,17 @@ func decodeRun(b []byte, r *accounting.Run, names interner) error {
 					return err
 				}
 			}
-		case typ == protowire.VarintType && num == fieldGPUCount:
+		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
 			b = b[n:]
-			r.GPUs = uint32(v)
+			if num == fieldGPUCount {
+				r.GPUs = uint32(v)
+			} else if e != nil {
+				e.State = gpuqv1.JobState(int32(v))
+			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

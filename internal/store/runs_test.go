@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -50,6 +51,12 @@ func TestDecodeRun(t *testing.T) {
 			checkDecode(t, i, data, names)
 		}
 	}
+	// A cost, and a cost replaced by none.
+	withCost, _ := proto.Marshal(&gpuqv1.RunRecord{Team: "sf", Cost: "1.00", State: gpuqv1.JobState_JOB_STATE_FAILED})
+	noCost, _ := proto.Marshal(&gpuqv1.RunRecord{State: gpuqv1.JobState_JOB_STATE_COMPLETED})
+	checkDecode(t, -2, withCost, names)
+	checkDecode(t, -3, append(append([]byte{}, withCost...), protowire.AppendString(protowire.AppendTag(nil, fieldCost, protowire.BytesType), "")...), names)
+	checkDecode(t, -4, append(append([]byte{}, withCost...), noCost...), names)
 	// A timestamp in two parts merges.
 	t0 := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
 	a, _ := proto.Marshal(&gpuqv1.RunRecord{StartTime: &timestamppb.Timestamp{Seconds: t0.Unix(), Nanos: 7}, EndTime: timestamppb.New(t0.Add(time.Hour))})
@@ -76,6 +83,13 @@ func checkDecode(t *testing.T, i int, data []byte, names interner) {
 	}
 	if diff := cmp.Diff(accounting.RunOf(full), got); diff != "" {
 		t.Errorf("record %d (-RunOf +decodeRun):\n%s", i, diff)
+	}
+	var e accounting.EncodedRecord
+	if err := decodeHead(data, &e.Run, &e, names); err != nil {
+		t.Fatalf("record %d: %v", i, err)
+	}
+	if e.Run != got || e.State != full.State || e.HasCost != (full.Cost != "") {
+		t.Errorf("record %d: decodeHead: run %v, state %v, has cost %v; want %v, %v, %v", i, e.Run, e.State, e.HasCost, got, full.State, full.Cost != "")
 	}
 }
 
