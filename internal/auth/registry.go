@@ -67,7 +67,7 @@ func NewRegistry(signer *Signer, store TokenStore, caPin string, maxTTL time.Dur
 // Issue signs a token for subject and records it durably before returning
 // it. by names the issuer for the record.
 func (r *Registry) Issue(subject string, role Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error) {
-	if ttl < time.Second || ttl > r.maxTTL {
+	if ttl < time.Second || (ttl > r.maxTTL && role != RoleNode) {
 		return "", nil, &job.FieldError{Field: "ttl", Problem: fmt.Sprintf("must be between 1s and %s, got %s", r.maxTTL, ttl)}
 	}
 	c := Claims{ID: NewTokenID(), Subject: subject, Teams: slices.Clone(teams), Role: role,
@@ -145,6 +145,20 @@ func (r *Registry) List(all bool, now time.Time) []*gpuqv1.TokenInfo {
 		return strings.Compare(a.Id, b.Id)
 	})
 	return out
+}
+
+// NodeJoined reports whether the node called name holds a node token that
+// is neither revoked nor expired at now: it has joined and not been
+// revoked since.
+func (r *Registry) NodeJoined(name string, now time.Time) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, t := range r.tokens {
+		if t.Role == string(RoleNode) && t.Subject == name && t.Revoked == nil && now.Before(t.Expires.AsTime()) {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrCertRevoked is a client certificate issued before its principal's

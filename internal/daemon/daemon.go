@@ -200,7 +200,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		rate = &auth.RateLimiter{Rate: cfg.Limits.SubmitRate, Burst: cfg.Limits.SubmitBurst}
 	}
 	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q, server.QueueOptions{DefaultTeam: cfg.Defaults.Team, SubmitRate: rate}))
-	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q, server.NodeOptions{CA: sec.ca, Join: sec.join, Tokens: sec.tokens}))
+	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q, server.NodeOptions{CA: sec.ca, Join: sec.join, Tokens: sec.tokens, Joined: sec.tokens.NodeJoined}))
 	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg), Budget: budgets}))
 	gpuqv1.RegisterAuthServiceServer(gs, server.NewAuthService(server.AuthOptions{Tokens: sec.tokens, CA: sec.ca, Teams: Rules(&cfg).Teams,
 		DefaultTTL: time.Duration(cfg.Security.TokenTTL), MaxTTL: time.Duration(cfg.Security.MaxTokenTTL)}))

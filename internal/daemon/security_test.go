@@ -253,6 +253,10 @@ func TestAuthorisation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("join with the join token: %v", err)
 		}
+		// The join token is on every node: it must not let one node become
+		// another that has joined.
+		_, err = anon.JoinNode(ctx, "n1", join.String(), csr)
+		wantErr(t, "join as a node that has joined", err, job.ErrPermissionDenied)
 		n1 := c.dial(t, "unix://"+c.sock, client.Security{Token: resp.NodeToken})
 		_, err = gpuqv1.NewNodeServiceClient(n1.Conn()).RegisterNode(ctx, &gpuqv1.RegisterNodeRequest{Node: &gpuqv1.NodeInfo{Name: "n2", Pool: "a100"}})
 		wantErr(t, "node n1 registers as n2", client.FromStatus(err), job.ErrPermissionDenied)
@@ -282,6 +286,9 @@ func TestAuthorisation(t *testing.T) {
 		wantErr(t, "a revoked node's certificate", err, job.ErrUnauthenticated)
 		_, err = n1.WhoAmI(ctx)
 		wantErr(t, "a revoked node's token", err, job.ErrUnauthenticated)
+		if _, err := anon.JoinNode(ctx, "n1", join.String(), csr); err != nil {
+			t.Errorf("join again after the operator revoked the node: %v", err)
+		}
 	})
 
 	t.Run("user certificates", func(t *testing.T) {

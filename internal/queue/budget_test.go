@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -76,16 +77,21 @@ func TestBudgetHolds(t *testing.T) {
 	userHeld := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Hold = true })) // held for the budget too
 	other := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Team = "tokyo" }))
 	q.Cycle()
-	// A user's hold of a job held for the budget makes it the user's.
+	// A user's hold of a job held for the budget leaves the budget's hold:
+	// turned into the user's, its owner could release it past the budget.
 	if _, err := q.Hold(Filter{Jobs: []job.Ref{{ID: userHeld}}}); err != nil {
 		t.Fatal(err)
+	}
+	out, err := q.ReleaseUserHolds(Filter{Jobs: []job.Ref{{ID: userHeld}}})
+	if err != nil || len(out) != 1 || !errors.Is(out[0].Err, job.ErrPermissionDenied) {
+		t.Errorf("a user's release of a job held for the budget = %v, %v; want permission denied", out, err)
 	}
 	q.Cycle()
 	want := map[string]string{
 		fmt.Sprint(over):         "PENDING/Budget",
 		fmt.Sprintf("%d_0", arr): "PENDING/Budget",
 		fmt.Sprintf("%d_1", arr): "PENDING/Budget",
-		fmt.Sprint(userHeld):     "PENDING/JobHeldUser",
+		fmt.Sprint(userHeld):     "PENDING/Budget",
 		fmt.Sprint(other):        "PENDING/ReqNodeNotAvail",
 	}
 	if diff := cmp.Diff(want, states(q, Filter{})); diff != "" {
@@ -103,13 +109,13 @@ func TestBudgetHolds(t *testing.T) {
 		t.Errorf("hold reason after a restart = %q, want Budget", got)
 	}
 
-	// The budget raised: the budget's holds are released, the user's kept.
+	// The budget raised: the budget's holds are released.
 	b.mu.Lock()
 	b.over["sf"] = false
 	b.mu.Unlock()
 	n, err := q.ReleaseBudgetHolds("sf")
-	if err != nil || n != 3 {
-		t.Fatalf("ReleaseBudgetHolds = %d, %v; want 3", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("ReleaseBudgetHolds = %d, %v; want 4", n, err)
 	}
 	if n, err := q.ReleaseBudgetHolds("sf"); err != nil || n != 0 {
 		t.Errorf("ReleaseBudgetHolds again = %d, %v; want 0", n, err)
@@ -118,6 +124,7 @@ func TestBudgetHolds(t *testing.T) {
 	want[fmt.Sprint(over)] = "PENDING/ReqNodeNotAvail"
 	want[fmt.Sprintf("%d_0", arr)] = "PENDING/ReqNodeNotAvail"
 	want[fmt.Sprintf("%d_1", arr)] = "PENDING/ReqNodeNotAvail"
+	want[fmt.Sprint(userHeld)] = "PENDING/ReqNodeNotAvail"
 	if diff := cmp.Diff(want, states(q, Filter{})); diff != "" {
 		t.Errorf("states after the release (-want +got):\n%s", diff)
 	}

@@ -60,6 +60,21 @@ func (q *Queue) Release(f Filter) ([]Outcome, error) {
 	return q.apply(f, setHeld(false))
 }
 
+// ReleaseUserHolds releases matching jobs held by users, and refuses those
+// held for their team's budget: only an operator (Release) may let those
+// run past the hard limit. The check is inside the release's transaction,
+// so a budget hold that lands meanwhile is not released either.
+func (q *Queue) ReleaseUserHolds(f Filter) ([]Outcome, error) {
+	release := setHeld(false)
+	return q.apply(f, func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
+		if j.Held && j.HoldReason == sched.ReasonBudget {
+			return nil, fmt.Errorf("%w: held because team %s is over its budget; an operator raises the budget (gpuqctl budget set) or releases the job",
+				job.ErrPermissionDenied, j.Spec.GetTeam())
+		}
+		return release(j, now)
+	})
+}
+
 // ReleaseBudgetHolds releases the team's jobs held for its budget (reason
 // Budget) and returns how many it released. The budget watcher calls it
 // when the team is under its budget again.
@@ -79,14 +94,15 @@ func (q *Queue) ReleaseBudgetHolds(team string) (int, error) {
 	return n, nil
 }
 
-// setHeld holds or releases a pending job. A user's hold of a job held for
-// the budget makes it the user's: raising the budget no longer releases it.
+// setHeld holds or releases a pending job. Holding a job held for its
+// budget changes nothing: the budget hold stays (it is not turned into a
+// user's hold, which its owner could release).
 func setHeld(held bool) change {
 	return func(j *gpuqv1.Job, now *timestamppb.Timestamp) (*gpuqv1.Job, error) {
 		if j.State != gpuqv1.JobState_JOB_STATE_PENDING {
 			return nil, fmt.Errorf("%w: job is %s, not PENDING", job.ErrInvalidState, job.StateName(j.State))
 		}
-		if j.Held == held && (!held || j.HoldReason == "") {
+		if j.Held == held && (!held || j.HoldReason == "" || j.HoldReason == sched.ReasonBudget) {
 			return j, nil
 		}
 		c := proto.CloneOf(j)

@@ -526,7 +526,8 @@ func (s *AccountingService) CostReport(ctx context.Context, req *gpuqv1.CostRepo
 // administer: other teams' rows, the total and the pools' figures go.
 func limitToTeams(r *gpuqv1.CostReportResponse, id *auth.Identity) {
 	r.Teams = slices.DeleteFunc(r.Teams, func(t *gpuqv1.TeamCost) bool { return !id.Admin(t.Team) })
-	r.Total, r.Pools = nil, nil
+	// Warnings may name other teams and their usage.
+	r.Total, r.Pools, r.Warnings = nil, nil, nil
 	r.Warnings = append(r.Warnings, fmt.Sprintf("limited to the teams %s administers: %s", id.Name, strings.Join(id.AdminOf, ", ")))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -46,8 +47,15 @@ type NodeOptions struct {
 	CA     *auth.CA
 	Join   auth.JoinToken
 	Tokens Issuer
+	// Joined reports whether a node of that name has joined and has not
+	// been revoked since; such a name cannot be joined again, so that the
+	// join token (on every node) does not let one node become another.
+	Joined func(name string, now time.Time) bool
 	Now    func() time.Time
 }
+
+// nodeName is what a node may be called (as gpuq-node checks its config).
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // NewNodeService serves n.
 func NewNodeService(n Nodes, opts NodeOptions) *NodeService {
@@ -60,8 +68,8 @@ func NewNodeService(n Nodes, opts NodeOptions) *NodeService {
 // JoinNode checks the join token and hands the node a client certificate
 // for its own key and a node token.
 func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (*gpuqv1.JoinNodeResponse, error) {
-	if req.Node == "" {
-		return nil, &job.FieldError{Field: "node", Problem: "required"}
+	if !nodeName.MatchString(req.Node) {
+		return nil, &job.FieldError{Field: "node", Problem: "want letters, digits, '.', '_' or '-', at most 64"}
 	}
 	if s.opts.CA == nil || s.opts.Join.Secret == "" || s.opts.Tokens == nil {
 		return nil, fmt.Errorf("%w: this gpuqd has no join token (run gpuqd init)", job.ErrPermissionDenied)
@@ -74,6 +82,10 @@ func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (
 		return nil, fmt.Errorf("%w: node %s presented a wrong join token", job.ErrUnauthenticated, req.Node)
 	}
 	now := s.opts.Now()
+	if s.opts.Joined != nil && s.opts.Joined(req.Node, now) {
+		return nil, fmt.Errorf("%w: node %s has joined already; to join it again an operator revokes it first (gpuqctl cert revoke --node %s)",
+			job.ErrPermissionDenied, req.Node, req.Node)
+	}
 	cert, err := s.opts.CA.SignNode(req.Csr, req.Node, now)
 	if err != nil {
 		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
@@ -86,6 +98,9 @@ func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (
 }
 
 func (s *NodeService) RegisterNode(ctx context.Context, req *gpuqv1.RegisterNodeRequest) (*gpuqv1.RegisterNodeResponse, error) {
+	if req.GetNode().GetName() == "" {
+		return nil, &job.FieldError{Field: "node.name", Problem: "required"}
+	}
 	if err := auth.RequireNode(auth.FromContext(ctx), req.GetNode().GetName()); err != nil {
 		return nil, err
 	}
@@ -103,6 +118,9 @@ func (s *NodeService) Session(stream gpuqv1.NodeService_SessionServer) error {
 	hello := first.GetHello()
 	if hello == nil {
 		return &job.FieldError{Field: "hello", Problem: "the first message of a session must be a hello"}
+	}
+	if hello.Node == "" {
+		return &job.FieldError{Field: "hello.node", Problem: "required"}
 	}
 	if err := auth.RequireNode(auth.FromContext(stream.Context()), hello.Node); err != nil {
 		return err

@@ -25,6 +25,7 @@ type Queue interface {
 	Cancel(f queue.Filter, reason string) ([]queue.Outcome, error)
 	Hold(f queue.Filter) ([]queue.Outcome, error)
 	Release(f queue.Filter) ([]queue.Outcome, error)
+	ReleaseUserHolds(f queue.Filter) ([]queue.Outcome, error)
 	LastDecision() queue.Decision
 }
 
@@ -221,6 +222,7 @@ func (s *QueueService) ReleaseJobs(ctx context.Context, req *gpuqv1.ReleaseJobsR
 	if err != nil {
 		return nil, err
 	}
+	release := s.q.Release
 	if id := auth.FromContext(ctx); !id.Operator() {
 		for _, j := range s.q.List(f) {
 			if j.Held && j.HoldReason == sched.ReasonBudget {
@@ -228,8 +230,9 @@ func (s *QueueService) ReleaseJobs(ctx context.Context, req *gpuqv1.ReleaseJobsR
 					job.ErrPermissionDenied, job.RefOf(j), j.Spec.GetTeam())
 			}
 		}
+		release = s.q.ReleaseUserHolds // and again inside the release, against a race
 	}
-	out, err := s.q.Release(f)
+	out, err := release(f)
 	return &gpuqv1.ReleaseJobsResponse{Outcomes: outcomes(out)}, err
 }
 
