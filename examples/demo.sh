@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: a small cluster on this machine: gpuqd with the three-team
-# example config and three gpuq-node daemons with simulated GPUs (the exec
-# runtime: jobs are processes). Jobs from San Francisco, Berlin and Tokyo
-# run; the queue and the nodes are shown while they do. Leaves nothing
-# running; everything lives in a temporary directory.
+# example config and three gpuq-node daemons with simulated GPUs; jobs run
+# as processes (the exec runtime), and one node's in containers of a
+# private containerd when this machine can run one. Jobs from San
+# Francisco, Berlin and Tokyo run; the queue and the nodes are shown while
+# they do. Leaves nothing running; everything lives in a temporary
+# directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -19,6 +21,9 @@ cleanup() {
 	# Jobs outlive gpuq-node by design (a restart must not kill them): end
 	# whatever the demo left running.
 	pkill -f "$work/node-" 2>/dev/null || true
+	pkill -f "$work/ctrd" 2>/dev/null || true
+	# Mounts a private containerd left (none once its tasks are deleted).
+	grep -o " $work/[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r umount -l 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,12 +50,57 @@ start_gpuqd() {
 # jobs unless allow_root is set, so a demo run as root sets it, and runs the
 # jobs of the demo's made-up users (alice) as nobody; not as root,
 # gpuq-node runs every job as itself and the keys change nothing.
-printf 'allow_root: true\nunknown_user: nobody\n' >"$work/node.yaml"
-start_node() { # name pool region gpus server: joins with the join token once, then uses its certificate
-	"$BIN/gpuq-node" --config "$work/node.yaml" --server "$5" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
-		--runtime exec --state-dir "$work/node-$1" --join-token-file "$work/data/tls/join-token" \
+printf 'allow_root: true\nunknown_user: nobody\nruntime:\n  kind: exec\n' >"$work/node.yaml"
+start_node() { # name pool region gpus server [config]: joins with the join token once, then uses its certificate
+	"$BIN/gpuq-node" --config "${6:-$work/node.yaml}" --server "$5" --name "$1" --pool "$2" --region "$3" --simulate-gpus "$4" \
+		--state-dir "$work/node-$1" --join-token-file "$work/data/tls/join-token" \
 		>>"$work/node-$1.log" 2>&1 &
 	pids+=("$!")
+}
+# start_containerd starts a private containerd (its own config, root, state
+# and socket under $work) and imports a small busybox image built here (no
+# registry is needed), when this machine can: root, containerd, runc and a
+# static tini and busybox. It says why not otherwise; the demo then runs
+# every job as a process (the exec runtime).
+ctrd=""
+start_containerd() {
+	local why=""
+	[[ $(id -u) == 0 ]] || why="not root"
+	for b in containerd runc containerd-shim-runc-v2 ctr; do
+		[[ -n $why ]] || command -v "$b" >/dev/null || why="$b not installed"
+	done
+	[[ -n $why || ( -x /usr/bin/tini-static && -x /usr/bin/busybox ) ]] || why="tini-static or busybox not installed"
+	if [[ -n $why ]]; then
+		echo "no containerd for the demo ($why): every node runs jobs as processes"
+		return 0
+	fi
+	local d="$work/ctrd"
+	mkdir -p "$d"
+	cat >"$d/config.toml" <<-EOF
+	version = 2
+	root = "$d/root"
+	state = "$d/state"
+	disabled_plugins = ["io.containerd.grpc.v1.cri"]
+	[grpc]
+	  address = "$d/c.sock"
+	[ttrpc]
+	  address = "$d/c.sock.ttrpc"
+	[plugins."io.containerd.internal.v1.opt"]
+	  path = "$d/opt"
+	EOF
+	containerd --config "$d/config.toml" >>"$work/containerd.log" 2>&1 &
+	pids+=("$!")
+	for _ in $(seq 100); do ctr -a "$d/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+	if ! go build -o "$d/mkimage" ./internal/ctrdrun/ctrdtest/mkimage ||
+		! "$d/mkimage" -ref localhost/gpuq-demo:1 >"$d/image.tar" ||
+		! ctr -a "$d/c.sock" -n gpuq images import "$d/image.tar" >/dev/null; then
+		echo "the private containerd did not come up (see $work/containerd.log): every node runs jobs as processes"
+		return 0
+	fi
+	printf 'allow_root: true\nunknown_user: nobody\nruntime:\n  kind: containerd\n  containerd_address: %s\n  namespace: gpuq\n  image: localhost/gpuq-demo:1\n' \
+		"$d/c.sock" >"$work/node-ctrd.yaml"
+	ctrd="$work/node-ctrd.yaml"
+	echo "a private containerd runs iad-a800-1's jobs in containers (image localhost/gpuq-demo:1, imported without a registry)"
 }
 wait_idle() { # until no job is pending or running, at most $1 seconds
 	for _ in $(seq $(($1 * 5))); do
@@ -67,7 +117,8 @@ start_gpuqd
 echo "gpuqd serves TLS on $listen; two nodes join over TLS with the join token, one over the unix socket"
 start_node sf-a100-1 a100-us-west1 us-west1 a100:8 "$listen"
 start_node fra-a100-1 a100-europe-west3 europe-west3 a100:8 "$listen"
-start_node iad-a800-1 a800-us-east1 us-east1 a800:4 "$GPUQ_SERVER"
+start_containerd
+start_node iad-a800-1 a800-us-east1 us-east1 a800:4 "$GPUQ_SERVER" "${ctrd:-}"
 sleep 1.5
 run ctl nodes || true
 
