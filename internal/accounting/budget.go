@@ -147,8 +147,11 @@ func (b *BudgetTally) Add(rec *gpuqv1.RunRecord) {
 }
 
 // AddRun counts r for its team.
-func (b *BudgetTally) AddRun(r *Run) {
-	if bt, ok := b.by[r.Team]; ok {
+func (b *BudgetTally) AddRun(r *Run) { addToTeam(b.by, r) }
+
+// addToTeam counts r in the month of its team, when by has the team.
+func addToTeam(by map[string]*budgetTeam, r *Run) {
+	if bt, ok := by[r.Team]; ok {
 		bt.tally.AddRun(r)
 	}
 }

@@ -3,6 +3,7 @@ package accounting
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -279,7 +280,7 @@ func (e *BillError) Unwrap() error { return e.Err }
 // bills. Idle cost that policy gives no team (nobody used any pool, or the
 // config has no teams) goes to the platform's row.
 func Split(t *Tally, p Pricing, bills map[string]money.Amount, policy IdlePolicy) (Report, error) {
-	for _, pool := range sortedKeys(bills) {
+	for _, pool := range slices.Sorted(maps.Keys(bills)) {
 		b := bills[pool]
 		var err error
 		switch {
@@ -321,7 +322,7 @@ func Split(t *Tally, p Pricing, bills map[string]money.Amount, policy IdlePolicy
 			pools = append(pools, pl.Name)
 		}
 	}
-	for _, name := range sortedKeys(byPool) {
+	for _, name := range slices.Sorted(maps.Keys(byPool)) {
 		if !hasPool(&p, name) {
 			pools = append(pools, name)
 		}
@@ -332,7 +333,7 @@ func Split(t *Tally, p Pricing, bills map[string]money.Amount, policy IdlePolicy
 		pc := PoolCost{Pool: poolName(pool)}
 		if pl, ok := p.Pool(pool); ok {
 			pc.GPUType = pl.GPUType
-		} else if ts := sortedKeys(types[pool]); len(ts) == 1 {
+		} else if ts := slices.Sorted(maps.Keys(types[pool])); len(ts) == 1 {
 			pc.GPUType = ts[0]
 		}
 		weights := make([]*big.Rat, len(teams))
@@ -466,15 +467,6 @@ func hasPool(p *Pricing, name string) bool {
 func hasKey[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func poolName(pool string) string {

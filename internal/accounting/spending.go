@@ -102,11 +102,7 @@ func (s *Spending) Add(rec *gpuqv1.RunRecord) {
 }
 
 // AddRun counts the part of r in its team's month.
-func (s *Spending) AddRun(r *Run) {
-	if bt, ok := s.by[r.Team]; ok {
-		bt.tally.AddRun(r)
-	}
-}
+func (s *Spending) AddRun(r *Run) { addToTeam(s.by, r) }
 
 // SetPricing prices the spending with p from now on: an operator changed a
 // budget. Teams p does not have keep their old pricing.

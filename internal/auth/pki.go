@@ -91,7 +91,7 @@ func Init(dir string, hosts []string, now time.Time) (InitResult, error) {
 	if _, err := os.Stat(filepath.Join(dir, TokenKeyFile)); errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, KeySize)
 		_, _ = rand.Read(key)
-		if err := writeSecret(filepath.Join(dir, TokenKeyFile), key); err != nil {
+		if err := WriteSecret(filepath.Join(dir, TokenKeyFile), key); err != nil {
 			return res, err
 		}
 		res.Created = true
@@ -99,7 +99,7 @@ func Init(dir string, hosts []string, now time.Time) (InitResult, error) {
 	join, err := ReadJoinToken(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		join = JoinToken{Secret: NewSecret(), CA: Fingerprint(caCert)}
-		err = writeSecret(filepath.Join(dir, JoinTokenFile), []byte(join.String()+"\n"))
+		err = WriteSecret(filepath.Join(dir, JoinTokenFile), []byte(join.String()+"\n"))
 		res.Created = true
 	}
 	res.Join = join
@@ -320,7 +320,7 @@ func WriteKey(path string, key crypto.Signer) error {
 	if err != nil {
 		return err
 	}
-	return writeSecret(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return WriteSecret(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // WriteCert writes certificates (DER) as PEM with mode 0644.
@@ -439,7 +439,9 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error
 	return c, s, nil
 }
 
-func writeSecret(path string, b []byte) error { return writeFile(path, b, 0o600) }
+// WriteSecret writes b to path atomically, readable by its owner only
+// (0600): keys, tokens, credentials.
+func WriteSecret(path string, b []byte) error { return writeFile(path, b, 0o600) }
 
 // writeFile writes b to path atomically with mode perm.
 func writeFile(path string, b []byte, perm os.FileMode) error {

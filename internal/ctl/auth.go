@@ -271,7 +271,7 @@ nothing else is needed to trust gpuqd over TCP.`,
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return err
 			}
-			if err := writePrivate(p, append(b, '\n')); err != nil {
+			if err := auth.WriteSecret(p, append(b, '\n')); err != nil {
 				return err
 			}
 			fmt.Fprintf(r.stdout, "Logged in to %s as %s (%s%s); token %s expires %s.\nCredentials stored in %s.\n",
@@ -310,18 +310,6 @@ func (r *runner) readToken(path string) (string, error) {
 		return "", &inputError{source: src, err: errors.New("no token")}
 	}
 	return tok, nil
-}
-
-// writePrivate writes a file only its owner can read.
-func writePrivate(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func (r *runner) logoutCommand() *cli.Command {

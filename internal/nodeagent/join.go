@@ -125,7 +125,7 @@ func joinCluster(ctx context.Context, cfg Config, join auth.JoinToken) error {
 	for _, step := range []func() error{
 		func() error { return auth.WriteKey(filepath.Join(dir, nodeKeyFile), key) },
 		func() error { return auth.WriteCert(filepath.Join(dir, nodeCAFile), resp.CaCertificate) },
-		func() error { return writeSecret(filepath.Join(dir, nodeTokenFile), resp.NodeToken+"\n") },
+		func() error { return auth.WriteSecret(filepath.Join(dir, nodeTokenFile), []byte(resp.NodeToken+"\n")) },
 		// The certificate last: its presence says the join is complete.
 		func() error { return auth.WriteCert(filepath.Join(dir, nodeCertFile), resp.Certificate) },
 	} {
@@ -134,13 +134,6 @@ func joinCluster(ctx context.Context, cfg Config, join auth.JoinToken) error {
 		}
 	}
 	return nil
-}
-
-func writeSecret(path, s string) error {
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		return err
-	}
-	return os.Chmod(path, 0o600)
 }
 
 // loadCredentials reads what joinCluster stored; os.ErrNotExist when the

@@ -3,6 +3,7 @@ package sched
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -171,7 +172,7 @@ func (p *Policy) Validate() error {
 		name string
 		v    time.Duration
 	}{{"MaxAge", p.MaxAge}, {"DefaultTimeLimit", p.DefaultTimeLimit}, {"Preemption.MinRuntime", p.Preemption.MinRuntime}, {"Preemption.Grace", p.Preemption.Grace}}
-	for _, pool := range sortedKeys(p.PoolTimeLimit) {
+	for _, pool := range slices.Sorted(maps.Keys(p.PoolTimeLimit)) {
 		durations = append(durations, struct {
 			name string
 			v    time.Duration
@@ -182,7 +183,7 @@ func (p *Policy) Validate() error {
 			bad(d.name, "%v is negative", d.v)
 		}
 	}
-	for _, q := range sortedKeys(p.QOS) {
+	for _, q := range slices.Sorted(maps.Keys(p.QOS)) {
 		if v := p.QOS[q]; !(v >= 0 && v <= 1) {
 			bad("QOS["+q+"]", "%v (want 0 to 1)", v)
 		}
@@ -194,15 +195,6 @@ func (p *Policy) Validate() error {
 		bad("Preemption.MaxPerDay", "%d is negative", p.Preemption.MaxPerDay)
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // nonNeg reads a negative or NaN number as 0 and caps +Inf.

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -151,7 +152,7 @@ func buildTeams(s *Snapshot) ([]team, map[string]int32) {
 			continue
 		}
 		tm := &teams[ti]
-		names := sortedKeys(m)
+		names := slices.Sorted(maps.Keys(m))
 		var sum float64
 		for _, u := range names {
 			sum += m[u]
