@@ -586,6 +586,21 @@ func withShmSize(limit uint64) oci.SpecOpts {
 	}
 }
 
+// CDIDefined reports which of names (fully qualified CDI device names,
+// "nvidia.com/gpu=0") the runtime's CDI specs define now. The specs are
+// read again at each call: nvidia-ctk may write them after gpuq-node
+// started. A spec with errors defines nothing.
+func (r *Runtime) CDIDefined(names ...string) map[string]bool {
+	if err := r.cdi.Refresh(); err != nil {
+		r.log.Debug("CDI specs with errors", "dirs", r.opts.CDISpecDirs, "err", err)
+	}
+	found := make(map[string]bool, len(names))
+	for _, n := range names {
+		found[n] = r.cdi.GetDevice(n) != nil
+	}
+	return found
+}
+
 // withCDI injects CDI devices from the runtime's own cache (its spec
 // directories), rather than CDI's process-wide default cache that
 // containerd's pkg/cdi uses.

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gpuq/gpuq/internal/ctrdrun/ctrdtest"
+	"github.com/gpuq/gpuq/internal/gpu"
 )
 
 // TestContainerdJobs runs jobs through the whole system in real containers:
@@ -24,6 +26,24 @@ func TestContainerdJobs(t *testing.T) {
 	image := ctrdtest.ImageIn(t, addr, ns)
 	c := newCluster(t)
 	c.start()
+	// A CDI spec for the node's two simulated GPUs, as nvidia-ctk writes
+	// one for real GPUs (by UUID): each GPU a device file (here /dev/null
+	// under another name) and a variable naming it.
+	sims, err := gpu.ParseSimulated("ctr1", "a100:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdiDir := filepath.Join(c.dir, "cdi")
+	spec := "cdiVersion: \"0.6.0\"\nkind: nvidia.com/gpu\ndevices:\n"
+	for _, d := range sims {
+		spec += fmt.Sprintf("- name: %s\n  containerEdits:\n    env: [GPUQ_CDI_GPU=%s]\n    deviceNodes:\n    - {path: /dev/gpuq-fake%d, hostPath: /dev/null}\n", d.UUID, d.UUID, d.Index)
+	}
+	if err := os.MkdirAll(cdiDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cdiDir, "nvidia.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(c.dir, "node.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `server: unix://%s
 name: ctr1
@@ -38,9 +58,10 @@ runtime:
   containerd_address: %s
   namespace: %s
   image: %s
+  cdi_spec_dirs: [%s]
 log:
   level: debug
-`, c.sock, c.dir, c.joinTokenFile(), addr, ns, image), 0o644); err != nil {
+`, c.sock, c.dir, c.joinTokenFile(), addr, ns, image, cdiDir), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n := &nodeDaemon{c: c, name: "ctr1", args: []string{"--config", cfg}}
@@ -50,7 +71,7 @@ log:
 
 	script := filepath.Join(c.dir, "ctr.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n#GPUQ --team=sf --gpus=a100:1 -o ctr-%j.out\n"+
-		"echo \"pid1=$(cat /proc/1/comm) job=$GPUQ_JOB_ID gpus=$CUDA_VISIBLE_DEVICES\"\nexit 4\n"), 0o755); err != nil {
+		"echo \"pid1=$(cat /proc/1/comm) job=$GPUQ_JOB_ID gpus=$CUDA_VISIBLE_DEVICES cdi=$GPUQ_CDI_GPU devs=$(ls /dev | grep gpuq-fake)\"\nexit 4\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if _, errOut, code := c.ctl("submit", "--wait", script); code != 4 {
@@ -63,6 +84,23 @@ log:
 	// PID 1 is the init (tini), not the script, so signals reach the script.
 	if s := string(out); strings.Contains(s, "pid1=sh") || !strings.Contains(s, "pid1=") || !strings.Contains(s, "job=1 gpus=GPU-") {
 		t.Errorf("container output = %q, want the script under an init with gpuq's variables", s)
+	}
+	// The job's one GPU came through the CDI spec: its variable names the
+	// GPU in CUDA_VISIBLE_DEVICES, and only its device file is there.
+	var gpus, cdiGPU, devs string
+	for _, f := range strings.Fields(string(out)) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "gpus":
+			gpus = v
+		case "cdi":
+			cdiGPU = v
+		case "devs":
+			devs = v
+		}
+	}
+	if want := fmt.Sprintf("gpuq-fake%d", slices.IndexFunc(sims, func(d gpu.Device) bool { return d.UUID == gpus })); cdiGPU != gpus || devs != want {
+		t.Errorf("CDI injection: gpus=%s cdi=%s devs=%s, want cdi=%s devs=%s (output %q)", gpus, cdiGPU, devs, gpus, want, out)
 	}
 
 	// A job that traps TERM: cancelled, it checkpoints and ends CANCELLED.

@@ -24,6 +24,13 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	// Binaries built elsewhere (a machine without Go, such as a lent GPU
+	// machine): gpuqd, gpuqctl, gpuq-node, gpuq-shim and hello in one
+	// directory.
+	if dir := os.Getenv("GPUQ_E2E_BIN"); dir != "" {
+		binDir = dir
+		os.Exit(m.Run())
+	}
 	// go-nvml's header marks many functions deprecated; gcc would warn on each.
 	os.Setenv("CGO_CFLAGS", "-O2 -g -Wno-deprecated-declarations")
 	dir, err := os.MkdirTemp("", "gpuq-e2e-bin")
@@ -32,30 +39,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir+"/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build binaries:", err)
-		os.Exit(1)
-	}
-	cmd = exec.Command("go", "build", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir+"/gpuq-node", "github.com/gpuq/gpuq/node")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gpuq-node:", err)
-		os.Exit(1)
-	}
-	cmd = exec.Command("go", "build", "-trimpath", "-o", dir+"/gpuq-shim", "github.com/gpuq/gpuq/node/shim")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build gpuq-shim:", err)
-		os.Exit(1)
-	}
-	// A Go program that does nothing: the bare baseline of process start-up.
-	cmd = exec.Command("go", "build", "-o", dir+"/hello", "./testdata/hello")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build hello:", err)
-		os.Exit(1)
+	for _, b := range [][]string{
+		{"-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl"},
+		{"-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/gpuq-node", "github.com/gpuq/gpuq/node"},
+		{"-trimpath", "-o", dir + "/gpuq-shim", "github.com/gpuq/gpuq/node/shim"},
+		// A Go program that does nothing: the bare baseline of process start-up.
+		{"-o", dir + "/hello", "./testdata/hello"},
+	} {
+		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b[len(b)-1]+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	if os.Getenv("GPUQ_KEEP_TEST_DIR") == "" {

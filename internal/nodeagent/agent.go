@@ -41,6 +41,11 @@ type Options struct {
 	CheckpointDir string
 	// Image is the container image for jobs that name none.
 	Image string
+	// CDIKind is the CDI device kind of the node's GPUs ("nvidia.com/gpu"):
+	// a job gets its GPUs as the CDI devices KIND=UUID (or KIND=INDEX)
+	// where the runtime's CDI specs define one for every GPU of the job,
+	// else as device files. Empty: always device files.
+	CDIKind string
 	// Users decides whom jobs run as; nil means the defaults (the
 	// submitting user, unknown users and root refused) with OSUsers.
 	Users *Users

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -46,6 +48,9 @@ type Config struct {
 	// InsecurePlaintext speaks plaintext TCP to a gpuqd in its insecure
 	// loopback mode.
 	InsecurePlaintext bool `yaml:"insecure_plaintext,omitempty"`
+	// UsageSampleInterval is how often each running job's GPUs are sampled
+	// through NVML for its accounting record (a Go duration, default 10s).
+	UsageSampleInterval string `yaml:"usage_sample_interval"`
 }
 
 // Values of UsersConfig's fields.
@@ -85,6 +90,12 @@ type RuntimeConfig struct {
 	ContainerdAddress string `yaml:"containerd_address,omitempty"`
 	Namespace         string `yaml:"namespace,omitempty"`
 	Image             string `yaml:"image,omitempty"`
+	// CDIKind is the CDI device kind of the node's GPUs in containers
+	// (default nvidia.com/gpu); "" gives containers device files only.
+	CDIKind string `yaml:"cdi_kind"`
+	// CDISpecDirs are where CDI specs are read (default /etc/cdi and
+	// /var/run/cdi).
+	CDISpecDirs []string `yaml:"cdi_spec_dirs,omitempty"`
 }
 
 // LogConfig is the level (debug, info, warn, error) and format (text, json).
@@ -103,9 +114,11 @@ func DefaultConfig() Config {
 			CgroupRoot:        "/sys/fs/cgroup",
 			ContainerdAddress: "/run/containerd/containerd.sock",
 			Namespace:         "gpuq",
+			CDIKind:           "nvidia.com/gpu",
 		},
-		Users: UsersConfig{RunAs: RunAsUser, UnknownUser: UnknownUserRefuse},
-		Log:   LogConfig{Level: "info", Format: "text"},
+		UsageSampleInterval: "10s",
+		Users:               UsersConfig{RunAs: RunAsUser, UnknownUser: UnknownUserRefuse},
+		Log:                 LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -128,6 +141,22 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // userNamePattern is what useradd accepts, roughly (and Samba's trailing $).
 var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}\$?$`)
+
+// cdiKindPattern is a CDI device kind: a vendor (a domain name) and a
+// class, as the CDI specification allows them.
+var cdiKindPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// SampleEvery is UsageSampleInterval as a duration.
+func (c *Config) SampleEvery() (time.Duration, error) {
+	d, err := time.ParseDuration(c.UsageSampleInterval)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a duration such as 10s", c.UsageSampleInterval)
+	}
+	if d < 100*time.Millisecond || d > time.Hour {
+		return 0, fmt.Errorf("%q: want 100ms to 1h", c.UsageSampleInterval)
+	}
+	return d, nil
+}
 
 // Validate reports every problem with its field.
 func (c *Config) Validate() error {
@@ -163,6 +192,17 @@ func (c *Config) Validate() error {
 		}
 	default:
 		add("runtime.kind", "%q: want exec or containerd", c.Runtime.Kind)
+	}
+	if k := c.Runtime.CDIKind; k != "" && !cdiKindPattern.MatchString(k) {
+		add("runtime.cdi_kind", "%q: want vendor.com/class (nvidia.com/gpu), or \"\" for device files only", k)
+	}
+	for i, d := range c.Runtime.CDISpecDirs {
+		if !filepath.IsAbs(d) {
+			add(fmt.Sprintf("runtime.cdi_spec_dirs[%d]", i), "%q: want an absolute path", d)
+		}
+	}
+	if _, err := c.SampleEvery(); err != nil {
+		add("usage_sample_interval", "%v", err)
 	}
 	if c.StateDir == "" {
 		add("state_dir", "required")

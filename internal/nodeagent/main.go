@@ -134,12 +134,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		sampler = gpu.NewSampler(gpu.OpenNVML())
 		defer sampler.Close()
 	}
+	every, err := cfg.SampleEvery()
+	if err != nil {
+		return fmt.Errorf("usage_sample_interval: %w", err)
+	}
 	a, err := New(Options{Conn: cl.Conn(), Info: info, Devices: devs, Runtime: rt, StateDir: cfg.StateDir,
-		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, Sampler: sampler, Logger: log,
-		Users: users})
+		CheckpointDir: cfg.CheckpointDir, Image: cfg.Runtime.Image, CDIKind: cfg.Runtime.CDIKind,
+		Sampler: sampler, SampleEvery: every, Logger: log, Users: users})
 	if err != nil {
 		return err
 	}
+	a.logGPUInjection()
 	log.Info("gpuq-node starting", "node", cfg.Name, "pool", cfg.Pool, "gpus", len(devs), "simulated", info.Simulated, "runtime", cfg.Runtime.Kind)
 	return a.Run(ctx)
 }
@@ -166,7 +171,7 @@ func openRuntime(ctx context.Context, cfg Config, log *slog.Logger) (Runtime, er
 			CgroupRoot: cfg.Runtime.CgroupRoot, Logger: log})
 	case "containerd":
 		return ctrdrun.New(ctx, ctrdrun.Options{Address: cfg.Runtime.ContainerdAddress, Namespace: cfg.Runtime.Namespace,
-			DefaultImage: cfg.Runtime.Image, Logger: log})
+			DefaultImage: cfg.Runtime.Image, CDISpecDirs: cfg.Runtime.CDISpecDirs, Logger: log})
 	}
 	return nil, fmt.Errorf("runtime.kind: %q: want exec or containerd", cfg.Runtime.Kind)
 }

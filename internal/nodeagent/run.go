@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -144,6 +145,7 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 	if len(devs) != len(as.GpuIds) {
 		return jobrun.Spec{}, fmt.Errorf("assigned GPUs %v are not all on this node", as.GpuIds)
 	}
+	nodes, cdiNames := a.gpuInjection(devs)
 	image := sp.Image
 	if image == "" {
 		image = a.opts.Image
@@ -168,7 +170,8 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		Env:         jobEnv(as, a.opts.Info.Name, ckpt, gpu.VisibleDevicesEnv(devs), userEnv(id)),
 		Dir:         workDir,
 		Mounts:      []jobrun.Mount{{Source: dir, Target: dir, ReadOnly: true}, {Source: workDir, Target: workDir}, {Source: ckpt, Target: ckpt}},
-		Devices:     gpu.DeviceNodes(devs),
+		Devices:     nodes,
+		CDIDevices:  cdiNames,
 		Stdout:      stdout,
 		Stderr:      stderr,
 		MemoryBytes: sp.MemoryBytes,
@@ -178,6 +181,59 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		Groups:      append([]uint32{}, id.Groups...), // not nil: exactly these
 		Labels:      labels,
 	}, nil
+}
+
+// cdiRuntime is a runtime that injects CDI devices (internal/ctrdrun's):
+// it says which device names its CDI specs define.
+type cdiRuntime interface {
+	CDIDefined(names ...string) map[string]bool
+}
+
+// gpuInjection says how a job gets devs: as CDI devices when the runtime's
+// specs define one for every GPU of the job, by UUID (KIND=GPU-...) or else
+// by NVML index (KIND=0), the names `nvidia-ctk cdi generate` gives; a CDI
+// spec also brings the driver's libraries and tools into the container.
+// Otherwise as device files (/dev/nvidiaN and the control devices), which
+// give a container the GPUs but not the driver's libraries. The exec
+// runtime ignores both: processes see the host's devices and are told
+// their GPUs by CUDA_VISIBLE_DEVICES.
+func (a *Agent) gpuInjection(devs []gpu.Device) (nodes, cdiNames []string) {
+	res, ok := a.opts.Runtime.(cdiRuntime)
+	if !ok || a.opts.CDIKind == "" || len(devs) == 0 {
+		return gpu.DeviceNodes(devs), nil
+	}
+	cands := make([]string, 0, 2*len(devs))
+	for _, d := range devs {
+		cands = append(cands, a.opts.CDIKind+"="+d.UUID, a.opts.CDIKind+"="+strconv.Itoa(d.Index))
+	}
+	defined := res.CDIDefined(cands...)
+	for i := range devs {
+		switch {
+		case defined[cands[2*i]]:
+			cdiNames = append(cdiNames, cands[2*i])
+		case defined[cands[2*i+1]]:
+			cdiNames = append(cdiNames, cands[2*i+1])
+		default:
+			return gpu.DeviceNodes(devs), nil
+		}
+	}
+	return nil, cdiNames
+}
+
+// logGPUInjection says once, at start, how containers will get the node's
+// real GPUs: through CDI, or as device files without the driver's
+// libraries, which most images then cannot use.
+func (a *Agent) logGPUInjection() {
+	if _, ok := a.opts.Runtime.(cdiRuntime); !ok || len(a.opts.Devices) == 0 || a.opts.Devices[0].Simulated {
+		return
+	}
+	nodes, names := a.gpuInjection(a.opts.Devices)
+	if len(names) > 0 {
+		a.log.Info("GPUs go to containers as CDI devices", "devices", strings.Join(names, ","))
+		return
+	}
+	a.log.Warn("no CDI spec defines this node's GPUs: containers get their device files but not the driver's libraries; generate a spec with nvidia-ctk cdi generate, or set runtime.cdi_kind",
+		"cdi_kind", a.opts.CDIKind, "device_files", strings.Join(nodes, ","))
 }
 
 // mkdirOwned makes dir (mode 0700; its parents 0755) when missing, then
