@@ -29,6 +29,7 @@ import (
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"tags.cncf.io/container-device-interface/pkg/cdi"
@@ -507,6 +508,14 @@ func (r *Runtime) specOpts(img containerd.Image, s jobrun.Spec) []oci.SpecOpts {
 		oci.WithHostResolvconf,
 		oci.WithMounts(mounts),
 	}
+	if cgroupV2() {
+		// A cgroup namespace of its own, as Docker and Kubernetes give
+		// containers on cgroup v2 hosts: the job sees its own cgroup at
+		// /sys/fs/cgroup (memory.max, cpu.max: what frameworks read to
+		// size themselves), not the host's whole tree. On v1 the
+		// container's cgroup mounts already show its own.
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}))
+	}
 	if h, err := os.Hostname(); err == nil {
 		opts = append(opts, oci.WithHostname(h))
 	}
@@ -585,6 +594,13 @@ func withShmSize(limit uint64) oci.SpecOpts {
 		return nil
 	}
 }
+
+// cgroupV2 reports whether the host mounts the unified cgroup hierarchy
+// (v2 only) at /sys/fs/cgroup.
+var cgroupV2 = sync.OnceValue(func() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+})
 
 // CDIDefined reports which of names (fully qualified CDI device names,
 // "nvidia.com/gpu=0") the runtime's CDI specs define now. The specs are
