@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,8 +66,8 @@ func TestValidateScheduling(t *testing.T) {
 	want := []Problem{
 		{"defaults.grace_period", "must be positive, got 0s"},
 		{"scheduling.preemption.teams[0]", `unknown team "paris"`},
-		{"scheduling.preemption.qos[0]", `unknown QOS "urgent" (want low, normal or high)`},
-		{"scheduling.preemption.preemptor_qos[1]", `unknown QOS "vip" (want low, normal or high)`},
+		{"scheduling.preemption.qos[0]", `unknown QOS "urgent" (want high, low or normal)`},
+		{"scheduling.preemption.preemptor_qos[1]", `unknown QOS "vip" (want high, low or normal)`},
 		{"scheduling.weights.fair_share", "must be a finite number >= 0, got -1"},
 		{"scheduling.weights.time_zone", "must be a finite number >= 0, got NaN"},
 		{"scheduling.weights.age", "must be a finite number >= 0, got +Inf"},
@@ -81,10 +82,56 @@ func TestValidateScheduling(t *testing.T) {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 
-	// Zero weights and no preemption at all are valid.
+	// Zero weights, no age factor, no backfill and no preemption at all
+	// are valid; one QOS, normal, is required.
 	c = valid()
-	c.Scheduling = Scheduling{}
+	c.Scheduling = Scheduling{QOS: QOSLevels{"normal": 0}}
 	if err := c.Validate(); err != nil {
 		t.Errorf("a zero scheduling section: %v", err)
+	}
+
+	c = valid()
+	c.Scheduling.QOS = QOSLevels{"urgent": 1.5, "bad name": 0.5}
+	c.Scheduling.MaxAge = Duration(-time.Hour)
+	c.Scheduling.Backfill.ReserveTop = 101
+	want = []Problem{
+		{"scheduling.qos", `no QOS "normal": it is the QOS of jobs that name none`},
+		{"scheduling.qos.bad name", "invalid QOS name: want letters, digits, '_' or '-', at most 32"},
+		{"scheduling.qos.urgent", "the QOS factor must be in [0,1], got 1.5"},
+		{"scheduling.max_age", "must not be negative, got -1h (0: no age factor)"},
+		{"scheduling.backfill.reserve_top", "must be 0 to 100, got 101"},
+	}
+	if err := c.Validate(); !errors.As(err, &ve) {
+		t.Fatalf("Validate = %v, want a *ValidationError", err)
+	}
+	if diff := cmp.Diff(want, ve.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	c = valid()
+	c.Scheduling.QOS = nil
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `scheduling.qos: at least the QOS "normal" is required`) {
+		t.Errorf("no QOS: %v", err)
+	}
+}
+
+// A config's qos: replaces the default levels; the rest of the section
+// keeps its defaults.
+func TestSchedulingQOSReplacesDefaults(t *testing.T) {
+	c, err := Parse([]byte(`scheduling:
+  qos: {normal: 0.2, urgent: 1}
+  max_age: 2d
+  backfill: {enabled: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (QOSLevels{"normal": 0.2, "urgent": 1}); !cmp.Equal(c.Scheduling.QOS, want) {
+		t.Errorf("qos = %v, want %v", c.Scheduling.QOS, want)
+	}
+	if c.Scheduling.MaxAge != Duration(48*time.Hour) || c.Scheduling.Backfill != (Backfill{Enabled: false, ReserveTop: 1}) {
+		t.Errorf("max_age %v, backfill %+v", c.Scheduling.MaxAge, c.Scheduling.Backfill)
+	}
+	if got := c.Scheduling.QOSNames(); !cmp.Equal(got, []string{"normal", "urgent"}) {
+		t.Errorf("QOSNames = %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ func Rules(c *config.Config) queue.Rules {
 		PoolRegion:       map[string]string{},
 	}
 	r.MaxPendingPerUser, r.MaxPendingPerTeam = c.Limits.MaxPendingPerUser, c.Limits.MaxPendingPerTeam
+	r.QOS = c.Scheduling.QOSNames()
 	r.TeamGrace = map[string]time.Duration{}
 	for _, t := range c.Teams {
 		r.Teams = append(r.Teams, t.Name)
@@ -128,6 +130,9 @@ func Scheduling(c *config.Config) ([]sched.Team, sched.Policy, error) {
 	p := sched.DefaultPolicy()
 	w := c.Scheduling.Weights
 	p.Weights = sched.Weights{FairShare: w.FairShare, TimeZone: w.TimeZone, Age: w.Age, JobSize: w.JobSize, QOS: w.QOS}
+	p.MaxAge = time.Duration(c.Scheduling.MaxAge)
+	p.QOS = maps.Clone(c.Scheduling.QOS)
+	p.Backfill, p.ReserveTop = c.Scheduling.Backfill.Enabled, c.Scheduling.Backfill.ReserveTop
 	p.Preemption.Enabled = c.Scheduling.Preemption.Enabled
 	p.Preemption.MinRuntime = time.Duration(c.Scheduling.Preemption.MinRuntime)
 	p.Preemption.MaxPerDay = c.Scheduling.Preemption.MaxPerDay

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/gpuq/gpuq/internal/accounting"
 	"github.com/gpuq/gpuq/internal/config"
 	"github.com/gpuq/gpuq/internal/logging"
@@ -100,11 +103,25 @@ func TestSchedulingDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// All of sched.DefaultPolicy but what comes from elsewhere in the
+	// config (time limits, the grace period).
 	want := sched.DefaultPolicy()
-	if got.Weights != want.Weights || got.Preemption.Enabled != want.Preemption.Enabled ||
-		got.Preemption.MinRuntime != want.Preemption.MinRuntime || got.Preemption.MaxPerDay != want.Preemption.MaxPerDay {
-		t.Errorf("policy from the default config: weights %+v, preemption %+v\nwant sched.DefaultPolicy's: %+v, %+v",
-			got.Weights, got.Preemption, want.Weights, want.Preemption)
+	want.DefaultTimeLimit, want.PoolTimeLimit, want.Preemption.Grace = got.DefaultTimeLimit, got.PoolTimeLimit, got.Preemption.Grace
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("policy from the default config differs from sched.DefaultPolicy (-want +got):\n%s", diff)
+	}
+
+	c.Scheduling.MaxAge = config.Duration(48 * time.Hour)
+	c.Scheduling.QOS = config.QOSLevels{"normal": 0, "urgent": 1}
+	c.Scheduling.Backfill = config.Backfill{Enabled: false, ReserveTop: 3}
+	if _, got, err = Scheduling(&c); err != nil {
+		t.Fatal(err)
+	}
+	if got.MaxAge != 48*time.Hour || !cmp.Equal(got.QOS, map[string]float64{"normal": 0, "urgent": 1}) || got.Backfill || got.ReserveTop != 3 {
+		t.Errorf("policy: max age %s, QOS %v, backfill %v, reserve top %d", got.MaxAge, got.QOS, got.Backfill, got.ReserveTop)
+	}
+	if r := Rules(&c); !cmp.Equal(r.QOS, []string{"normal", "urgent"}) {
+		t.Errorf("rules: QOS %v", r.QOS)
 	}
 
 	c.Scheduling.Weights.TimeZone = 0

@@ -35,6 +35,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 var testRules = Rules{
+	QOS:          []string{"high", "low", "normal"},
 	Teams:        []string{"berlin", "sf", "tokyo"},
 	GPUsPerNode:  map[string]int{"a100": 8, "a800": 4},
 	PoolTypes:    map[string]string{"a100-us-west1": "a100", "a800-us-east1": "a800"},
@@ -103,6 +104,7 @@ func TestSubmitValidation(t *testing.T) {
 		field string
 	}{
 		{"unknown team", spec(func(s *gpuqv1.JobSpec) { s.Team = "paris" }), "spec.team"},
+		{"unknown QOS", spec(func(s *gpuqv1.JobSpec) { s.Qos = "urgent" }), "spec.qos"},
 		{"no team", spec(func(s *gpuqv1.JobSpec) { s.Team = "" }), "spec.team"},
 		{"unknown GPU type", spec(func(s *gpuqv1.JobSpec) { s.Gpus.Type = "h100" }), "spec.gpus.type"},
 		{"more GPUs than a node", spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 9 }), "spec.gpus.count"},

@@ -40,6 +40,8 @@ type Rules struct {
 	// DefaultTimeLimit applies to jobs that set none, per pool; "" keys the
 	// site-wide default.
 	DefaultTimeLimit map[string]time.Duration
+	// QOS are the QOS a job may name (--qos); nil: any.
+	QOS []string
 	// MaxArrayTasks bounds the tasks of one array job.
 	MaxArrayTasks int
 	// MaxPendingPerUser and MaxPendingPerTeam bound the pending jobs (array
@@ -82,6 +84,9 @@ func (r *Rules) validate(spec *gpuqv1.JobSpec) error {
 		bad.Add("spec.time_limit", "%s is over the maximum of %s", d, r.MaxTimeLimit)
 	} else if m := r.PoolMaxTimeLimit[spec.Pool]; spec.Pool != "" && m > 0 && d > m {
 		bad.Add("spec.time_limit", "%s is over pool %s's maximum of %s", d, spec.Pool, m)
+	}
+	if spec.Qos != "" && r.QOS != nil && !slices.Contains(r.QOS, spec.Qos) {
+		bad.Add("spec.qos", "unknown QOS %q (QOS: %s)", spec.Qos, strings.Join(r.QOS, ", "))
 	}
 	if spec.Nice < -MaxNice || spec.Nice > MaxNice {
 		bad.Add("spec.nice", "%d is outside -%d..%d", spec.Nice, MaxNice, MaxNice)
