@@ -26,9 +26,9 @@ type Scheduling struct {
 	// QOS are the qualities of service jobs may ask for (--qos), each with
 	// its priority factor in [0,1]; "normal" is the QOS of jobs that name
 	// none and must be there.
-	QOS        QOSLevels `yaml:"qos"`
-	Backfill   Backfill           `yaml:"backfill"`
-	Preemption Preemption         `yaml:"preemption"`
+	QOS        QOSLevels  `yaml:"qos"`
+	Backfill   Backfill   `yaml:"backfill"`
+	Preemption Preemption `yaml:"preemption"`
 }
 
 // QOSLevels are QOS names and their priority factors. A config's qos:
