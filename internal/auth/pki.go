@@ -268,14 +268,20 @@ func ServerTLS(dir string) (*tls.Config, *CA, error) {
 
 // ClientTLS returns a client's TLS config for gpuqd at serverName: the
 // server must present a chain to a CA in roots or, when roots is nil, to
-// the CA whose fingerprint is pin. cert, when not nil, is presented.
-func ClientTLS(serverName string, roots *x509.CertPool, pin string, cert *tls.Certificate) (*tls.Config, error) {
+// the CA whose fingerprint is pin. cert, when not nil, is called at each
+// handshake for the certificate to present (a node renews its own).
+func ClientTLS(serverName string, roots *x509.CertPool, pin string, cert func() *tls.Certificate) (*tls.Config, error) {
 	if serverName == "" {
 		return nil, errors.New("no server name to check gpuqd's certificate against")
 	}
 	c := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12, RootCAs: roots}
 	if cert != nil {
-		c.Certificates = []tls.Certificate{*cert}
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if p := cert(); p != nil {
+				return p, nil
+			}
+			return &tls.Certificate{}, nil // none: the server decides
+		}
 	}
 	if roots != nil {
 		return c, nil
@@ -310,8 +316,14 @@ func NewNodeKey(name string) (crypto.Signer, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}}, key)
+	csr, err := NewCSR(key, name)
 	return key, csr, err
+}
+
+// NewCSR returns a certificate request for name signed by key: a node
+// renewing its certificate keeps its key.
+func NewCSR(key crypto.Signer, name string) ([]byte, error) {
+	return x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}}, key)
 }
 
 // WriteKey writes a private key as PEM with mode 0600.

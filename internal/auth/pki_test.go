@@ -656,7 +656,7 @@ func TestUserCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cliCfg, err := ClientTLS("localhost", ca.Pool(), "", &cert)
+	cliCfg, err := ClientTLS("localhost", ca.Pool(), "", certFunc(&cert))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -824,7 +824,7 @@ func TestTLSHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client, err := ClientTLS(tt.serverName, tt.roots, tt.pin, tt.cert)
+			client, err := ClientTLS(tt.serverName, tt.roots, tt.pin, certFunc(tt.cert))
 			if err != nil {
 				t.Fatalf("ClientTLS: %v", err)
 			}
@@ -986,4 +986,12 @@ func TestFingerprint(t *testing.T) {
 	if Fingerprint(srv) == fp {
 		t.Errorf("two certificates with one fingerprint")
 	}
+}
+
+// certFunc presents c, or no certificate when c is nil.
+func certFunc(c *tls.Certificate) func() *tls.Certificate {
+	if c == nil {
+		return nil
+	}
+	return func() *tls.Certificate { return c }
 }

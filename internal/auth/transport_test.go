@@ -137,7 +137,7 @@ func TestServerCredentialsTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, cli := connPair(t, "tcp")
-			clientCfg, err := ClientTLS("localhost", nil, Fingerprint(ca.Cert), tt.cert)
+			clientCfg, err := ClientTLS("localhost", nil, Fingerprint(ca.Cert), certFunc(tt.cert))
 			if err != nil {
 				t.Fatal(err)
 			}

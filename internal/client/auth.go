@@ -38,6 +38,13 @@ func (c *Client) JoinNode(ctx context.Context, node, joinToken string, csr []byt
 	return resp, c.err(err)
 }
 
+// RenewCredentials has gpuqd sign a new certificate for the calling node's
+// certificate request and issue it a new node token.
+func (c *Client) RenewCredentials(ctx context.Context, csr []byte) (*gpuqv1.RenewCredentialsResponse, error) {
+	resp, err := gpuqv1.NewNodeServiceClient(c.conn).RenewCredentials(ctx, &gpuqv1.RenewCredentialsRequest{Csr: csr})
+	return resp, c.err(err)
+}
+
 // CreateCertificate has gpuqd sign a user's certificate request
 // (operators only); ttl 0 is gpuqd's default.
 func (c *Client) CreateCertificate(ctx context.Context, user, role string, teams []string, ttl time.Duration, csr []byte) (*gpuqv1.CreateCertificateResponse, error) {

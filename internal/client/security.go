@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -29,6 +30,9 @@ type Security struct {
 	CAPin string
 	// Certificate is a client certificate to present (nodes).
 	Certificate *tls.Certificate
+	// Renewable, when set, holds the certificate and token instead, read at
+	// each handshake and call: a node replaces them when it renews them.
+	Renewable *Renewable
 	// Insecure speaks plaintext TCP: only for gpuqd's insecure loopback mode.
 	Insecure bool
 }
@@ -36,7 +40,10 @@ type Security struct {
 // dialOptions turns s into gRPC dial options for target.
 func (s Security) dialOptions(target string) ([]grpc.DialOption, error) {
 	var opts []grpc.DialOption
-	if s.Token != "" {
+	switch {
+	case s.Renewable != nil:
+		opts = append(opts, grpc.WithPerRPCCredentials(s.Renewable))
+	case s.Token != "":
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer(s.Token)))
 	}
 	if s.Insecure || IsUnix(target) {
@@ -52,7 +59,14 @@ func (s Security) dialOptions(target string) ([]grpc.DialOption, error) {
 		return nil, &job.InvalidError{Fields: []job.FieldError{{Field: "ca",
 			Problem: fmt.Sprintf("gpuqd at %s serves TLS: give its CA certificate (--ca or GPUQ_CA), or log in with a token (gpuqctl login)", target)}}}
 	}
-	cfg, err := auth.ClientTLS(serverName(target), s.Roots, pin, s.Certificate)
+	var cert func() *tls.Certificate
+	switch {
+	case s.Renewable != nil:
+		cert = s.Renewable.Certificate
+	case s.Certificate != nil:
+		cert = func() *tls.Certificate { return s.Certificate }
+	}
+	cfg, err := auth.ClientTLS(serverName(target), s.Roots, pin, cert)
 	if err != nil {
 		return nil, &job.InvalidError{Fields: []job.FieldError{{Field: "ca", Problem: err.Error()}}}
 	}
@@ -78,6 +92,45 @@ func serverName(target string) string {
 }
 
 // bearer sends a token with every call.
+// Renewable holds credentials a long-running client replaces while its
+// connections stay open: the client certificate presented at each TLS
+// handshake, and the bearer token sent with each call (when not empty).
+// Its methods are safe for concurrent use.
+type Renewable struct {
+	cert  atomic.Pointer[tls.Certificate]
+	token atomic.Pointer[string]
+}
+
+// NewRenewable holds cert (may be nil) and token (may be empty).
+func NewRenewable(cert *tls.Certificate, token string) *Renewable {
+	r := &Renewable{}
+	r.Set(cert, token)
+	return r
+}
+
+// Set replaces both.
+func (r *Renewable) Set(cert *tls.Certificate, token string) {
+	r.cert.Store(cert)
+	r.token.Store(&token)
+}
+
+// Certificate is the certificate to present now.
+func (r *Renewable) Certificate() *tls.Certificate { return r.cert.Load() }
+
+// Token is the token to send now.
+func (r *Renewable) Token() string { return *r.token.Load() }
+
+// GetRequestMetadata sends the token, if any.
+func (r *Renewable) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	if t := r.Token(); t != "" {
+		return map[string]string{"authorization": "Bearer " + t}, nil
+	}
+	return nil, nil
+}
+
+// RequireTransportSecurity: as bearer's.
+func (*Renewable) RequireTransportSecurity() bool { return false }
+
 type bearer string
 
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/client"
 	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
 // The files a joined node keeps in its TLS directory.
@@ -35,17 +38,17 @@ func (c *Config) tlsDir() string {
 // credentials returns how the node authenticates to gpuqd: with the
 // certificate (over TLS) or node token (unix socket, insecure mode) it got
 // when it joined; a node without them joins first with its join token.
-func credentials(ctx context.Context, cfg Config, log *slog.Logger) (client.Security, error) {
-	sec, err := loadCredentials(cfg)
+func credentials(ctx context.Context, cfg Config, log *slog.Logger) (*nodeCreds, error) {
+	creds, err := loadNodeCreds(cfg)
 	if err == nil {
-		return sec, nil
+		return creds, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return sec, err
+		return nil, err
 	}
 	join, err := joinToken(cfg)
 	if err != nil {
-		return sec, err
+		return nil, err
 	}
 	delay := time.Second
 	for {
@@ -56,16 +59,16 @@ func credentials(ctx context.Context, cfg Config, log *slog.Logger) (client.Secu
 		log.Warn("cannot reach gpuqd to join; retrying", "server", cfg.Server, "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
-			return sec, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 30*time.Second)
 	}
 	if err != nil {
-		return sec, fmt.Errorf("join the cluster: %w", err)
+		return nil, fmt.Errorf("join the cluster: %w", err)
 	}
 	log.Info("joined the cluster: certificate and node token stored", "dir", cfg.tlsDir())
-	return loadCredentials(cfg)
+	return loadNodeCreds(cfg)
 }
 
 // joinToken reads the join token from the config or its file.
@@ -139,35 +142,165 @@ func joinCluster(ctx context.Context, cfg Config, join auth.JoinToken) error {
 // loadCredentials reads what joinCluster stored; os.ErrNotExist when the
 // node has not joined (or joined under another name).
 func loadCredentials(cfg Config) (client.Security, error) {
+	creds, err := loadNodeCreds(cfg)
+	if err != nil {
+		return client.Security{}, err
+	}
+	return creds.security(), nil
+}
+
+// nodeCreds are a joined node's credentials: its key, its certificate and
+// node token, which it renews before they expire (keepRenewed), and what
+// its connections present, replaced in place when renewed.
+type nodeCreds struct {
+	cfg   Config
+	key   crypto.Signer
+	roots *x509.CertPool
+	live  *client.Renewable
+	// useToken: the node authenticates with its token (the unix socket,
+	// insecure mode), else with its certificate.
+	useToken bool
+
+	mu   sync.Mutex
+	leaf *x509.Certificate
+}
+
+func loadNodeCreds(cfg Config) (*nodeCreds, error) {
 	dir := cfg.tlsDir()
-	var sec client.Security
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
 	if err != nil {
 		if _, statErr := os.Stat(filepath.Join(dir, nodeCertFile)); errors.Is(statErr, os.ErrNotExist) {
-			return sec, statErr
+			return nil, statErr
 		}
-		return sec, fmt.Errorf("node certificate: %w", err)
+		return nil, fmt.Errorf("node certificate: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return sec, fmt.Errorf("node certificate: %w", err)
+		return nil, fmt.Errorf("node certificate: %w", err)
 	}
 	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Name != cfg.Name {
-		return sec, fmt.Errorf("the certificate in %s is not node %s's: %w", dir, cfg.Name, os.ErrNotExist)
+		return nil, fmt.Errorf("the certificate in %s is not node %s's: %w", dir, cfg.Name, os.ErrNotExist)
+	}
+	key, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("node key in %s: not a signing key", dir)
 	}
 	roots, err := auth.ReadCertPool(filepath.Join(dir, nodeCAFile))
 	if err != nil {
-		return sec, err
+		return nil, err
 	}
 	tok, err := os.ReadFile(filepath.Join(dir, nodeTokenFile))
 	if err != nil {
-		return sec, fmt.Errorf("node token: %w", err)
+		return nil, fmt.Errorf("node token: %w", err)
 	}
-	sec.Roots, sec.Insecure = roots, cfg.InsecurePlaintext
-	if cfg.InsecurePlaintext || client.IsUnix(cfg.Server) {
-		sec.Token = strings.TrimSpace(string(tok))
-	} else {
-		sec.Certificate = &pair
+	pair.Leaf = leaf
+	n := &nodeCreds{cfg: cfg, key: key, roots: roots, leaf: leaf,
+		useToken: cfg.InsecurePlaintext || client.IsUnix(cfg.Server)}
+	n.live = client.NewRenewable(n.present(&pair, strings.TrimSpace(string(tok))))
+	return n, nil
+}
+
+// present is what the node's connections present: the token or the
+// certificate.
+func (n *nodeCreds) present(pair *tls.Certificate, token string) (*tls.Certificate, string) {
+	if n.useToken {
+		return nil, token
 	}
-	return sec, nil
+	return pair, ""
+}
+
+func (n *nodeCreds) security() client.Security {
+	return client.Security{Roots: n.roots, Insecure: n.cfg.InsecurePlaintext, Renewable: n.live}
+}
+
+// expires is when the current certificate expires.
+func (n *nodeCreds) expires() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leaf.NotAfter
+}
+
+// renewDue reports whether two thirds of the certificate's lifetime (and
+// so of its node token's, issued with it) have passed.
+func (n *nodeCreds) renewDue(now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	life := n.leaf.NotAfter.Sub(n.leaf.NotBefore)
+	return !now.Before(n.leaf.NotBefore.Add(life / 3 * 2))
+}
+
+// credentialRenewer is gpuqd, as seen by a node renewing its credentials
+// (internal/client's Client).
+type credentialRenewer interface {
+	RenewCredentials(ctx context.Context, csr []byte) (*gpuqv1.RenewCredentialsResponse, error)
+}
+
+// renew asks gpuqd for a new certificate for the node's key and a new node
+// token, checks them, stores them (the token first: each file is replaced
+// atomically, and either pair of files on disk is valid) and has the
+// node's connections present them from their next handshake or call.
+func (n *nodeCreds) renew(ctx context.Context, r credentialRenewer) error {
+	csr, err := auth.NewCSR(n.key, n.cfg.Name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := r.RenewCredentials(ctx, csr)
+	if err != nil {
+		return err
+	}
+	leaf, err := x509.ParseCertificate(resp.Certificate)
+	if err != nil {
+		return fmt.Errorf("renewed certificate: %w", err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: n.roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return fmt.Errorf("renewed certificate: %w", err)
+	}
+	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Name != n.cfg.Name {
+		return fmt.Errorf("renewed certificate is not node %s's", n.cfg.Name)
+	}
+	pub, ok := n.key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(leaf.PublicKey) {
+		return errors.New("renewed certificate is not for this node's key")
+	}
+	if strings.TrimSpace(resp.NodeToken) == "" {
+		return errors.New("gpuqd sent no node token")
+	}
+	dir := n.cfg.tlsDir()
+	if err := auth.WriteSecret(filepath.Join(dir, nodeTokenFile), []byte(resp.NodeToken+"\n")); err != nil {
+		return err
+	}
+	if err := auth.WriteCert(filepath.Join(dir, nodeCertFile), resp.Certificate); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.leaf = leaf
+	n.mu.Unlock()
+	n.live.Set(n.present(&tls.Certificate{Certificate: [][]byte{resp.Certificate}, PrivateKey: n.key, Leaf: leaf}, resp.NodeToken))
+	return nil
+}
+
+// renewCheck is how often a node checks whether its credentials are due
+// for renewal; a failed renewal is tried again at the next check.
+const renewCheck = time.Hour
+
+// keepRenewed renews the node's credentials whenever they are due, until
+// ctx ends.
+func (n *nodeCreds) keepRenewed(ctx context.Context, r credentialRenewer, log *slog.Logger, now func() time.Time) {
+	for {
+		if n.renewDue(now()) {
+			if err := n.renew(ctx, r); err != nil {
+				log.Warn("cannot renew the node's certificate and token; trying again later",
+					"expires", n.expires().Format(time.RFC3339), "retry_in", renewCheck, "err", err)
+			} else {
+				log.Info("renewed the node's certificate and token", "expires", n.expires().Format(time.RFC3339))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(renewCheck):
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -120,15 +122,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer rt.Close()
-	sec, err := credentials(ctx, cfg, log)
+	creds, err := credentials(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	cl, err := client.Dial(cfg.Server, sec)
+	cl, err := client.Dial(cfg.Server, creds.security())
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	var renewing sync.WaitGroup
+	renewing.Go(func() { creds.keepRenewed(renewCtx, cl, log, time.Now) })
+	defer renewing.Wait()
+	defer stopRenewing()
 	var sampler *gpu.Sampler
 	if cfg.SimulateGPUs == "" {
 		sampler = gpu.NewSampler(gpu.OpenNVML())

@@ -57,9 +57,10 @@ var Methods = map[string]Access{
 	"/gpuq.v1.AccountingService/SetBudget":         AccessOperator,
 	"/gpuq.v1.AccountingService/UtilizationReport": AccessUser,
 
-	"/gpuq.v1.NodeService/JoinNode":     AccessPublic, // the handler checks the join token
-	"/gpuq.v1.NodeService/RegisterNode": AccessNode,
-	"/gpuq.v1.NodeService/Session":      AccessNode,
+	"/gpuq.v1.NodeService/JoinNode":         AccessPublic, // the handler checks the join token
+	"/gpuq.v1.NodeService/RegisterNode":     AccessNode,
+	"/gpuq.v1.NodeService/RenewCredentials": AccessNode,
+	"/gpuq.v1.NodeService/Session":          AccessNode,
 
 	"/gpuq.v1.AuthService/WhoAmI":      AccessAny,
 	"/gpuq.v1.AuthService/CreateToken": AccessOperator,

@@ -97,6 +97,30 @@ func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (
 	return &gpuqv1.JoinNodeResponse{Certificate: cert, CaCertificate: s.opts.CA.Cert.Raw, NodeToken: tok}, nil
 }
 
+// RenewCredentials signs a new certificate and issues a new node token
+// for the calling node: the Guard has authenticated it as a node, with a
+// certificate or token not revoked, so it gets credentials for its own
+// name only.
+func (s *NodeService) RenewCredentials(ctx context.Context, req *gpuqv1.RenewCredentialsRequest) (*gpuqv1.RenewCredentialsResponse, error) {
+	id := auth.FromContext(ctx)
+	if id == nil || id.Kind != auth.KindNode {
+		return nil, fmt.Errorf("%w: only a node renews its credentials", job.ErrPermissionDenied)
+	}
+	if s.opts.CA == nil || s.opts.Tokens == nil {
+		return nil, fmt.Errorf("%w: this gpuqd has no CA (run gpuqd init)", job.ErrPermissionDenied)
+	}
+	now := s.opts.Now()
+	cert, err := s.opts.CA.SignNode(req.Csr, id.Name, now)
+	if err != nil {
+		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
+	}
+	tok, _, err := s.opts.Tokens.Issue(id.Name, auth.RoleNode, nil, auth.NodeValidity, "renewal", now)
+	if err != nil {
+		return nil, err
+	}
+	return &gpuqv1.RenewCredentialsResponse{Certificate: cert, CaCertificate: s.opts.CA.Cert.Raw, NodeToken: tok}, nil
+}
+
 func (s *NodeService) RegisterNode(ctx context.Context, req *gpuqv1.RegisterNodeRequest) (*gpuqv1.RegisterNodeResponse, error) {
 	if req.GetNode().GetName() == "" {
 		return nil, &job.FieldError{Field: "node.name", Problem: "required"}

@@ -1132,6 +1132,113 @@ func (x *JoinNodeRequest) GetCsr() []byte {
 	return nil
 }
 
+type RenewCredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A PKCS #10 certificate request (DER) for the node's key.
+	Csr           []byte `protobuf:"bytes,1,opt,name=csr,proto3" json:"csr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCredentialsRequest) Reset() {
+	*x = RenewCredentialsRequest{}
+	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCredentialsRequest) ProtoMessage() {}
+
+func (x *RenewCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*RenewCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RenewCredentialsRequest) GetCsr() []byte {
+	if x != nil {
+		return x.Csr
+	}
+	return nil
+}
+
+// RenewCredentialsResponse is what JoinNodeResponse is, for the caller's
+// node name.
+type RenewCredentialsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	CaCertificate []byte                 `protobuf:"bytes,2,opt,name=ca_certificate,json=caCertificate,proto3" json:"ca_certificate,omitempty"`
+	NodeToken     string                 `protobuf:"bytes,3,opt,name=node_token,json=nodeToken,proto3" json:"node_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCredentialsResponse) Reset() {
+	*x = RenewCredentialsResponse{}
+	mi := &file_gpuq_v1_node_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCredentialsResponse) ProtoMessage() {}
+
+func (x *RenewCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gpuq_v1_node_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*RenewCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RenewCredentialsResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *RenewCredentialsResponse) GetCaCertificate() []byte {
+	if x != nil {
+		return x.CaCertificate
+	}
+	return nil
+}
+
+func (x *RenewCredentialsResponse) GetNodeToken() string {
+	if x != nil {
+		return x.NodeToken
+	}
+	return ""
+}
+
 type JoinNodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node's client certificate (DER), signed by gpuqd's CA.
@@ -1146,7 +1253,7 @@ type JoinNodeResponse struct {
 
 func (x *JoinNodeResponse) Reset() {
 	*x = JoinNodeResponse{}
-	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	mi := &file_gpuq_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1265,7 @@ func (x *JoinNodeResponse) String() string {
 func (*JoinNodeResponse) ProtoMessage() {}
 
 func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gpuq_v1_node_proto_msgTypes[14]
+	mi := &file_gpuq_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1278,7 @@ func (x *JoinNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinNodeResponse.ProtoReflect.Descriptor instead.
 func (*JoinNodeResponse) Descriptor() ([]byte, []int) {
-	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{14}
+	return file_gpuq_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JoinNodeResponse) GetCertificate() []byte {
@@ -1293,14 +1400,22 @@ const file_gpuq_v1_node_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
 	"join_token\x18\x02 \x01(\tR\tjoinToken\x12\x10\n" +
-	"\x03csr\x18\x03 \x01(\fR\x03csr\"z\n" +
+	"\x03csr\x18\x03 \x01(\fR\x03csr\"+\n" +
+	"\x17RenewCredentialsRequest\x12\x10\n" +
+	"\x03csr\x18\x01 \x01(\fR\x03csr\"\x82\x01\n" +
+	"\x18RenewCredentialsResponse\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
+	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x1d\n" +
+	"\n" +
+	"node_token\x18\x03 \x01(\tR\tnodeToken\"z\n" +
 	"\x10JoinNodeResponse\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12%\n" +
 	"\x0eca_certificate\x18\x02 \x01(\fR\rcaCertificate\x12\x1d\n" +
 	"\n" +
-	"node_token\x18\x03 \x01(\tR\tnodeToken2\xdc\x01\n" +
+	"node_token\x18\x03 \x01(\tR\tnodeToken2\xb5\x02\n" +
 	"\vNodeService\x12?\n" +
-	"\bJoinNode\x12\x18.gpuq.v1.JoinNodeRequest\x1a\x19.gpuq.v1.JoinNodeResponse\x12K\n" +
+	"\bJoinNode\x12\x18.gpuq.v1.JoinNodeRequest\x1a\x19.gpuq.v1.JoinNodeResponse\x12W\n" +
+	"\x10RenewCredentials\x12 .gpuq.v1.RenewCredentialsRequest\x1a!.gpuq.v1.RenewCredentialsResponse\x12K\n" +
 	"\fRegisterNode\x12\x1c.gpuq.v1.RegisterNodeRequest\x1a\x1d.gpuq.v1.RegisterNodeResponse\x12?\n" +
 	"\aSession\x12\x14.gpuq.v1.NodeMessage\x1a\x1a.gpuq.v1.ControllerMessage(\x010\x01B+Z)github.com/gpuq/gpuq/proto/gpuq/v1;gpuqv1b\x06proto3"
 
@@ -1317,65 +1432,69 @@ func file_gpuq_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_gpuq_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_gpuq_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_gpuq_v1_node_proto_goTypes = []any{
-	(StopJob_Reason)(0),           // 0: gpuq.v1.StopJob.Reason
-	(*GPU)(nil),                   // 1: gpuq.v1.GPU
-	(*NodeInfo)(nil),              // 2: gpuq.v1.NodeInfo
-	(*RunningJob)(nil),            // 3: gpuq.v1.RunningJob
-	(*RegisterNodeRequest)(nil),   // 4: gpuq.v1.RegisterNodeRequest
-	(*RegisterNodeResponse)(nil),  // 5: gpuq.v1.RegisterNodeResponse
-	(*NodeMessage)(nil),           // 6: gpuq.v1.NodeMessage
-	(*SessionHello)(nil),          // 7: gpuq.v1.SessionHello
-	(*Heartbeat)(nil),             // 8: gpuq.v1.Heartbeat
-	(*JobUpdate)(nil),             // 9: gpuq.v1.JobUpdate
-	(*ControllerMessage)(nil),     // 10: gpuq.v1.ControllerMessage
-	(*JobAck)(nil),                // 11: gpuq.v1.JobAck
-	(*Assignment)(nil),            // 12: gpuq.v1.Assignment
-	(*StopJob)(nil),               // 13: gpuq.v1.StopJob
-	(*JoinNodeRequest)(nil),       // 14: gpuq.v1.JoinNodeRequest
-	(*JoinNodeResponse)(nil),      // 15: gpuq.v1.JoinNodeResponse
-	nil,                           // 16: gpuq.v1.NodeInfo.LabelsEntry
-	(*JobRef)(nil),                // 17: gpuq.v1.JobRef
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
-	(JobState)(0),                 // 20: gpuq.v1.JobState
-	(*GPUUsage)(nil),              // 21: gpuq.v1.GPUUsage
-	(*Job)(nil),                   // 22: gpuq.v1.Job
+	(StopJob_Reason)(0),              // 0: gpuq.v1.StopJob.Reason
+	(*GPU)(nil),                      // 1: gpuq.v1.GPU
+	(*NodeInfo)(nil),                 // 2: gpuq.v1.NodeInfo
+	(*RunningJob)(nil),               // 3: gpuq.v1.RunningJob
+	(*RegisterNodeRequest)(nil),      // 4: gpuq.v1.RegisterNodeRequest
+	(*RegisterNodeResponse)(nil),     // 5: gpuq.v1.RegisterNodeResponse
+	(*NodeMessage)(nil),              // 6: gpuq.v1.NodeMessage
+	(*SessionHello)(nil),             // 7: gpuq.v1.SessionHello
+	(*Heartbeat)(nil),                // 8: gpuq.v1.Heartbeat
+	(*JobUpdate)(nil),                // 9: gpuq.v1.JobUpdate
+	(*ControllerMessage)(nil),        // 10: gpuq.v1.ControllerMessage
+	(*JobAck)(nil),                   // 11: gpuq.v1.JobAck
+	(*Assignment)(nil),               // 12: gpuq.v1.Assignment
+	(*StopJob)(nil),                  // 13: gpuq.v1.StopJob
+	(*JoinNodeRequest)(nil),          // 14: gpuq.v1.JoinNodeRequest
+	(*RenewCredentialsRequest)(nil),  // 15: gpuq.v1.RenewCredentialsRequest
+	(*RenewCredentialsResponse)(nil), // 16: gpuq.v1.RenewCredentialsResponse
+	(*JoinNodeResponse)(nil),         // 17: gpuq.v1.JoinNodeResponse
+	nil,                              // 18: gpuq.v1.NodeInfo.LabelsEntry
+	(*JobRef)(nil),                   // 19: gpuq.v1.JobRef
+	(*timestamppb.Timestamp)(nil),    // 20: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 21: google.protobuf.Duration
+	(JobState)(0),                    // 22: gpuq.v1.JobState
+	(*GPUUsage)(nil),                 // 23: gpuq.v1.GPUUsage
+	(*Job)(nil),                      // 24: gpuq.v1.Job
 }
 var file_gpuq_v1_node_proto_depIdxs = []int32{
-	16, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
+	18, // 0: gpuq.v1.NodeInfo.labels:type_name -> gpuq.v1.NodeInfo.LabelsEntry
 	1,  // 1: gpuq.v1.NodeInfo.gpus:type_name -> gpuq.v1.GPU
-	17, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
-	18, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
+	19, // 2: gpuq.v1.RunningJob.job:type_name -> gpuq.v1.JobRef
+	20, // 3: gpuq.v1.RunningJob.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: gpuq.v1.RegisterNodeRequest.node:type_name -> gpuq.v1.NodeInfo
 	3,  // 5: gpuq.v1.RegisterNodeRequest.running:type_name -> gpuq.v1.RunningJob
 	9,  // 6: gpuq.v1.RegisterNodeRequest.finished:type_name -> gpuq.v1.JobUpdate
-	19, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	21, // 7: gpuq.v1.RegisterNodeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
 	7,  // 8: gpuq.v1.NodeMessage.hello:type_name -> gpuq.v1.SessionHello
 	8,  // 9: gpuq.v1.NodeMessage.heartbeat:type_name -> gpuq.v1.Heartbeat
 	9,  // 10: gpuq.v1.NodeMessage.job_update:type_name -> gpuq.v1.JobUpdate
-	18, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	17, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
-	20, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
-	18, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
-	18, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
-	21, // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
+	20, // 11: gpuq.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	19, // 12: gpuq.v1.JobUpdate.job:type_name -> gpuq.v1.JobRef
+	22, // 13: gpuq.v1.JobUpdate.state:type_name -> gpuq.v1.JobState
+	20, // 14: gpuq.v1.JobUpdate.start_time:type_name -> google.protobuf.Timestamp
+	20, // 15: gpuq.v1.JobUpdate.end_time:type_name -> google.protobuf.Timestamp
+	23, // 16: gpuq.v1.JobUpdate.usage:type_name -> gpuq.v1.GPUUsage
 	12, // 17: gpuq.v1.ControllerMessage.assignment:type_name -> gpuq.v1.Assignment
 	13, // 18: gpuq.v1.ControllerMessage.stop:type_name -> gpuq.v1.StopJob
 	11, // 19: gpuq.v1.ControllerMessage.ack:type_name -> gpuq.v1.JobAck
-	22, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
-	19, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
+	24, // 20: gpuq.v1.Assignment.job:type_name -> gpuq.v1.Job
+	21, // 21: gpuq.v1.Assignment.grace:type_name -> google.protobuf.Duration
 	0,  // 22: gpuq.v1.StopJob.reason:type_name -> gpuq.v1.StopJob.Reason
-	19, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
+	21, // 23: gpuq.v1.StopJob.grace:type_name -> google.protobuf.Duration
 	14, // 24: gpuq.v1.NodeService.JoinNode:input_type -> gpuq.v1.JoinNodeRequest
-	4,  // 25: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
-	6,  // 26: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
-	15, // 27: gpuq.v1.NodeService.JoinNode:output_type -> gpuq.v1.JoinNodeResponse
-	5,  // 28: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
-	10, // 29: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
-	27, // [27:30] is the sub-list for method output_type
-	24, // [24:27] is the sub-list for method input_type
+	15, // 25: gpuq.v1.NodeService.RenewCredentials:input_type -> gpuq.v1.RenewCredentialsRequest
+	4,  // 26: gpuq.v1.NodeService.RegisterNode:input_type -> gpuq.v1.RegisterNodeRequest
+	6,  // 27: gpuq.v1.NodeService.Session:input_type -> gpuq.v1.NodeMessage
+	17, // 28: gpuq.v1.NodeService.JoinNode:output_type -> gpuq.v1.JoinNodeResponse
+	16, // 29: gpuq.v1.NodeService.RenewCredentials:output_type -> gpuq.v1.RenewCredentialsResponse
+	5,  // 30: gpuq.v1.NodeService.RegisterNode:output_type -> gpuq.v1.RegisterNodeResponse
+	10, // 31: gpuq.v1.NodeService.Session:output_type -> gpuq.v1.ControllerMessage
+	28, // [28:32] is the sub-list for method output_type
+	24, // [24:28] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -1404,7 +1523,7 @@ func file_gpuq_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gpuq_v1_node_proto_rawDesc), len(file_gpuq_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,9 +23,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NodeService_JoinNode_FullMethodName     = "/gpuq.v1.NodeService/JoinNode"
-	NodeService_RegisterNode_FullMethodName = "/gpuq.v1.NodeService/RegisterNode"
-	NodeService_Session_FullMethodName      = "/gpuq.v1.NodeService/Session"
+	NodeService_JoinNode_FullMethodName         = "/gpuq.v1.NodeService/JoinNode"
+	NodeService_RenewCredentials_FullMethodName = "/gpuq.v1.NodeService/RenewCredentials"
+	NodeService_RegisterNode_FullMethodName     = "/gpuq.v1.NodeService/RegisterNode"
+	NodeService_Session_FullMethodName          = "/gpuq.v1.NodeService/Session"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -36,6 +37,10 @@ type NodeServiceClient interface {
 	// token and a certificate request, and gets a client certificate and a
 	// node token to authenticate with from then on.
 	JoinNode(ctx context.Context, in *JoinNodeRequest, opts ...grpc.CallOption) (*JoinNodeResponse, error)
+	// RenewCredentials hands a joined node, authenticated by its current
+	// certificate or node token, a new certificate for the key of its
+	// certificate request and a new node token, before the old ones expire.
+	RenewCredentials(ctx context.Context, in *RenewCredentialsRequest, opts ...grpc.CallOption) (*RenewCredentialsResponse, error)
 	// RegisterNode announces a node, its GPUs and the jobs it is running.
 	RegisterNode(ctx context.Context, in *RegisterNodeRequest, opts ...grpc.CallOption) (*RegisterNodeResponse, error)
 	// Session carries heartbeats and job updates from the node, and
@@ -55,6 +60,16 @@ func (c *nodeServiceClient) JoinNode(ctx context.Context, in *JoinNodeRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(JoinNodeResponse)
 	err := c.cc.Invoke(ctx, NodeService_JoinNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) RenewCredentials(ctx context.Context, in *RenewCredentialsRequest, opts ...grpc.CallOption) (*RenewCredentialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewCredentialsResponse)
+	err := c.cc.Invoke(ctx, NodeService_RenewCredentials_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +107,10 @@ type NodeServiceServer interface {
 	// token and a certificate request, and gets a client certificate and a
 	// node token to authenticate with from then on.
 	JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error)
+	// RenewCredentials hands a joined node, authenticated by its current
+	// certificate or node token, a new certificate for the key of its
+	// certificate request and a new node token, before the old ones expire.
+	RenewCredentials(context.Context, *RenewCredentialsRequest) (*RenewCredentialsResponse, error)
 	// RegisterNode announces a node, its GPUs and the jobs it is running.
 	RegisterNode(context.Context, *RegisterNodeRequest) (*RegisterNodeResponse, error)
 	// Session carries heartbeats and job updates from the node, and
@@ -109,6 +128,9 @@ type UnimplementedNodeServiceServer struct{}
 
 func (UnimplementedNodeServiceServer) JoinNode(context.Context, *JoinNodeRequest) (*JoinNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method JoinNode not implemented")
+}
+func (UnimplementedNodeServiceServer) RenewCredentials(context.Context, *RenewCredentialsRequest) (*RenewCredentialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenewCredentials not implemented")
 }
 func (UnimplementedNodeServiceServer) RegisterNode(context.Context, *RegisterNodeRequest) (*RegisterNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterNode not implemented")
@@ -155,6 +177,24 @@ func _NodeService_JoinNode_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_RenewCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).RenewCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_RenewCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).RenewCredentials(ctx, req.(*RenewCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _NodeService_RegisterNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterNodeRequest)
 	if err := dec(in); err != nil {
@@ -190,6 +230,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "JoinNode",
 			Handler:    _NodeService_JoinNode_Handler,
+		},
+		{
+			MethodName: "RenewCredentials",
+			Handler:    _NodeService_RenewCredentials_Handler,
 		},
 		{
 			MethodName: "RegisterNode",
