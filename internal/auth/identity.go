@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role is what a user may do beyond their own jobs.
@@ -68,6 +70,11 @@ type Identity struct {
 	Method  Method
 	// TokenID names the token used, for the audit log; never the token.
 	TokenID string
+	// Issued is when the token or certificate presented was issued (zero
+	// for peer credentials).
+	Issued time.Time
+	// Key is the public key of the certificate presented, if one was.
+	Key crypto.PublicKey
 }
 
 // String is how the audit log and errors name the principal.

@@ -67,6 +67,19 @@ func NewRegistry(signer *Signer, store TokenStore, caPin string, maxTTL time.Dur
 // Issue signs a token for subject and records it durably before returning
 // it. by names the issuer for the record.
 func (r *Registry) Issue(subject string, role Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error) {
+	tok, info, err := r.newToken(subject, role, teams, ttl, by, now)
+	if err != nil {
+		return "", nil, err
+	}
+	r.mu.Lock()
+	r.tokens[info.Id] = info
+	r.mu.Unlock()
+	return tok, proto.Clone(info).(*gpuqv1.TokenInfo), nil
+}
+
+// newToken signs a token and records it durably; the caller adds it to
+// r.tokens.
+func (r *Registry) newToken(subject string, role Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error) {
 	if ttl < time.Second || (ttl > r.maxTTL && role != RoleNode) {
 		return "", nil, &job.FieldError{Field: "ttl", Problem: fmt.Sprintf("must be between 1s and %s, got %s", r.maxTTL, ttl)}
 	}
@@ -74,16 +87,54 @@ func (r *Registry) Issue(subject string, role Role, teams []string, ttl time.Dur
 		Issued: now.UTC().Truncate(time.Second), Expires: now.Add(ttl).UTC().Truncate(time.Second), CA: r.caPin}
 	tok, err := r.signer.Sign(c)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("sign token: %w", err)
 	}
 	info := &gpuqv1.TokenInfo{Id: c.ID, Subject: subject, Teams: c.Teams, Role: string(role),
 		Issued: timestamppb.New(c.Issued), Expires: timestamppb.New(c.Expires), IssuedBy: by}
 	if err := r.store.PutToken(info); err != nil {
 		return "", nil, fmt.Errorf("record token: %w", err)
 	}
+	return tok, info, nil
+}
+
+// RenewNode issues the node id a new node token (NodeValidity) in place of
+// the credential it presented, which is checked again under the registry's
+// lock: a revocation of the node is never outrun by a renewal that passed
+// the Guard before it (RevokeCertificates revokes the new token, or the
+// check here refuses). The node's tokens issued before the presented
+// credential are revoked; the one issued with it stays valid until it
+// expires, so a node that never receives the answer can still renew.
+func (r *Registry) RenewNode(id *Identity, now time.Time) (string, *gpuqv1.TokenInfo, error) {
+	if id == nil || id.Kind != KindNode {
+		return "", nil, fmt.Errorf("%w: not a node", ErrBadToken)
+	}
 	r.mu.Lock()
-	r.tokens[c.ID] = info
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	switch id.Method {
+	case MethodToken:
+		if t := r.tokens[id.TokenID]; t == nil || t.Revoked != nil {
+			return "", nil, fmt.Errorf("%w: node %s's token", ErrTokenRevoked, id.Name)
+		}
+	default:
+		if at, ok := r.certsRevoked[certKey(KindNode, id.Name)]; ok && !id.Issued.After(at) {
+			return "", nil, fmt.Errorf("%w: node %s's certificates were revoked at %s", ErrCertRevoked, id.Name, at.Format(time.RFC3339))
+		}
+	}
+	tok, info, err := r.newToken(id.Name, RoleNode, nil, NodeValidity, "renewal", now)
+	if err != nil {
+		return "", nil, err
+	}
+	r.tokens[info.Id] = info
+	for tid, t := range r.tokens {
+		if t.Role == string(RoleNode) && t.Subject == id.Name && t.Revoked == nil && t.Issued.AsTime().Before(id.Issued.Truncate(time.Second)) {
+			next := proto.Clone(t).(*gpuqv1.TokenInfo)
+			next.Revoked = timestamppb.New(now)
+			if err := r.store.PutToken(next); err != nil {
+				return "", nil, fmt.Errorf("record revocation: %w", err)
+			}
+			r.tokens[tid] = next
+		}
+	}
 	return tok, proto.Clone(info).(*gpuqv1.TokenInfo), nil
 }
 

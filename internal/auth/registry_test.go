@@ -555,3 +555,67 @@ func TestRevokeCertificates(t *testing.T) {
 		t.Errorf("active tokens = %v, want only n2's", got)
 	}
 }
+
+func TestRenewNode(t *testing.T) {
+	store := newMemStore()
+	r := newTestRegistry(t, store)
+	t0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	tok1, info1 := mustIssue(t, r, "n1", RoleNode, nil, NodeValidity, t0)
+	byToken := func(info *gpuqv1.TokenInfo) *Identity {
+		return &Identity{Kind: KindNode, Name: "n1", Method: MethodToken, TokenID: info.Id, Issued: info.Issued.AsTime()}
+	}
+
+	// A renewal keeps the token presented valid (the node may never get
+	// the answer), and revokes those issued before it.
+	t1 := t0.Add(200 * 24 * time.Hour)
+	tok2, info2, err := r.RenewNode(byToken(info1), t1)
+	if err != nil {
+		t.Fatalf("RenewNode: %v", err)
+	}
+	if info2.Subject != "n1" || info2.Role != string(RoleNode) || !info2.Expires.AsTime().Equal(t1.Add(NodeValidity)) || store.get(info2.Id) == nil {
+		t.Errorf("renewed token %v; want node n1's for a year, recorded", info2)
+	}
+	for _, tok := range []string{tok1, tok2} {
+		if _, err := r.Check(tok, t1); err != nil {
+			t.Errorf("after the first renewal: %v", err)
+		}
+	}
+	t2 := t1.Add(100 * 24 * time.Hour)
+	tok3, _, err := r.RenewNode(byToken(info2), t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Check(tok1, t2); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("the token before the one presented: %v, want revoked", err)
+	}
+	for _, tok := range []string{tok2, tok3} {
+		if _, err := r.Check(tok, t2); err != nil {
+			t.Errorf("after the second renewal: %v", err)
+		}
+	}
+	if _, _, err := r.RenewNode(byToken(info1), t2); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("renewal with a revoked token: %v", err)
+	}
+
+	// A certificate: refused once the node's certificates are revoked,
+	// whichever comes first; a renewal before the revocation has its
+	// token revoked with the rest.
+	byCert := &Identity{Kind: KindNode, Name: "n1", Method: MethodCert, Issued: t1}
+	tok4, info4, err := r.RenewNode(byCert, t2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := r.RevokeCertificates(KindNode, "n1", t2.Add(time.Minute))
+	if err != nil || !slices.Contains(ids, info4.Id) {
+		t.Fatalf("RevokeCertificates = %v, %v; want the renewed token %s among them", ids, err, info4.Id)
+	}
+	if _, err := r.Check(tok4, t2.Add(time.Minute)); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("renewed token after the revocation: %v", err)
+	}
+	if _, _, err := r.RenewNode(byCert, t2.Add(2*time.Minute)); !errors.Is(err, ErrCertRevoked) {
+		t.Errorf("renewal with a revoked certificate: %v", err)
+	}
+	if _, _, err := r.RenewNode(&Identity{Kind: KindUser, Name: "n1", Method: MethodToken, TokenID: info1.Id}, t2); err == nil {
+		t.Error("a user renewed node credentials")
+	}
+}

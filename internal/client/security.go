@@ -91,7 +91,6 @@ func serverName(target string) string {
 	return t
 }
 
-// bearer sends a token with every call.
 // Renewable holds credentials a long-running client replaces while its
 // connections stay open: the client certificate presented at each TLS
 // handshake, and the bearer token sent with each call (when not empty).
@@ -131,6 +130,7 @@ func (r *Renewable) GetRequestMetadata(context.Context, ...string) (map[string]s
 // RequireTransportSecurity: as bearer's.
 func (*Renewable) RequireTransportSecurity() bool { return false }
 
+// bearer sends a token with every call.
 type bearer string
 
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {

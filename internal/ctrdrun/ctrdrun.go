@@ -552,6 +552,12 @@ func (r *Runtime) specOpts(img containerd.Image, s jobrun.Spec) []oci.SpecOpts {
 		// Last: CDI edits add env, mounts and devices that nothing after
 		// may reset.
 		opts = append(opts, r.withCDI(s.CDIDevices))
+		// The job's CUDA_VISIBLE_DEVICES names its GPUs whatever a spec
+		// sets; NVIDIA_VISIBLE_DEVICES is the spec's to set (nvidia-ctk's
+		// sets "void", so that NVIDIA's legacy hook injects nothing more).
+		if v, ok := envValue(s.Env, "CUDA_VISIBLE_DEVICES"); ok {
+			opts = append(opts, oci.WithEnv([]string{"CUDA_VISIBLE_DEVICES=" + v}))
+		}
 	}
 	return opts
 }
@@ -595,6 +601,16 @@ func withShmSize(limit uint64) oci.SpecOpts {
 	}
 }
 
+// envValue is the value of the last KEY=value of key in env.
+func envValue(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // cgroupV2 reports whether the host mounts the unified cgroup hierarchy
 // (v2 only) at /sys/fs/cgroup.
 var cgroupV2 = sync.OnceValue(func() bool {
@@ -602,17 +618,31 @@ var cgroupV2 = sync.OnceValue(func() bool {
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 })
 
-// CDIDefined reports which of names (fully qualified CDI device names,
-// "nvidia.com/gpu=0") the runtime's CDI specs define now. The specs are
-// read again at each call: nvidia-ctk may write them after gpuq-node
-// started. A spec with errors defines nothing.
-func (r *Runtime) CDIDefined(names ...string) map[string]bool {
+// CDIDevices returns, for each of names (fully qualified CDI device
+// names, "nvidia.com/gpu=0") that the runtime's CDI specs define now, the
+// host paths of the device files the device itself adds (not those its
+// spec adds for every device). The specs are read again at each call:
+// nvidia-ctk may write them after gpuq-node started. Spec errors are
+// logged.
+func (r *Runtime) CDIDevices(names ...string) map[string][]string {
 	if err := r.cdi.Refresh(); err != nil {
-		r.log.Debug("CDI specs with errors", "dirs", r.opts.CDISpecDirs, "err", err)
+		r.log.Warn("CDI specs with errors", "dirs", r.opts.CDISpecDirs, "err", err)
 	}
-	found := make(map[string]bool, len(names))
+	found := make(map[string][]string, len(names))
 	for _, n := range names {
-		found[n] = r.cdi.GetDevice(n) != nil
+		d := r.cdi.GetDevice(n)
+		if d == nil {
+			continue
+		}
+		paths := []string{}
+		for _, dn := range d.ContainerEdits.DeviceNodes {
+			p := dn.HostPath
+			if p == "" {
+				p = dn.Path
+			}
+			paths = append(paths, p)
+		}
+		found[n] = paths
 	}
 	return found
 }

@@ -34,7 +34,8 @@ func TestContainerdJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cdiDir := filepath.Join(c.dir, "cdi")
-	spec := "cdiVersion: \"0.6.0\"\nkind: nvidia.com/gpu\ndevices:\n"
+	// Like nvidia-ctk's, it sets NVIDIA_VISIBLE_DEVICES=void for all.
+	spec := "cdiVersion: \"0.6.0\"\nkind: nvidia.com/gpu\ncontainerEdits:\n  env: [NVIDIA_VISIBLE_DEVICES=void]\ndevices:\n"
 	for _, d := range sims {
 		spec += fmt.Sprintf("- name: %s\n  containerEdits:\n    env: [GPUQ_CDI_GPU=%s]\n    deviceNodes:\n    - {path: /dev/gpuq-fake%d, hostPath: /dev/null}\n", d.UUID, d.UUID, d.Index)
 	}
@@ -71,7 +72,7 @@ log:
 
 	script := filepath.Join(c.dir, "ctr.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n#GPUQ --team=sf --gpus=a100:1 -o ctr-%j.out\n"+
-		"echo \"pid1=$(cat /proc/1/comm) job=$GPUQ_JOB_ID gpus=$CUDA_VISIBLE_DEVICES cdi=$GPUQ_CDI_GPU devs=$(ls /dev | grep gpuq-fake)\"\nexit 4\n"), 0o755); err != nil {
+		"echo \"pid1=$(cat /proc/1/comm) job=$GPUQ_JOB_ID gpus=$CUDA_VISIBLE_DEVICES cdi=$GPUQ_CDI_GPU nv=$NVIDIA_VISIBLE_DEVICES devs=$(ls /dev | grep gpuq-fake)\"\nexit 4\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if _, errOut, code := c.ctl("submit", "--wait", script); code != 4 {
@@ -87,7 +88,7 @@ log:
 	}
 	// The job's one GPU came through the CDI spec: its variable names the
 	// GPU in CUDA_VISIBLE_DEVICES, and only its device file is there.
-	var gpus, cdiGPU, devs string
+	var gpus, cdiGPU, nv, devs string
 	for _, f := range strings.Fields(string(out)) {
 		k, v, _ := strings.Cut(f, "=")
 		switch k {
@@ -95,12 +96,19 @@ log:
 			gpus = v
 		case "cdi":
 			cdiGPU = v
+		case "nv":
+			nv = v
 		case "devs":
 			devs = v
 		}
 	}
 	if want := fmt.Sprintf("gpuq-fake%d", slices.IndexFunc(sims, func(d gpu.Device) bool { return d.UUID == gpus })); cdiGPU != gpus || devs != want {
 		t.Errorf("CDI injection: gpus=%s cdi=%s devs=%s, want cdi=%s devs=%s (output %q)", gpus, cdiGPU, devs, gpus, want, out)
+	}
+	// The spec's NVIDIA_VISIBLE_DEVICES wins (nvidia-ctk's "void" keeps
+	// NVIDIA's legacy hook out); CUDA_VISIBLE_DEVICES stays the job's.
+	if nv != "void" {
+		t.Errorf("NVIDIA_VISIBLE_DEVICES=%q in a CDI container, want the spec's void", nv)
 	}
 
 	// A job that traps TERM: cancelled, it checkpoints and ends CANCELLED.

@@ -9,16 +9,28 @@ import (
 	"github.com/gpuq/gpuq/internal/gpu"
 )
 
-// cdiFake is a runtime whose CDI specs define the names in defined.
+// cdiFake is a runtime whose CDI specs define the names in defined, each
+// with the device file /dev/nvidia<index> (an index name) or none.
 type cdiFake struct {
 	Runtime
 	defined map[string]bool
+	// files overrides the device files of a name.
+	files map[string][]string
 }
 
-func (f cdiFake) CDIDefined(names ...string) map[string]bool {
-	m := map[string]bool{}
+func (f cdiFake) CDIDevices(names ...string) map[string][]string {
+	m := map[string][]string{}
 	for _, n := range names {
-		m[n] = f.defined[n]
+		if !f.defined[n] {
+			continue
+		}
+		files, ok := f.files[n]
+		if !ok {
+			if _, idx, _ := strings.Cut(n, "="); !strings.HasPrefix(idx, "GPU-") {
+				files = []string{"/dev/nvidia" + idx}
+			}
+		}
+		m[n] = files
 	}
 	return m
 }
@@ -48,9 +60,12 @@ func TestGPUInjection(t *testing.T) {
 			nil, []string{kind + "=GPU-a", kind + "=GPU-b"}},
 		{"by index where no UUID name", cdiFake{defined: map[string]bool{kind + "=0": true, kind + "=GPU-b": true}}, kind, devs,
 			nil, []string{kind + "=0", kind + "=GPU-b"}},
+		{"an index name whose device file is another GPU's", cdiFake{defined: map[string]bool{kind + "=0": true, kind + "=3": true},
+			files: map[string][]string{kind + "=3": {"/dev/nvidia2"}}}, kind, devs, files, nil},
 		{"one GPU undefined: device files for all", cdiFake{defined: map[string]bool{kind + "=GPU-a": true}}, kind, devs, files, nil},
 		{"another kind's names do not count", cdiFake{defined: map[string]bool{"vendor.com/gpu=GPU-a": true, "vendor.com/gpu=GPU-b": true}}, kind, devs, files, nil},
 		{"no GPUs", cdiFake{defined: map[string]bool{}}, kind, nil, nil, nil},
+		{"simulated by index: never", cdiFake{defined: map[string]bool{kind + "=0": true}}, kind, sim, nil, nil},
 		{"simulated without a spec: nothing", cdiFake{defined: map[string]bool{}}, kind, sim, nil, nil},
 		{"simulated with a spec (tests, demos)", cdiFake{defined: map[string]bool{kind + "=GPU-s": true}}, kind, sim, nil, []string{kind + "=GPU-s"}},
 	}

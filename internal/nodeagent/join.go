@@ -139,16 +139,6 @@ func joinCluster(ctx context.Context, cfg Config, join auth.JoinToken) error {
 	return nil
 }
 
-// loadCredentials reads what joinCluster stored; os.ErrNotExist when the
-// node has not joined (or joined under another name).
-func loadCredentials(cfg Config) (client.Security, error) {
-	creds, err := loadNodeCreds(cfg)
-	if err != nil {
-		return client.Security{}, err
-	}
-	return creds.security(), nil
-}
-
 // nodeCreds are a joined node's credentials: its key, its certificate and
 // node token, which it renews before they expire (keepRenewed), and what
 // its connections present, replaced in place when renewed.
@@ -165,6 +155,8 @@ type nodeCreds struct {
 	leaf *x509.Certificate
 }
 
+// loadNodeCreds reads what joinCluster (or renew) stored; os.ErrNotExist
+// when the node has not joined (or joined under another name).
 func loadNodeCreds(cfg Config) (*nodeCreds, error) {
 	dir := cfg.tlsDir()
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
@@ -178,7 +170,7 @@ func loadNodeCreds(cfg Config) (*nodeCreds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node certificate: %w", err)
 	}
-	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Name != cfg.Name {
+	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Kind != auth.KindNode || id.Name != cfg.Name {
 		return nil, fmt.Errorf("the certificate in %s is not node %s's: %w", dir, cfg.Name, os.ErrNotExist)
 	}
 	key, ok := pair.PrivateKey.(crypto.Signer)
@@ -248,7 +240,7 @@ func (n *nodeCreds) renew(ctx context.Context, r credentialRenewer) error {
 	defer cancel()
 	resp, err := r.RenewCredentials(ctx, csr)
 	if err != nil {
-		return err
+		return fmt.Errorf("ask gpuqd: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(resp.Certificate)
 	if err != nil {
@@ -257,8 +249,11 @@ func (n *nodeCreds) renew(ctx context.Context, r credentialRenewer) error {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: n.roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return fmt.Errorf("renewed certificate: %w", err)
 	}
-	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Name != n.cfg.Name {
+	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Kind != auth.KindNode || id.Name != n.cfg.Name {
 		return fmt.Errorf("renewed certificate is not node %s's", n.cfg.Name)
+	}
+	if !leaf.NotAfter.After(n.expires()) {
+		return fmt.Errorf("renewed certificate expires at %s, no later than the current one", leaf.NotAfter.Format(time.RFC3339))
 	}
 	pub, ok := n.key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(leaf.PublicKey) {
@@ -269,10 +264,10 @@ func (n *nodeCreds) renew(ctx context.Context, r credentialRenewer) error {
 	}
 	dir := n.cfg.tlsDir()
 	if err := auth.WriteSecret(filepath.Join(dir, nodeTokenFile), []byte(resp.NodeToken+"\n")); err != nil {
-		return err
+		return fmt.Errorf("store the renewed token: %w", err)
 	}
 	if err := auth.WriteCert(filepath.Join(dir, nodeCertFile), resp.Certificate); err != nil {
-		return err
+		return fmt.Errorf("store the renewed certificate: %w", err)
 	}
 	n.mu.Lock()
 	n.leaf = leaf
@@ -285,15 +280,19 @@ func (n *nodeCreds) renew(ctx context.Context, r credentialRenewer) error {
 // for renewal; a failed renewal is tried again at the next check.
 const renewCheck = time.Hour
 
-// keepRenewed renews the node's credentials whenever they are due, until
-// ctx ends.
+// keepRenewed renews the node's credentials whenever they are due, checking
+// every renewCheck, until ctx ends.
 func (n *nodeCreds) keepRenewed(ctx context.Context, r credentialRenewer, log *slog.Logger, now func() time.Time) {
 	for {
 		if n.renewDue(now()) {
-			if err := n.renew(ctx, r); err != nil {
+			err := n.renew(ctx, r)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
 				log.Warn("cannot renew the node's certificate and token; trying again later",
 					"expires", n.expires().Format(time.RFC3339), "retry_in", renewCheck, "err", err)
-			} else {
+			default:
 				log.Info("renewed the node's certificate and token", "expires", n.expires().Format(time.RFC3339))
 			}
 		}

@@ -2,10 +2,14 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gpuq/gpuq/internal/auth"
@@ -133,6 +137,11 @@ func TestRenewCredentialsRefusesWrongCertificates(t *testing.T) {
 		{"another CA", func(csr []byte) ([]byte, error) { return other.SignNode(csr, "n1", now) }, "unknown authority"},
 		{"another node", func(csr []byte) ([]byte, error) { return ca.SignNode(csr, "n2", now) }, "not node n1's"},
 		{"another key", func([]byte) ([]byte, error) { return ca.SignNode(strangerCSR, "n1", now) }, "not for this node's key"},
+		{"a user's certificate of the node's name", func(csr []byte) ([]byte, error) {
+			c, _, err := ca.SignUser(csr, "n1", auth.RoleOperator, nil, 24*time.Hour, now)
+			return c, err
+		}, "not node n1's"},
+		{"no later than the current one", func(csr []byte) ([]byte, error) { return ca.SignNode(csr, "n1", now.Add(-300*24*time.Hour)) }, "no later than the current one"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			creds, err := loadNodeCreds(cfg)
@@ -153,4 +162,50 @@ func TestRenewCredentialsRefusesWrongCertificates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeepRenewed: the loop renews when due, tries again an hour after a
+// failure, leaves fresh credentials alone and ends with its context.
+func TestKeepRenewed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg, ca := joinedNode(t, "gpuqd.example:7420", time.Now().Add(-300*24*time.Hour))
+		creds, err := loadNodeCreds(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int32
+		var away atomic.Bool
+		away.Store(true)
+		gpuqd := renewerFunc(func(csr []byte) (*gpuqv1.RenewCredentialsResponse, error) {
+			calls.Add(1)
+			if away.Load() {
+				return nil, errors.New("gpuqd is away")
+			}
+			cert, err := ca.SignNode(csr, "n1", time.Now())
+			return &gpuqv1.RenewCredentialsResponse{Certificate: cert, NodeToken: "new-token"}, err
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			creds.keepRenewed(ctx, gpuqd, slog.New(slog.DiscardHandler), time.Now)
+			close(done)
+		}()
+		synctest.Wait()
+		if calls.Load() != 1 || !creds.renewDue(time.Now()) {
+			t.Fatalf("at start: %d calls, due %v; want one failed renewal", calls.Load(), creds.renewDue(time.Now()))
+		}
+		away.Store(false)
+		time.Sleep(renewCheck)
+		synctest.Wait()
+		if calls.Load() != 2 || creds.renewDue(time.Now()) {
+			t.Fatalf("an hour later: %d calls, due %v; want renewed", calls.Load(), creds.renewDue(time.Now()))
+		}
+		time.Sleep(30 * 24 * time.Hour)
+		synctest.Wait()
+		if calls.Load() != 2 {
+			t.Errorf("a month later: %d calls; fresh credentials were renewed again", calls.Load())
+		}
+		cancel()
+		<-done
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,7 +64,14 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 	a.mu.Lock()
 	a.runs[r.alloc] = r
 	a.mu.Unlock()
-	a.log.Info("job started", "job", ref.String(), "allocation", r.alloc, "gpus", len(as.GpuIds), "user", r.user)
+	attrs := []any{"job", ref.String(), "allocation", r.alloc, "gpus", len(as.GpuIds), "user", r.user}
+	switch {
+	case len(spec.CDIDevices) > 0:
+		attrs = append(attrs, "cdi_devices", strings.Join(spec.CDIDevices, ","))
+	case len(spec.Devices) > 0:
+		attrs = append(attrs, "device_files", strings.Join(spec.Devices, ","))
+	}
+	a.log.Info("job started", attrs...)
 	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: &gpuqv1.JobUpdate{
 		AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: timestamppb.New(now),
 	}}})
@@ -184,19 +192,23 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 }
 
 // cdiRuntime is a runtime that injects CDI devices (internal/ctrdrun's):
-// it says which device names its CDI specs define.
+// it says which device names its CDI specs define, and each one's device
+// files on the host.
 type cdiRuntime interface {
-	CDIDefined(names ...string) map[string]bool
+	CDIDevices(names ...string) map[string][]string
 }
 
 // gpuInjection says how a job gets devs: as CDI devices when the runtime's
-// specs define one for every GPU of the job, by UUID (KIND=GPU-...) or else
-// by NVML index (KIND=0), the names `nvidia-ctk cdi generate` gives; a CDI
-// spec also brings the driver's libraries and tools into the container.
-// Otherwise as device files (/dev/nvidiaN and the control devices), which
-// give a container the GPUs but not the driver's libraries. The exec
-// runtime ignores both: processes see the host's devices and are told
-// their GPUs by CUDA_VISIBLE_DEVICES.
+// specs define one for every GPU of the job, by UUID (KIND=GPU-...), or by
+// NVML index (KIND=0) where that device's file is the GPU's own
+// (/dev/nvidia<minor>: indices change when GPUs are added or removed, so a
+// stale spec must not hand a job another GPU): the names `nvidia-ctk cdi
+// generate` gives. A CDI spec also brings the driver's libraries and tools
+// into the container. Otherwise the job gets device files
+// (/dev/nvidiaN and the control devices), which give a container the GPUs
+// but not the driver's libraries. The exec runtime ignores both:
+// processes see the host's devices and are told their GPUs by
+// CUDA_VISIBLE_DEVICES.
 func (a *Agent) gpuInjection(devs []gpu.Device) (nodes, cdiNames []string) {
 	res, ok := a.opts.Runtime.(cdiRuntime)
 	if !ok || a.opts.CDIKind == "" || len(devs) == 0 {
@@ -206,16 +218,18 @@ func (a *Agent) gpuInjection(devs []gpu.Device) (nodes, cdiNames []string) {
 	for _, d := range devs {
 		cands = append(cands, a.opts.CDIKind+"="+d.UUID, a.opts.CDIKind+"="+strconv.Itoa(d.Index))
 	}
-	defined := res.CDIDefined(cands...)
-	for i := range devs {
-		switch {
-		case defined[cands[2*i]]:
-			cdiNames = append(cdiNames, cands[2*i])
-		case defined[cands[2*i+1]]:
-			cdiNames = append(cdiNames, cands[2*i+1])
-		default:
-			return gpu.DeviceNodes(devs), nil
+	defined := res.CDIDevices(cands...)
+	for i, d := range devs {
+		byUUID, byIndex := cands[2*i], cands[2*i+1]
+		if _, ok := defined[byUUID]; ok {
+			cdiNames = append(cdiNames, byUUID)
+			continue
 		}
+		if files, ok := defined[byIndex]; ok && d.Minor >= 0 && slices.Contains(files, fmt.Sprintf("/dev/nvidia%d", d.Minor)) {
+			cdiNames = append(cdiNames, byIndex)
+			continue
+		}
+		return gpu.DeviceNodes(devs), nil
 	}
 	return nil, cdiNames
 }
@@ -232,7 +246,12 @@ func (a *Agent) logGPUInjection() {
 		a.log.Info("GPUs go to containers as CDI devices", "devices", strings.Join(names, ","))
 		return
 	}
-	a.log.Warn("no CDI spec defines this node's GPUs: containers get their device files but not the driver's libraries; generate a spec with nvidia-ctk cdi generate, or set runtime.cdi_kind",
+	if a.opts.CDIKind == "" {
+		a.log.Info("runtime.cdi_kind is empty: containers get their GPUs' device files, not the driver's libraries",
+			"device_files", strings.Join(nodes, ","))
+		return
+	}
+	a.log.Warn("no CDI spec defines this node's GPUs: containers get their device files but not the driver's libraries; generate a spec with nvidia-ctk cdi generate",
 		"cdi_kind", a.opts.CDIKind, "device_files", strings.Join(nodes, ","))
 }
 

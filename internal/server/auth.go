@@ -109,7 +109,8 @@ func (g *Guard) Identify(ctx context.Context) (*auth.Identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
 		}
-		id := &auth.Identity{Kind: auth.KindUser, Name: c.Subject, Role: c.Role, Teams: c.Teams, Method: auth.MethodToken, TokenID: c.ID}
+		id := &auth.Identity{Kind: auth.KindUser, Name: c.Subject, Role: c.Role, Teams: c.Teams, Method: auth.MethodToken, TokenID: c.ID,
+			Issued: c.Issued}
 		switch c.Role {
 		case auth.RoleNode:
 			id.Kind, id.Role, id.Teams = auth.KindNode, "", nil
@@ -135,8 +136,9 @@ func (g *Guard) Identify(ctx context.Context) (*auth.Identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
 		}
+		id.Issued, id.Key = auth.CertIssued(cert), cert.PublicKey
 		if g.Tokens != nil {
-			if err := g.Tokens.CheckCert(id, auth.CertIssued(cert)); err != nil {
+			if err := g.Tokens.CheckCert(id, id.Issued); err != nil {
 				return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
 			}
 		}

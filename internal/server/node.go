@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +38,11 @@ type NodeService struct {
 	opts NodeOptions
 }
 
-// Issuer is what JoinNode needs to hand a node its credentials.
+// Issuer is what JoinNode and RenewCredentials need to hand a node its
+// credentials (auth.Registry).
 type Issuer interface {
 	Issue(subject string, role auth.Role, teams []string, ttl time.Duration, by string, now time.Time) (string, *gpuqv1.TokenInfo, error)
+	RenewNode(id *auth.Identity, now time.Time) (string, *gpuqv1.TokenInfo, error)
 }
 
 // NodeOptions are what JoinNode needs; without a CA or join token nodes
@@ -98,9 +102,13 @@ func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (
 }
 
 // RenewCredentials signs a new certificate and issues a new node token
-// for the calling node: the Guard has authenticated it as a node, with a
-// certificate or token not revoked, so it gets credentials for its own
-// name only.
+// for the calling node, which the Guard has authenticated by a certificate
+// or token not revoked: credentials for its own name only, from half of
+// the presented credential's lifetime on (so a stolen credential is not
+// extended again and again, nor the token records grown), for the key of
+// the presented certificate when it presented one. The certificate is
+// signed before the registry checks the credential again and issues the
+// token under its lock, so a revocation in between wins.
 func (s *NodeService) RenewCredentials(ctx context.Context, req *gpuqv1.RenewCredentialsRequest) (*gpuqv1.RenewCredentialsResponse, error) {
 	id := auth.FromContext(ctx)
 	if id == nil || id.Kind != auth.KindNode {
@@ -110,13 +118,30 @@ func (s *NodeService) RenewCredentials(ctx context.Context, req *gpuqv1.RenewCre
 		return nil, fmt.Errorf("%w: this gpuqd has no CA (run gpuqd init)", job.ErrPermissionDenied)
 	}
 	now := s.opts.Now()
+	if from := id.Issued.Add(auth.NodeValidity / 2); now.Before(from) {
+		return nil, fmt.Errorf("%w: node %s's credentials were issued at %s and can be renewed from %s", job.ErrInvalidState,
+			id.Name, id.Issued.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	csr, err := x509.ParseCertificateRequest(req.Csr)
+	if err == nil {
+		err = csr.CheckSignature()
+	}
+	if err != nil {
+		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
+	}
+	if key, ok := id.Key.(interface{ Equal(crypto.PublicKey) bool }); id.Key != nil && (!ok || !key.Equal(csr.PublicKey)) {
+		return nil, &job.FieldError{Field: "csr", Problem: "not for the key of the certificate presented"}
+	}
 	cert, err := s.opts.CA.SignNode(req.Csr, id.Name, now)
 	if err != nil {
 		return nil, &job.FieldError{Field: "csr", Problem: err.Error()}
 	}
-	tok, _, err := s.opts.Tokens.Issue(id.Name, auth.RoleNode, nil, auth.NodeValidity, "renewal", now)
+	tok, _, err := s.opts.Tokens.RenewNode(id, now)
+	if auth.IsCredentialError(err) || errors.Is(err, auth.ErrCertRevoked) {
+		return nil, fmt.Errorf("%w: %w", job.ErrUnauthenticated, err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("renew node %s's token: %w", id.Name, err)
 	}
 	return &gpuqv1.RenewCredentialsResponse{Certificate: cert, CaCertificate: s.opts.CA.Cert.Raw, NodeToken: tok}, nil
 }
