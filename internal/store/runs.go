@@ -109,7 +109,7 @@ func (s *Store) EncodedRecords(from, to time.Time, fn func(e *accounting.Encoded
 	var e accounting.EncodedRecord
 	return s.scanRecords(from, to, func(k, v []byte) error {
 		e.State, e.HasCost, e.Bytes = 0, false, v
-		if err := decodeHead(v, &e.Run, &e, names); err != nil {
+		if err := decodeHead(v, &e.Run, &e, nil, names); err != nil {
 			return fmt.Errorf("decode record %x: %w", k, err)
 		}
 		return fn(&e)
@@ -179,12 +179,13 @@ var errTruncated = errors.New("truncated or malformed record")
 // proto.Unmarshal and accounting.RunOf would: the last value of a field
 // that appears twice, gpu_count or else the number of gpu_ids.
 func decodeRun(b []byte, r *accounting.Run, names interner) error {
-	return decodeHead(b, r, nil, names)
+	return decodeHead(b, r, nil, nil, names)
 }
 
 // decodeHead is decodeRun that also reads the state and whether a cost is
-// set into e when e is not nil.
-func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, names interner) error {
+// set into e when e is not nil, and the job and run into key when key is
+// not nil.
+func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *listKey, names interner) error {
 	*r = accounting.Run{}
 	ids := uint32(0)
 	// A message field that appears twice is merged, as proto.Unmarshal
@@ -228,6 +229,22 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, names 
 					return err
 				}
 			}
+		case key != nil && typ == protowire.BytesType && num == fieldJob:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+			if err := mergeJob(v, &key.job); err != nil {
+				return err
+			}
+		case key != nil && typ == protowire.VarintType && num == fieldRun:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+			key.run = int(uint32(v))
 		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gpuq/gpuq/internal/accounting"
+)
+
+// The field numbers of gpuq.v1.RunRecord's job and run, and those of
+// gpuq.v1.JobRef.
+const (
+	fieldJob     = 1
+	fieldRun     = 2
+	fieldJobID   = 1
+	fieldJobTask = 2
+)
+
+// MaxOrdered is the most records EncodedRecordsOrdered puts in order; a
+// scan of more gives them by end time.
+const MaxOrdered = 4_000_000
+
+// EncodedRecordsOrdered is EncodedRecords with the records in the order
+// gpuqctl acct lists them, when it can: by job id, the job before its
+// tasks, task id, run, and records equal in these by end. fn's ordered is
+// the same for every call of one scan: true when they come in that order,
+// false when they come by end time, as from EncodedRecords, because more
+// than hold records would have to be kept at once, or the scan holds more
+// than MaxOrdered records.
+//
+// Records are stored by end, and jobs mostly end in the order of their
+// ids, so the records are read twice on one snapshot of the store: first
+// only their jobs, to learn when each record can be given (when no record
+// after it in the store comes before it in the listing), then whole; a
+// record that cannot be given yet is kept (copied) until it can. The first
+// read also counts how many would be kept at once.
+func (s *Store) EncodedRecordsOrdered(from, to time.Time, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		// The least job of the records from each one on, and whether a
+		// bounded number of records need keeping.
+		var least []jobKey
+		err := scanIn(txn, from, to, func(k, v []byte) error {
+			if len(least) >= MaxOrdered {
+				return errTooMany
+			}
+			j, err := decodeJob(v)
+			if err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			least = append(least, j)
+			return nil
+		})
+		ordered := err == nil && keptAtOnce(least) <= hold
+		if err != nil && err != errTooMany {
+			return err
+		}
+		names := interner{}
+		var e accounting.EncodedRecord
+		if !ordered {
+			least = nil
+			return scanIn(txn, from, to, func(k, v []byte) error {
+				e.State, e.HasCost, e.Bytes = 0, false, v
+				if err := decodeHead(v, &e.Run, &e, nil, names); err != nil {
+					return fmt.Errorf("decode record %x: %w", k, err)
+				}
+				return fn(&e, false)
+			})
+		}
+		for i := len(least) - 2; i >= 0; i-- {
+			least[i] = minJob(least[i], least[i+1])
+		}
+		// give gives a record whose key is known.
+		give := func(v []byte) error {
+			e.State, e.HasCost, e.Bytes = 0, false, v
+			if err := decodeHead(v, &e.Run, &e, nil, names); err != nil {
+				return err
+			}
+			return fn(&e, true)
+		}
+		var kept keptRecords
+		pos := 0
+		err = scanIn(txn, from, to, func(k, v []byte) error {
+			if pos >= len(least) {
+				return fmt.Errorf("record %x: %w", k, errSnapshotChanged)
+			}
+			key := listKey{pos: pos}
+			e.State, e.HasCost, e.Bytes = 0, false, v
+			if err := decodeHead(v, &e.Run, &e, &key, names); err != nil {
+				return fmt.Errorf("decode record %x: %w", k, err)
+			}
+			if key.job.less(least[pos]) {
+				// The first read took a job that came again for the
+				// record's, and may have given others too early.
+				return fmt.Errorf("record %x: %w", k, errJobChanged)
+			}
+			next := jobKey{^uint64(0), ^uint64(0)} // no record after this one
+			if pos+1 < len(least) {
+				next = least[pos+1]
+			}
+			pos++
+			if len(kept.recs) == 0 && key.job.less(next) {
+				return fn(&e, true)
+			}
+			kept.push(key, v)
+			for len(kept.recs) > 0 && kept.recs[0].key.job.less(next) {
+				if err := give(kept.pop()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for len(kept.recs) > 0 {
+			if err := give(kept.pop()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var (
+	errTooMany         = fmt.Errorf("more than %d records", MaxOrdered)
+	errSnapshotChanged = errors.New("a second read of a snapshot found more records than the first")
+	errJobChanged      = errors.New("a record's job read whole is not the one read first")
+)
+
+// jobKey is a record's job in the listing's order: id, then the job before
+// its tasks (task is the task id plus 1<<32 for a task).
+type jobKey struct{ id, task uint64 }
+
+func (a jobKey) less(b jobKey) bool { return a.id < b.id || a.id == b.id && a.task < b.task }
+
+func minJob(a, b jobKey) jobKey {
+	if b.less(a) {
+		return b
+	}
+	return a
+}
+
+func compareJobKeys(a, b jobKey) int {
+	return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.task, b.task))
+}
+
+// keptAtOnce is the most records that EncodedRecordsOrdered keeps at once
+// for records of jobs in store order. After record p, it has given every
+// record whose job comes before the least job of those after p: all of
+// them are at or before p, so it keeps p+1 less the number of jobs before
+// that least one.
+func keptAtOnce(jobs []jobKey) int {
+	if slices.IsSortedFunc(jobs, compareJobKeys) {
+		// Only the records of one job and task, kept for their runs.
+		most, same := 0, 0
+		for p := range len(jobs) - 1 {
+			if same++; jobs[p+1] != jobs[p] {
+				same = 0
+			}
+			most = max(most, same)
+		}
+		return most
+	}
+	sorted := slices.Clone(jobs)
+	slices.SortFunc(sorted, compareJobKeys)
+	least := slices.Clone(jobs)
+	for i := len(least) - 2; i >= 0; i-- {
+		least[i] = minJob(least[i], least[i+1])
+	}
+	most, before := 0, 0
+	for p := range len(jobs) - 1 {
+		for before < len(sorted) && sorted[before].less(least[p+1]) {
+			before++
+		}
+		most = max(most, p+1-before)
+	}
+	return most
+}
+
+// listKey orders the records EncodedRecordsOrdered keeps: job, run, and
+// place in the store.
+type listKey struct {
+	job      jobKey
+	run, pos int
+}
+
+func (a listKey) less(b listKey) bool {
+	if a.job != b.job {
+		return a.job.less(b.job)
+	}
+	return a.run < b.run || a.run == b.run && a.pos < b.pos
+}
+
+// keptRecords is a heap of copies of records by their listKeys.
+type keptRecords struct {
+	recs []keptRecord
+	free [][]byte
+}
+
+type keptRecord struct {
+	key listKey
+	b   []byte
+}
+
+func (h *keptRecords) push(key listKey, v []byte) {
+	var b []byte
+	if k := len(h.free); k > 0 {
+		b, h.free = h.free[k-1][:0], h.free[:k-1]
+	}
+	h.recs = append(h.recs, keptRecord{key, append(b, v...)})
+	for i := len(h.recs) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !h.recs[i].key.less(h.recs[up].key) {
+			break
+		}
+		h.recs[i], h.recs[up] = h.recs[up], h.recs[i]
+		i = up
+	}
+}
+
+// pop removes the least record and returns its bytes, valid until the
+// next push.
+func (h *keptRecords) pop() []byte {
+	b := h.recs[0].b
+	last := len(h.recs) - 1
+	h.recs[0] = h.recs[last]
+	h.recs = h.recs[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < last && h.recs[l].key.less(h.recs[least].key) {
+			least = l
+		}
+		if r < last && h.recs[r].key.less(h.recs[least].key) {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		h.recs[i], h.recs[least] = h.recs[least], h.recs[i]
+		i = least
+	}
+	h.free = append(h.free, b)
+	return b
+}
+
+// decodeJob decodes the job of the gpuq.v1.RunRecord encoded in b. The
+// store writes records with proto.Marshal, which puts the job first and
+// once, so it reads only that field when it comes first: the second read
+// of EncodedRecordsOrdered decodes whole records and checks.
+func decodeJob(b []byte) (jobKey, error) {
+	var j jobKey
+	if len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
+		v, n := protowire.ConsumeBytes(b[1:])
+		if n < 0 {
+			return j, errTruncated
+		}
+		return j, mergeJob(v, &j)
+	}
+	var key listKey
+	err := decodeHead(b, &accounting.Run{}, nil, &key, interner{})
+	return key.job, err
+}
+
+// mergeJob decodes the gpuq.v1.JobRef in b into j.
+func mergeJob(b []byte, j *jobKey) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errTruncated
+		}
+		b = b[n:]
+		if typ == protowire.VarintType && (num == fieldJobID || num == fieldJobTask) {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+			if num == fieldJobID {
+				j.id = v
+			} else {
+				j.task = 1<<32 | uint64(uint32(v))
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return errTruncated
+		}
+		b = b[n:]
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/job"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// TestEncodedRecordsOrdered: the records come in the listing's order (a
+// stable sort of those by end), from a store where jobs end in and out of
+// the order of their ids, with requeued runs and array tasks; and by end,
+// as EncodedRecords gives them, where that would keep more than hold.
+func TestEncodedRecordsOrdered(t *testing.T) {
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(5, 6))
+	err = s.Update(func(tx *Tx) error {
+		for i := range 400 {
+			ref := job.Ref{ID: uint64(1 + i/2 + rng.IntN(30))}
+			if i%5 == 0 {
+				ref.Task, ref.HasTask = uint32(rng.IntN(3)), true
+			}
+			end := t0.Add(time.Duration(i/2) * time.Minute) // two records end at once
+			rec := &gpuqv1.RunRecord{Job: ref.Proto(), Run: uint32(rng.IntN(3)), Team: "sf", User: "alice",
+				StartTime: timestamppb.New(end.Add(-time.Hour)), EndTime: timestamppb.New(end), AllocationId: fmt.Sprintf("%s.%d", ref, i)}
+			if err := tx.PutRecord(rec); err != nil {
+				return err
+			}
+		}
+		// A job that ran long ends last.
+		return tx.PutRecord(&gpuqv1.RunRecord{Job: job.Ref{ID: 1}.Proto(), Run: 1, EndTime: timestamppb.New(t0.Add(300 * time.Minute))})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from, to time.Time
+		hold     int
+		ordered  bool
+	}{
+		{time.Time{}, time.Time{}, 1000, true},
+		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 1000, true},
+		{t0.Add(30 * time.Minute), time.Time{}, 1000, true},
+		{time.Time{}, time.Time{}, 0, false}, // the job that ended last keeps every other
+		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 2, false},
+		{t0.Add(time.Hour), t0.Add(time.Hour), 10, true}, // none
+	} {
+		var byEnd []*gpuqv1.RunRecord
+		err := s.EncodedRecords(tc.from, tc.to, func(e *accounting.EncodedRecord) error {
+			byEnd = append(byEnd, decodeRecord(t, e))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := byEnd
+		if tc.ordered {
+			want = slices.Clone(byEnd)
+			slices.SortStableFunc(want, accounting.CompareListing)
+		}
+		var got []*gpuqv1.RunRecord
+		err = s.EncodedRecordsOrdered(tc.from, tc.to, tc.hold, func(e *accounting.EncodedRecord, ordered bool) error {
+			if ordered != tc.ordered {
+				return fmt.Errorf("record %d: ordered %v, want %v", len(got), ordered, tc.ordered)
+			}
+			got = append(got, decodeRecord(t, e))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%v to %v, hold %d: %v", tc.from, tc.to, tc.hold, err)
+		}
+		if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+			t.Errorf("%v to %v, hold %d (-want +got):\n%s", tc.from, tc.to, tc.hold, diff)
+		}
+	}
+}
+
+// decodeRecord decodes e's bytes and checks what EncodedRecords decoded
+// of them.
+func decodeRecord(t *testing.T, e *accounting.EncodedRecord) *gpuqv1.RunRecord {
+	t.Helper()
+	rec := &gpuqv1.RunRecord{}
+	if err := proto.Unmarshal(e.Bytes, rec); err != nil {
+		t.Fatal(err)
+	}
+	if run := accounting.RunOf(rec); e.Run != run || e.State != rec.State {
+		t.Errorf("record %v: decoded run %v and state %v, want %v and %v", rec.Job, e.Run, e.State, run, rec.State)
+	}
+	return rec
+}
+
+// TestKeptAtOnce: keptAtOnce counts what a simulation of the second read
+// of EncodedRecordsOrdered keeps at most.
+func TestKeptAtOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := range 40 {
+		for spread := range 4 {
+			jobs := make([]jobKey, n)
+			for i := range jobs {
+				jobs[i] = jobKey{id: uint64(i/2 + rng.IntN(1+spread*spread)), task: uint64(rng.IntN(2))}
+			}
+			if got, want := keptAtOnce(jobs), simulateKept(jobs); got != want {
+				t.Errorf("keptAtOnce(%v) = %d, want %d", jobs, got, want)
+			}
+		}
+	}
+}
+
+func simulateKept(jobs []jobKey) int {
+	var kept []jobKey
+	most := 0
+	for p, j := range jobs {
+		kept = append(kept, j)
+		if p+1 == len(jobs) {
+			break
+		}
+		least := slices.MinFunc(jobs[p+1:], compareJobKeys)
+		kept = slices.DeleteFunc(kept, func(k jobKey) bool { return k.less(least) })
+		most = max(most, len(kept))
+	}
+	return most
+}
