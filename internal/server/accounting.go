@@ -244,9 +244,10 @@ var _ EncodedRecords = (*queue.Queue)(nil)
 type OrderedRecords interface {
 	// EncodedRecordsOrdered is EncodedRecords by job id, the job before
 	// its tasks, task id, run and end, when it can; ordered tells which,
-	// the same for every record of a scan. It keeps at most hold records
-	// at once to put them in order, else gives them by end.
-	EncodedRecordsOrdered(from, to time.Time, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error
+	// the same for every record of a scan. It may read the span in parts
+	// at once first. It keeps at most hold records at once to put them in
+	// order, else gives them by end.
+	EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error
 }
 
 var _ OrderedRecords = (*queue.Queue)(nil)
@@ -283,7 +284,7 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 	}
 	if o, ok := src.(OrderedRecords); ok && req.GetOrdered() {
 		scan = func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
-			return o.EncodedRecordsOrdered(r.Start, s.until(r), OrderedHold, fn)
+			return o.EncodedRecordsOrdered(r.Start, s.until(r), s.opts.Parallel, OrderedHold, fn)
 		}
 	}
 	err := scan(func(e *accounting.EncodedRecord, ordered bool) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -39,23 +40,35 @@ const MaxOrdered = 4_000_000
 // only their jobs, to learn when each record can be given (when no record
 // after it in the store comes before it in the listing), then whole; a
 // record that cannot be given yet is kept (copied) until it can. The first
-// read also counts how many would be kept at once.
-func (s *Store) EncodedRecordsOrdered(from, to time.Time, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+// read, cut into parts read at once as RunsParallel reads, also counts how
+// many would be kept at once.
+func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		// The least job of the records from each one on, and whether a
-		// bounded number of records need keeping.
-		var least []jobKey
-		err := scanIn(txn, from, to, func(k, v []byte) error {
-			if len(least) >= MaxOrdered {
-				return errTooMany
-			}
-			j, err := decodeJob(v)
-			if err != nil {
-				return fmt.Errorf("decode record %x: %w", k, err)
-			}
-			least = append(least, j)
-			return nil
+		// The jobs of the records, read in parts at once, then the least
+		// job of the records from each one on.
+		jobs := make([][]jobKey, max(parts, 1))
+		var total atomic.Int64
+		err := inParts(txn, from, to, parts, func(p int, a, b time.Time) error {
+			return scanIn(txn, a, b, func(k, v []byte) error {
+				if total.Add(1) > MaxOrdered {
+					return errTooMany
+				}
+				j, err := decodeJob(v)
+				if err != nil {
+					return fmt.Errorf("decode record %x: %w", k, err)
+				}
+				jobs[p] = append(jobs[p], j)
+				return nil
+			})
 		})
+		if errors.Is(err, errTooMany) {
+			err = errTooMany
+		}
+		var least []jobKey
+		if err == nil {
+			least = slices.Concat(jobs...)
+		}
+		jobs = nil
 		ordered := err == nil && keptAtOnce(least) <= hold
 		if err != nil && err != errTooMany {
 			return err

@@ -50,15 +50,17 @@ func TestEncodedRecordsOrdered(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		from, to time.Time
+		parts    int
 		hold     int
 		ordered  bool
 	}{
-		{time.Time{}, time.Time{}, 1000, true},
-		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 1000, true},
-		{t0.Add(30 * time.Minute), time.Time{}, 1000, true},
-		{time.Time{}, time.Time{}, 0, false}, // the job that ended last keeps every other
-		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 2, false},
-		{t0.Add(time.Hour), t0.Add(time.Hour), 10, true}, // none
+		{time.Time{}, time.Time{}, 1, 1000, true},
+		{time.Time{}, time.Time{}, 3, 1000, true},
+		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 4, 1000, true},
+		{t0.Add(30 * time.Minute), time.Time{}, 2, 1000, true},
+		{time.Time{}, time.Time{}, 2, 0, false}, // the job that ended last keeps every other
+		{t0.Add(30 * time.Minute), t0.Add(150 * time.Minute), 1, 2, false},
+		{t0.Add(time.Hour), t0.Add(time.Hour), 2, 10, true}, // none
 	} {
 		var byEnd []*gpuqv1.RunRecord
 		err := s.EncodedRecords(tc.from, tc.to, func(e *accounting.EncodedRecord) error {
@@ -74,7 +76,7 @@ func TestEncodedRecordsOrdered(t *testing.T) {
 			slices.SortStableFunc(want, accounting.CompareListing)
 		}
 		var got []*gpuqv1.RunRecord
-		err = s.EncodedRecordsOrdered(tc.from, tc.to, tc.hold, func(e *accounting.EncodedRecord, ordered bool) error {
+		err = s.EncodedRecordsOrdered(tc.from, tc.to, tc.parts, tc.hold, func(e *accounting.EncodedRecord, ordered bool) error {
 			if ordered != tc.ordered {
 				return fmt.Errorf("record %d: ordered %v, want %v", len(got), ordered, tc.ordered)
 			}
@@ -82,7 +84,7 @@ func TestEncodedRecordsOrdered(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("%v to %v, hold %d: %v", tc.from, tc.to, tc.hold, err)
+			t.Fatalf("%v to %v, %d parts, hold %d: %v", tc.from, tc.to, tc.parts, tc.hold, err)
 		}
 		if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 			t.Errorf("%v to %v, hold %d (-want +got):\n%s", tc.from, tc.to, tc.hold, diff)
