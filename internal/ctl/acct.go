@@ -406,55 +406,78 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 
 // acctTable is sacct's table: a header, a line of dashes, and a line per
 // record; fields are separated by a space, padded to their widths and cut
-// with a '+' when longer. line may be called concurrently.
+// with a '+' when longer. line may be called concurrently; it formats each
+// value in a buffer on its stack, without allocating.
 func acctTable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
-	write := func(l *bytes.Buffer, value func(accounting.Column) string) {
+	header = func(b *bufio.Writer) {
+		var l bytes.Buffer
+		for _, value := range []func(accounting.Column) string{
+			func(col accounting.Column) string { return col.Field.String() },
+			func(col accounting.Column) string { return strings.Repeat("-", col.Width) },
+		} {
+			start := l.Len()
+			for i, col := range cols {
+				if i > 0 {
+					l.WriteByte(' ')
+				}
+				fit(&l, []byte(value(col)), col.Width, col.Left)
+			}
+			endLine(&l, start)
+		}
+		b.Write(l.Bytes())
+	}
+	opts := accounting.ValueOptions{Location: loc}
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		var scratch [128]byte
 		start := l.Len()
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte(' ')
 			}
-			fit(l, value(col), col.Width, col.Left)
+			fit(l, col.Field.AppendValue(scratch[:0], rec, opts), col.Width, col.Left)
 		}
-		l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
-		l.WriteByte('\n')
-	}
-	header = func(b *bufio.Writer) {
-		var l bytes.Buffer
-		write(&l, func(col accounting.Column) string { return col.Field.String() })
-		write(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
-		b.Write(l.Bytes())
-	}
-	opts := accounting.ValueOptions{Location: loc}
-	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
-		write(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
+		endLine(l, start)
 	}
 	return header, line
 }
 
+// endLine ends the line that starts at start in l without its trailing
+// spaces.
+func endLine(l *bytes.Buffer, start int) {
+	l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
+	l.WriteByte('\n')
+}
+
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
 // sacct cuts values that do not fit.
-func fit(b *bytes.Buffer, s string, width int, left bool) {
-	n := utf8.RuneCountInString(s)
-	if n > width {
-		cut := 0
-		for i := range s {
-			if cut == width-1 {
+func fit(b *bytes.Buffer, s []byte, width int, left bool) {
+	n := utf8.RuneCount(s)
+	cut := n > width
+	if cut {
+		for i, k := 0, 0; i < len(s); k++ {
+			if k == width-1 {
 				s = s[:i]
 				break
 			}
-			cut++
+			_, size := utf8.DecodeRune(s[i:])
+			i += size
 		}
-		s, n = s+"+", width
+		n = width
 	}
 	if left {
-		b.WriteString(s)
+		b.Write(s)
+		if cut {
+			b.WriteByte('+')
+		}
 	}
 	for range width - n {
 		b.WriteByte(' ')
 	}
 	if !left {
-		b.WriteString(s)
+		b.Write(s)
+		if cut {
+			b.WriteByte('+')
+		}
 	}
 }
 
@@ -472,11 +495,12 @@ func acctParsable(cols []accounting.Column, loc *time.Location) (header func(*bu
 	}
 	opts := accounting.ValueOptions{Location: loc}
 	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		var scratch [128]byte
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte('|')
 			}
-			l.WriteString(col.Field.Value(rec, opts))
+			l.Write(col.Field.AppendValue(scratch[:0], rec, opts))
 		}
 		l.WriteByte('\n')
 	}
