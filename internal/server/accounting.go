@@ -246,8 +246,9 @@ type OrderedRecords interface {
 	// its tasks, task id, run and end, when it can; ordered tells which,
 	// the same for every record of a scan. It may read the span in parts
 	// at once first. It keeps at most hold records at once to put them in
-	// order, else gives them by end.
-	EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error
+	// order, else gives them by end. It may leave out the records of whose
+	// team and user keep, when not nil, returns false.
+	EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(e *accounting.EncodedRecord, ordered bool) error) error
 }
 
 var _ OrderedRecords = (*queue.Queue)(nil)
@@ -283,8 +284,17 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		return src.EncodedRecords(r.Start, s.until(r), func(e *accounting.EncodedRecord) error { return fn(e, false) })
 	}
 	if o, ok := src.(OrderedRecords); ok && req.GetOrdered() {
+		// The records of other teams and users than those asked for or
+		// readable need not be put in order.
+		var keep func(team, user string) bool
+		if len(teams) > 0 || len(users) > 0 || !id.Operator() {
+			keep = func(team, user string) bool {
+				return (len(teams) == 0 || slices.Contains(teams, team)) && (len(users) == 0 || slices.Contains(users, user)) &&
+					auth.CanReadRecord(id, team, user)
+			}
+		}
 		scan = func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
-			return o.EncodedRecordsOrdered(r.Start, s.until(r), s.opts.Parallel, OrderedHold, fn)
+			return o.EncodedRecordsOrdered(r.Start, s.until(r), s.opts.Parallel, OrderedHold, keep, fn)
 		}
 	}
 	err := scan(func(e *accounting.EncodedRecord, ordered bool) error {

@@ -68,13 +68,16 @@ func (f *encodedRecords) EncodedRecords(from, to time.Time, fn func(*accounting.
 // gives it (checked in its tests).
 type orderedRecords struct{ encodedRecords }
 
-func (f *orderedRecords) EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn func(*accounting.EncodedRecord, bool) error) error {
+func (f *orderedRecords) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(*accounting.EncodedRecord, bool) error) error {
 	var recs []*gpuqv1.RunRecord
 	if err := f.Records(from, to, func(r *gpuqv1.RunRecord) error { recs = append(recs, r); return nil }); err != nil {
 		return err
 	}
 	slices.SortStableFunc(recs, accounting.CompareListing)
 	for _, r := range recs {
+		if keep != nil && !keep(r.Team, r.User) {
+			continue
+		}
 		b, err := proto.Marshal(r)
 		if err != nil {
 			return err

@@ -33,7 +33,10 @@ const MaxOrdered = 4_000_000
 // the same for every call of one scan: true when they come in that order,
 // false when they come by end time, as from EncodedRecords, because more
 // than hold records would have to be kept at once, or the scan holds more
-// than MaxOrdered records.
+// than MaxOrdered records. Where keep is not nil, the records of whose
+// team and user it returns false may be left out (they are when ordered):
+// a listing that shows a few teams or users, or only what its caller may
+// read, then keeps and waits for none of the others.
 //
 // Records are stored by end, and jobs mostly end in the order of their
 // ids, so the records are read twice on one snapshot of the store: first
@@ -42,38 +45,50 @@ const MaxOrdered = 4_000_000
 // record that cannot be given yet is kept (copied) until it can. The first
 // read, cut into parts read at once as RunsParallel reads, also counts how
 // many would be kept at once.
-func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		// The jobs of the records, read in parts at once, then the least
 		// job of the records from each one on.
+		// A record keep leaves out has no job: it holds back no other.
 		jobs := make([][]jobKey, max(parts, 1))
+		left := make([][]bool, len(jobs))
 		var total atomic.Int64
 		err := inParts(txn, from, to, parts, func(p int, a, b time.Time) error {
+			names := interner{}
 			return scanIn(txn, a, b, func(k, v []byte) error {
 				// Counted together every 1024 records: an atomic add per
 				// record costs the parts more than their decoding.
 				if n := len(jobs[p]) + 1; n%1024 == 0 && total.Add(1024) > MaxOrdered {
 					return errTooMany
 				}
-				j, err := decodeJob(v)
+				j, out, err := decodeFirst(v, keep, names)
 				if err != nil {
 					return fmt.Errorf("decode record %x: %w", k, err)
 				}
+				if out {
+					j = noJob
+				}
 				jobs[p] = append(jobs[p], j)
+				if keep != nil {
+					left[p] = append(left[p], out)
+				}
 				return nil
 			})
 		})
 		if errors.Is(err, errTooMany) {
 			err = errTooMany
 		}
-		var least []jobKey
+		var (
+			least []jobKey
+			out   []bool
+		)
 		if err == nil {
-			least = slices.Concat(jobs...)
+			least, out = slices.Concat(jobs...), slices.Concat(left...)
 			if len(least) > MaxOrdered {
 				err, least = errTooMany, nil
 			}
 		}
-		jobs = nil
+		jobs, left = nil, nil
 		ordered := err == nil && keptAtOnce(least) <= hold
 		if err != nil && err != errTooMany {
 			return err
@@ -112,12 +127,20 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn fu
 			if err := decodeHead(v, &e.Run, &e, &key, names); err != nil {
 				return fmt.Errorf("decode record %x: %w", k, err)
 			}
-			if key.job.less(least[pos]) {
+			switch leftOut := keep != nil && !keep(e.Run.Team, e.Run.User); {
+			case keep != nil && out[pos] && !leftOut:
+				// The first read left out a record it should have kept,
+				// and may have given others too early.
+				return fmt.Errorf("record %x: %w", k, errFirstRead)
+			case leftOut:
+				pos++
+				return nil
+			case key.job.less(least[pos]):
 				// The first read took a job that came again for the
-				// record's, and may have given others too early.
-				return fmt.Errorf("record %x: %w", k, errJobChanged)
+				// record's.
+				return fmt.Errorf("record %x: %w", k, errFirstRead)
 			}
-			next := jobKey{^uint64(0), ^uint64(0)} // no record after this one
+			next := noJob // no record after this one
 			if pos+1 < len(least) {
 				next = least[pos+1]
 			}
@@ -148,12 +171,15 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, fn fu
 var (
 	errTooMany         = fmt.Errorf("more than %d records", MaxOrdered)
 	errSnapshotChanged = errors.New("a second read of a snapshot found more records than the first")
-	errJobChanged      = errors.New("a record's job read whole is not the one read first")
+	errFirstRead       = errors.New("a record read whole is not what its first read took of it")
 )
 
 // jobKey is a record's job in the listing's order: id, then the job before
 // its tasks (task is the task id plus 1<<32 for a task).
 type jobKey struct{ id, task uint64 }
+
+// noJob comes after every job.
+var noJob = jobKey{^uint64(0), ^uint64(0)}
 
 func (a jobKey) less(b jobKey) bool { return a.id < b.id || a.id == b.id && a.task < b.task }
 
@@ -174,6 +200,10 @@ func compareJobKeys(a, b jobKey) int {
 // them are at or before p, so it keeps p+1 less the number of jobs before
 // that least one.
 func keptAtOnce(jobs []jobKey) int {
+	if slices.Contains(jobs, noJob) {
+		// The records left out are never kept, and hold back no other.
+		jobs = slices.DeleteFunc(slices.Clone(jobs), func(j jobKey) bool { return j == noJob })
+	}
 	if slices.IsSortedFunc(jobs, compareJobKeys) {
 		// Only the records of one job and task, kept for their runs.
 		most, same := 0, 0
@@ -267,22 +297,66 @@ func (h *keptRecords) pop() []byte {
 	return b
 }
 
-// decodeJob decodes the job of the gpuq.v1.RunRecord encoded in b. The
-// store writes records with proto.Marshal, which puts the job first and
-// once, so it reads only that field when it comes first: the second read
-// of EncodedRecordsOrdered decodes whole records and checks.
-func decodeJob(b []byte) (jobKey, error) {
-	var j jobKey
-	if len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
+// decodeFirst decodes what the first read of EncodedRecordsOrdered takes
+// of the gpuq.v1.RunRecord encoded in b: its job, and whether keep (when
+// not nil) leaves it out by its team and user. The store writes records
+// with proto.Marshal, which writes each field once, in order of their
+// numbers: the job first, the team and user soon after. So it reads only
+// the fields up to the user where they come in that order, else the whole
+// record; the second read decodes whole records and checks.
+func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j jobKey, out bool, err error) {
+	if keep == nil && len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
 		v, n := protowire.ConsumeBytes(b[1:])
 		if n < 0 {
-			return j, errTruncated
+			return j, false, errTruncated
 		}
-		return j, mergeJob(v, &j)
+		return j, false, mergeJob(v, &j)
+	}
+	if keep != nil {
+		var team, user []byte
+		last, whole := protowire.Number(0), false
+		for rest := b; len(rest) > 0; {
+			num, typ, n := protowire.ConsumeTag(rest)
+			if n < 0 || num <= last {
+				whole = true
+				break
+			}
+			if num > fieldUser {
+				break
+			}
+			last, rest = num, rest[n:]
+			if n = protowire.ConsumeFieldValue(num, typ, rest); n < 0 {
+				return j, false, errTruncated
+			}
+			v := rest[:n]
+			rest = rest[n:]
+			if typ != protowire.BytesType {
+				continue
+			}
+			if v, n = protowire.ConsumeBytes(v); n < 0 {
+				return j, false, errTruncated
+			}
+			switch num {
+			case fieldJob:
+				if err := mergeJob(v, &j); err != nil {
+					return j, false, err
+				}
+			case fieldTeam:
+				team = v
+			case fieldUser:
+				user = v
+			}
+		}
+		if !whole {
+			return j, !keep(names.get(team), names.get(user)), nil
+		}
 	}
 	var key listKey
-	err := decodeHead(b, &accounting.Run{}, nil, &key, interner{})
-	return key.job, err
+	var r accounting.Run
+	if err := decodeHead(b, &r, nil, &key, names); err != nil {
+		return jobKey{}, false, err
+	}
+	return key.job, keep != nil && !keep(r.Team, r.User), nil
 }
 
 // mergeJob decodes the gpuq.v1.JobRef in b into j.
