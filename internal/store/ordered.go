@@ -47,9 +47,9 @@ const MaxOrdered = 4_000_000
 // many would be kept at once.
 func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		// The jobs of the records, read in parts at once, then the least
+		// The jobs of the records, read in parts at once (a record keep
+		// leaves out has noJob: it holds back no other), then the least
 		// job of the records from each one on.
-		// A record keep leaves out has no job: it holds back no other.
 		jobs := make([][]jobKey, max(parts, 1))
 		left := make([][]bool, len(jobs))
 		var total atomic.Int64
@@ -88,7 +88,7 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 				err, least = errTooMany, nil
 			}
 		}
-		jobs, left = nil, nil
+		jobs, left = nil, nil // the parts' copies are garbage
 		ordered := err == nil && keptAtOnce(least) <= hold
 		if err != nil && err != errTooMany {
 			return err
