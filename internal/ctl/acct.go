@@ -292,10 +292,10 @@ func (p *pageWriter) page(n int, format func(*bytes.Buffer) error) error {
 	} else {
 		b = new(bytes.Buffer)
 	}
-	err := p.err
+	failed := p.err
 	p.mu.Unlock()
-	if err != nil {
-		return err
+	if failed != nil {
+		return failed
 	}
 	if err := format(b); err != nil {
 		return p.fail(err)
@@ -303,16 +303,18 @@ func (p *pageWriter) page(n int, format func(*bytes.Buffer) error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ready[n] = b
-	for {
-		b, ok := p.ready[p.next]
-		if !ok || p.err != nil {
+	for p.err == nil {
+		done, ok := p.ready[p.next]
+		if !ok {
 			break
 		}
 		delete(p.ready, p.next)
 		p.next++
-		p.w.Write(b.Bytes())
-		b.Reset()
-		p.unused = append(p.unused, b)
+		if _, err := p.w.Write(done.Bytes()); err != nil {
+			p.err = fmt.Errorf("write: %w", err)
+		}
+		done.Reset()
+		p.unused = append(p.unused, done)
 	}
 	p.cond.Broadcast()
 	return p.err

@@ -304,7 +304,8 @@ func (h *keptRecords) pop() []byte {
 // numbers: the job first, the team and user soon after. So it reads only
 // the fields up to the user where they come in that order, else the whole
 // record; the second read decodes whole records and checks.
-func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j jobKey, out bool, err error) {
+func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (jobKey, bool, error) {
+	var j jobKey
 	if keep == nil && len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
 		v, n := protowire.ConsumeBytes(b[1:])
 		if n < 0 {
