@@ -191,71 +191,84 @@ type ValueOptions struct {
 // Value writes f of rec as acct shows it. Unknown times are "Unknown",
 // unmeasured utilisation "N/A", an unpriced cost "" (rec.Cost as it came).
 func (f Field) Value(rec *gpuqv1.RunRecord, o ValueOptions) string {
-	start, end := span(rec)
-	switch f {
-	case FieldJobID:
-		if rec.GetJob() == nil {
-			return "Unknown"
-		}
-		return job.FromProto(rec.GetJob()).String()
-	case FieldJobName:
-		return rec.GetName()
-	case FieldRun:
-		return strconv.FormatUint(uint64(rec.GetRun()), 10)
-	case FieldTeam:
-		return rec.GetTeam()
-	case FieldUser:
-		return rec.GetUser()
-	case FieldPool:
-		return rec.GetPool()
-	case FieldRegion:
-		return rec.GetRegion()
-	case FieldNodeList:
-		if rec.GetNode() == "" {
-			return "None assigned"
-		}
-		return rec.GetNode()
-	case FieldState:
-		return job.StateName(rec.GetState())
-	case FieldExitCode:
-		return strconv.Itoa(int(rec.GetExitCode())) + ":" + strconv.Itoa(int(rec.GetExitSignal()))
-	case FieldElapsed:
-		return Elapsed(end.Sub(start))
-	case FieldAllocGPUs:
-		return strconv.FormatUint(uint64(gpus(rec)), 10)
-	case FieldGPUType:
-		return rec.GetGpuType()
-	case FieldSubmit:
-		return o.time(rec.GetSubmitTime())
-	case FieldEligible:
-		return o.time(rec.GetEligibleTime())
-	case FieldStart:
-		return o.time(rec.GetStartTime())
-	case FieldEnd:
-		return o.time(rec.GetEndTime())
-	case FieldGPUHours:
-		return GPUTimeOf(end.Sub(start), gpus(rec)).String()
-	case FieldBilledGPUHours:
-		return formatHours(rec.GetBilledGpuSeconds() / 3600)
-	case FieldCost:
-		return rec.GetCost()
-	case FieldGPUUtil:
-		if rec.GetUsage() == nil {
-			return "N/A"
-		}
-		return strconv.FormatFloat(rec.GetUsage().GetUtilizationMean(), 'f', 1, 64)
-	case FieldGPUUtilMax:
-		if rec.GetUsage() == nil {
-			return "N/A"
-		}
-		return strconv.FormatFloat(rec.GetUsage().GetUtilizationMax(), 'f', 1, 64)
-	}
-	return ""
+	return string(f.AppendValue(nil, rec, o))
 }
 
-func (o ValueOptions) time(ts *timestamppb.Timestamp) string {
+// AppendValue appends Value to b: a listing of a million records formats
+// each field of each into a buffer it reuses, without allocating.
+func (f Field) AppendValue(b []byte, rec *gpuqv1.RunRecord, o ValueOptions) []byte {
+	switch f {
+	case FieldJobID:
+		j := rec.GetJob()
+		if j == nil {
+			return append(b, "Unknown"...)
+		}
+		b = strconv.AppendUint(b, j.GetId(), 10)
+		if j.ArrayTaskId != nil {
+			b = strconv.AppendUint(append(b, '_'), uint64(j.GetArrayTaskId()), 10)
+		}
+		return b
+	case FieldJobName:
+		return append(b, rec.GetName()...)
+	case FieldRun:
+		return strconv.AppendUint(b, uint64(rec.GetRun()), 10)
+	case FieldTeam:
+		return append(b, rec.GetTeam()...)
+	case FieldUser:
+		return append(b, rec.GetUser()...)
+	case FieldPool:
+		return append(b, rec.GetPool()...)
+	case FieldRegion:
+		return append(b, rec.GetRegion()...)
+	case FieldNodeList:
+		if rec.GetNode() == "" {
+			return append(b, "None assigned"...)
+		}
+		return append(b, rec.GetNode()...)
+	case FieldState:
+		return append(b, job.StateName(rec.GetState())...)
+	case FieldExitCode:
+		b = strconv.AppendInt(b, int64(rec.GetExitCode()), 10)
+		return strconv.AppendInt(append(b, ':'), int64(rec.GetExitSignal()), 10)
+	case FieldElapsed:
+		start, end := span(rec)
+		return appendElapsed(b, end.Sub(start))
+	case FieldAllocGPUs:
+		return strconv.AppendUint(b, uint64(gpus(rec)), 10)
+	case FieldGPUType:
+		return append(b, rec.GetGpuType()...)
+	case FieldSubmit:
+		return o.appendTime(b, rec.GetSubmitTime())
+	case FieldEligible:
+		return o.appendTime(b, rec.GetEligibleTime())
+	case FieldStart:
+		return o.appendTime(b, rec.GetStartTime())
+	case FieldEnd:
+		return o.appendTime(b, rec.GetEndTime())
+	case FieldGPUHours:
+		start, end := span(rec)
+		return GPUTimeOf(end.Sub(start), gpus(rec)).Append(b)
+	case FieldBilledGPUHours:
+		return strconv.AppendFloat(b, rec.GetBilledGpuSeconds()/3600, 'f', 2, 64)
+	case FieldCost:
+		return append(b, rec.GetCost()...)
+	case FieldGPUUtil:
+		if rec.GetUsage() == nil {
+			return append(b, "N/A"...)
+		}
+		return strconv.AppendFloat(b, rec.GetUsage().GetUtilizationMean(), 'f', 1, 64)
+	case FieldGPUUtilMax:
+		if rec.GetUsage() == nil {
+			return append(b, "N/A"...)
+		}
+		return strconv.AppendFloat(b, rec.GetUsage().GetUtilizationMax(), 'f', 1, 64)
+	}
+	return b
+}
+
+func (o ValueOptions) appendTime(b []byte, ts *timestamppb.Timestamp) []byte {
 	if ts == nil || !ts.IsValid() || ts.AsTime().Unix() == 0 {
-		return "Unknown"
+		return append(b, "Unknown"...)
 	}
 	loc, layout := o.Location, o.Layout
 	if loc == nil {
@@ -264,16 +277,16 @@ func (o ValueOptions) time(ts *timestamppb.Timestamp) string {
 	if layout == "" {
 		layout = TimeLayout
 	}
-	return ts.AsTime().In(loc).Format(layout)
+	return ts.AsTime().In(loc).AppendFormat(b, layout)
 }
 
 // Elapsed writes a duration as sacct's Elapsed: HH:MM:SS, or D-HH:MM:SS
 // from a day on; fractions of a second are cut.
-func Elapsed(d time.Duration) string {
+func Elapsed(d time.Duration) string { return string(appendElapsed(nil, d)) }
+
+func appendElapsed(b []byte, d time.Duration) []byte {
 	secs := max(int64(d/time.Second), 0)
 	days, h, m, s := secs/86400, secs/3600%24, secs/60%60, secs%60
-	// Without fmt: a listing writes a million of them.
-	b := make([]byte, 0, 24)
 	if days > 0 {
 		b = append(strconv.AppendInt(b, days, 10), '-')
 	}
@@ -283,5 +296,5 @@ func Elapsed(d time.Duration) string {
 		}
 		b = append(b, byte('0'+v/10), byte('0'+v%10))
 	}
-	return string(b)
+	return b
 }

@@ -47,23 +47,36 @@ func (g GPUTime) Seconds() float64 { return float64(g.sec) + float64(g.nsec)/1e9
 func (g GPUTime) Hours() float64 { return g.Seconds() / 3600 }
 
 // String writes g in GPU-hours with two decimals, rounded half up: 12.50.
-func (g GPUTime) String() string {
-	s := g.hundredths()
-	for len(s) < 3 {
-		s = "0" + s
+func (g GPUTime) String() string { return string(g.Append(nil)) }
+
+// Append appends String to b.
+func (g GPUTime) Append(b []byte) []byte {
+	var buf [32]byte
+	s := g.appendHundredths(buf[:0])
+	if n := len(s); n < 3 { // 5 hundredths are 0.05
+		copy(buf[3-n:], s)
+		for i := range 3 - n {
+			buf[i] = '0'
+		}
+		s = buf[:3]
 	}
-	return s[:len(s)-2] + "." + s[len(s)-2:]
+	b = append(b, s[:len(s)-2]...)
+	return append(append(b, '.'), s[len(s)-2:]...)
 }
 
 // hundredths is g in hundredths of a GPU-hour, rounded half up, in
-// decimal; in int64 arithmetic where it cannot overflow (up to 2^32
-// GPU-seconds), which listings of a million records need.
-func (g GPUTime) hundredths() string {
+// decimal.
+func (g GPUTime) hundredths() string { return string(g.appendHundredths(nil)) }
+
+// appendHundredths appends hundredths to b; in int64 arithmetic where it
+// cannot overflow (up to 2^32 GPU-seconds), which listings of a million
+// records need.
+func (g GPUTime) appendHundredths(b []byte) []byte {
 	// Hundredths of an hour are 36 s: round on the exact value.
 	if g.sec >= 0 && g.sec < 1<<32 && g.nsec >= 0 {
-		return strconv.FormatInt((g.sec*int64(time.Second)+g.nsec+18e9)/36e9, 10)
+		return strconv.AppendInt(b, (g.sec*int64(time.Second)+g.nsec+18e9)/36e9, 10)
 	}
-	return g.bigHundredths()
+	return append(b, g.bigHundredths()...)
 }
 
 func (g GPUTime) bigHundredths() string {
@@ -148,6 +161,3 @@ func centsOf(value *big.Int) money.Amount {
 
 // roundCents rounds a half to even to the cent.
 func roundCents(a money.Amount) money.Amount { return money.Amount(a.Cents()) * money.Cent }
-
-// formatHours writes GPU-hours with two decimals for tables.
-func formatHours(h float64) string { return strconv.FormatFloat(h, 'f', 2, 64) }

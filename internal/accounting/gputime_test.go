@@ -28,6 +28,26 @@ func TestHundredthsFast(t *testing.T) {
 	}
 }
 
+// TestGPUTimeString: two decimals, rounded half up, zeros before them
+// where the time is under a GPU-hour; the same appended.
+func TestGPUTimeString(t *testing.T) {
+	for _, tt := range []struct {
+		g    GPUTime
+		want string
+	}{
+		{GPUTime{}, "0.00"}, {GPUTimeOf(17*time.Second, 1), "0.00"}, {GPUTimeOf(18*time.Second, 1), "0.01"},
+		{GPUTimeOf(3*time.Minute, 1), "0.05"}, {GPUTimeOf(36*time.Minute, 1), "0.60"}, {GPUTimeOf(90*time.Minute, 3), "4.50"},
+		{GPUTimeOf(1000*time.Hour, 8), "8000.00"}, {GPUTime{sec: 1 << 40}, "305419896.60"},
+	} {
+		if got := tt.g.String(); got != tt.want {
+			t.Errorf("%+v: String() = %q, want %q", tt.g, got, tt.want)
+		}
+		if got := string(tt.g.Append([]byte("x"))); got != "x"+tt.want {
+			t.Errorf("%+v: Append = %q, want %q", tt.g, got, "x"+tt.want)
+		}
+	}
+}
+
 func TestElapsed(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "00:00:00", -time.Second: "00:00:00", 59*time.Second + 999*time.Millisecond: "00:00:59", 3661 * time.Second: "01:01:01",

@@ -1,6 +1,7 @@
 package accounting
 
 import (
+	"cmp"
 	"time"
 
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -69,4 +70,22 @@ type EncodedRecord struct {
 	// Bytes is the record's encoding; it is valid only during the call
 	// it is given to.
 	Bytes []byte
+}
+
+// CompareListing orders records as gpuqctl acct lists them, like sacct: by
+// job id, the job before its tasks, task id, and run. A listing sorts its
+// records stably by it, so that records equal in these stay in order of
+// their end.
+func CompareListing(a, b *gpuqv1.RunRecord) int {
+	ja, jb := a.GetJob(), b.GetJob()
+	if c := cmp.Compare(ja.GetId(), jb.GetId()); c != 0 {
+		return c
+	}
+	switch {
+	case ja.ArrayTaskId == nil && jb.ArrayTaskId != nil:
+		return -1
+	case ja.ArrayTaskId != nil && jb.ArrayTaskId == nil:
+		return 1
+	}
+	return cmp.Or(cmp.Compare(ja.GetArrayTaskId(), jb.GetArrayTaskId()), cmp.Compare(a.GetRun(), b.GetRun()))
 }

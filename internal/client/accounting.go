@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -50,7 +51,7 @@ func (c *Client) Records(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn
 func (c *Client) RecordPages(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn func(n int, page RecordPage) error, opts ...grpc.CallOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream when fn stops early
-	opts = append(opts[:len(opts):len(opts)], grpc.ForceCodecV2(pageCodec{encoding.GetCodecV2(grpcproto.Name)}))
+	opts = append(opts[:len(opts):len(opts)], grpc.ForceCodecV2(pageCodec{encoding.GetCodecV2(grpcproto.Name), &pagePool{}}))
 	stream, err := c.acct.ListRecords(ctx, req, opts...)
 	if err != nil {
 		return c.err(err)
@@ -148,21 +149,69 @@ func (p RecordPage) Records(fn func(rec []byte) error) error {
 
 var errMalformedPage = errors.New("malformed page of records")
 
+// Ordered is whether gpuqd sent the page's records, and those of every
+// page of its stream, in the order ListRecordsRequest.ordered asks for.
+func (p RecordPage) Ordered() bool {
+	ordered := false
+	for b := p.b; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.VarintType { // ListRecordsResponse.ordered
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false
+			}
+			b, ordered = b[n:], v != 0
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return ordered
+}
+
 // rawPage is a ListRecordsResponse as received, decoded later; its buffer
 // goes back to gRPC's pool when freed.
 type rawPage struct{ b mem.Buffer }
 
 // pageCodec is gRPC's proto codec that receives a rawPage as it is, so that
-// Records can decode pages at once in goroutines of its own.
-type pageCodec struct{ encoding.CodecV2 }
+// Records can decode pages at once in goroutines of its own. A page is
+// copied into one buffer of pool.
+type pageCodec struct {
+	encoding.CodecV2
+	pool *pagePool
+}
 
 func (c pageCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if p, ok := v.(*rawPage); ok {
-		p.b = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		p.b = data.MaterializeToBuffer(c.pool)
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
 }
+
+// pagePool is a mem.BufferPool of the buffers of pages. Unlike gRPC's
+// pools, it does not clear a buffer it gives again (a quarter of a
+// megabyte a page): a page is copied over the whole of it.
+type pagePool struct{ pool sync.Pool }
+
+var _ mem.BufferPool = (*pagePool)(nil)
+
+func (p *pagePool) Get(n int) *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func (p *pagePool) Put(b *[]byte) { p.pool.Put(b) }
 
 // CostReport returns the cost report req asks for. Bad input (an unknown
 // zone or pool, a bill that is not whole cents) is a *job.InvalidError.

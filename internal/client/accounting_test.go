@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"errors"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -99,5 +101,48 @@ func TestAccountingCalls(t *testing.T) {
 	err = c.Records(ctx(t), &gpuqv1.ListRecordsRequest{}, func(*gpuqv1.RunRecord) error { return nil })
 	if !errors.As(err, &inv) {
 		t.Errorf("Records error = %v, want *job.InvalidError", err)
+	}
+}
+
+// TestRecordPagesOrdered: the pages of a stream gpuqd ordered say so, those
+// of another do not; their records are the same.
+func TestRecordPagesOrdered(t *testing.T) {
+	srv := &clienttest.Server{}
+	c, err := client.Dial(srv.Start(t), client.Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var recs []*gpuqv1.RunRecord
+	for i := range 25 {
+		recs = append(recs, &gpuqv1.RunRecord{Job: &gpuqv1.JobRef{Id: uint64(25 - i)}, EndTime: timestamppb.Now()})
+	}
+	srv.SetRecords(recs, 10)
+	srv.SetOrdered(true)
+	for _, ordered := range []bool{false, true} {
+		var mu sync.Mutex
+		ids := make([][]uint64, 3)
+		err := c.RecordPages(ctx(t), &gpuqv1.ListRecordsRequest{Ordered: ordered}, func(n int, page client.RecordPage) error {
+			if page.Ordered() != ordered {
+				t.Errorf("page %d: Ordered() = %v, want %v", n, page.Ordered(), ordered)
+			}
+			return page.Records(func(b []byte) error {
+				rec := &gpuqv1.RunRecord{}
+				if err := proto.Unmarshal(b, rec); err != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ids[n] = append(ids[n], rec.Job.Id)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := slices.Concat(ids...)
+		if ordered != slices.IsSorted(all) || len(all) != 25 {
+			t.Errorf("ordered %v: records %v", ordered, all)
+		}
 	}
 }

@@ -6,11 +6,14 @@ import (
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -161,25 +164,45 @@ func (r *runner) acct(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		slices.SortStableFunc(recs, compareRecords)
+		slices.SortStableFunc(recs, accounting.CompareListing)
 		if c.Bool("json") {
 			return writeJSON(r.stdout, recs)
 		}
 		return writeRecordsCSV(r.stdout, cols, recs, loc, c.Bool("noheader"))
 	}
 	// A month's listing can be a million lines: each page is formatted as
-	// it is decoded, several at once, and the lines kept; only their keys
-	// are sorted, then the lines written straight to stdout.
+	// it is decoded, several at once. gpuqd is asked for the records in
+	// the listing's order: when it sends them so, each page's lines are
+	// written as soon as the pages before it are (pageWriter); otherwise
+	// the lines are kept, only their keys sorted, and the lines written
+	// at the end.
+	req.Ordered = true
 	header, line := acctTable(cols, loc)
 	if c.Bool("parsable") {
 		header, line = acctParsable(cols, loc)
 	}
+	bw := bufio.NewWriterSize(r.stdout, 64<<10)
+	if c.Bool("noheader") {
+		header = func(*bufio.Writer) {}
+	}
 	var (
-		mu       sync.Mutex
-		pages    [][]acctLine
-		decoders = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+		mu        sync.Mutex
+		pages     [][]acctLine
+		decoders  = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+		out       = newPageWriter(bw, header, 4*runtime.GOMAXPROCS(0))
+		unordered atomic.Bool
 	)
 	err = cl.RecordPages(c.Context, req, func(n int, page client.RecordPage) error {
+		if page.Ordered() {
+			if unordered.Load() {
+				return out.fail(errMixedPages)
+			}
+			return out.page(n, func(b *bytes.Buffer) error { return formatOrdered(n, page, &decoders, b, line) })
+		}
+		unordered.Store(true)
+		if out.started() {
+			return out.fail(errMixedPages)
+		}
 		lines, err := formatPage(n, page, &decoders, line)
 		if err != nil {
 			return err
@@ -195,20 +218,129 @@ func (r *runner) acct(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if out.started() {
+		return bw.Flush()
+	}
 	sorted := slices.Concat(pages...)
 	slices.SortFunc(sorted, compareLines)
-	bw := bufio.NewWriterSize(r.stdout, 64<<10)
-	if !c.Bool("noheader") {
-		header(bw)
-	}
+	header(bw)
 	for _, l := range sorted {
 		bw.Write(l.text)
 	}
 	return bw.Flush()
 }
 
+// errMixedPages is a stream of records of which some pages were ordered
+// and others not.
+var errMixedPages = errors.New("gpuqd sent ordered and unordered pages of records in one stream")
+
+// formatOrdered appends the lines of the records of page n to b.
+func formatOrdered(n int, page client.RecordPage, decoders *sync.Pool, b *bytes.Buffer, line func(*bytes.Buffer, *gpuqv1.RunRecord)) error {
+	dec := decoders.Get().(*accounting.Decoder)
+	defer decoders.Put(dec)
+	i := 0
+	return page.Records(func(enc []byte) error {
+		rec, err := dec.Decode(enc)
+		if err != nil {
+			return fmt.Errorf("record %d of page %d: %w", i, n, err)
+		}
+		i++
+		line(b, rec)
+		return nil
+	})
+}
+
+// pageWriter writes pages of lines formatted by several goroutines at once
+// in the order of their numbers, each as soon as those before it are
+// written; the header goes before the first. A page more than ahead pages
+// after the next one to write waits, so that the pages kept stay bounded.
+// Its buffers are reused.
+type pageWriter struct {
+	w      *bufio.Writer
+	header func(*bufio.Writer)
+	ahead  int
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	next   int // the number of the next page to write
+	ready  map[int]*bytes.Buffer
+	err    error // the first error: no more pages are written
+	begun  bool  // a page was given
+	unused []*bytes.Buffer
+}
+
+func newPageWriter(w *bufio.Writer, header func(*bufio.Writer), ahead int) *pageWriter {
+	p := &pageWriter{w: w, header: header, ahead: ahead, ready: map[int]*bytes.Buffer{}}
+	p.cond.L = &p.mu
+	return p
+}
+
+// page formats page n with format into a buffer, waiting first while n is
+// too far ahead, and writes it in its turn.
+func (p *pageWriter) page(n int, format func(*bytes.Buffer) error) error {
+	p.mu.Lock()
+	if !p.begun {
+		p.begun = true
+		p.header(p.w)
+	}
+	for n >= p.next+p.ahead && p.err == nil {
+		p.cond.Wait()
+	}
+	var b *bytes.Buffer
+	if k := len(p.unused); k > 0 {
+		b, p.unused = p.unused[k-1], p.unused[:k-1]
+	} else {
+		b = new(bytes.Buffer)
+	}
+	failed := p.err
+	p.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	if err := format(b); err != nil {
+		return p.fail(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ready[n] = b
+	for p.err == nil {
+		done, ok := p.ready[p.next]
+		if !ok {
+			break
+		}
+		delete(p.ready, p.next)
+		p.next++
+		if _, err := p.w.Write(done.Bytes()); err != nil {
+			p.err = fmt.Errorf("write: %w", err)
+		}
+		done.Reset()
+		p.unused = append(p.unused, done)
+	}
+	p.cond.Broadcast()
+	return p.err
+}
+
+// fail stops the writer with err, which it returns; the pages waiting
+// their turn give up.
+func (p *pageWriter) fail(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.cond.Broadcast()
+	return err
+}
+
+// started is whether a page was given to the writer.
+func (p *pageWriter) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.begun
+}
+
 // acctLine is a record's formatted line and what it is sorted by: the keys
-// of compareRecords, then the record's place in the stream.
+// of accounting.CompareListing, then the record's place in the stream.
 type acctLine struct {
 	id         uint64
 	hasTask    bool
@@ -251,7 +383,7 @@ func formatPage(n int, page client.RecordPage, decoders *sync.Pool, line func(*b
 	return lines, nil
 }
 
-// compareLines is compareRecords, then the order of the stream, as a
+// compareLines is accounting.CompareListing, then the order of the stream, as a
 // stable sort of the records would leave them.
 func compareLines(a, b acctLine) int {
 	if c := cmp.Compare(a.id, b.id); c != 0 {
@@ -274,73 +406,80 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-// compareRecords orders records by job id, task (the job itself first)
-// and run.
-func compareRecords(a, b *gpuqv1.RunRecord) int {
-	ja, jb := a.GetJob(), b.GetJob()
-	if c := cmp.Compare(ja.GetId(), jb.GetId()); c != 0 {
-		return c
-	}
-	switch {
-	case ja.ArrayTaskId == nil && jb.ArrayTaskId != nil:
-		return -1
-	case ja.ArrayTaskId != nil && jb.ArrayTaskId == nil:
-		return 1
-	}
-	return cmp.Or(cmp.Compare(ja.GetArrayTaskId(), jb.GetArrayTaskId()), cmp.Compare(a.GetRun(), b.GetRun()))
-}
-
 // acctTable is sacct's table: a header, a line of dashes, and a line per
 // record; fields are separated by a space, padded to their widths and cut
-// with a '+' when longer. line may be called concurrently.
+// with a '+' when longer. line may be called concurrently; it formats each
+// value in a buffer on its stack, without allocating.
 func acctTable(cols []accounting.Column, loc *time.Location) (header func(*bufio.Writer), line func(*bytes.Buffer, *gpuqv1.RunRecord)) {
-	write := func(l *bytes.Buffer, value func(accounting.Column) string) {
+	header = func(b *bufio.Writer) {
+		var l bytes.Buffer
+		for _, value := range []func(accounting.Column) string{
+			func(col accounting.Column) string { return col.Field.String() },
+			func(col accounting.Column) string { return strings.Repeat("-", col.Width) },
+		} {
+			start := l.Len()
+			for i, col := range cols {
+				if i > 0 {
+					l.WriteByte(' ')
+				}
+				fit(&l, []byte(value(col)), col.Width, col.Left)
+			}
+			endLine(&l, start)
+		}
+		b.Write(l.Bytes())
+	}
+	opts := accounting.ValueOptions{Location: loc}
+	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		var scratch [128]byte
 		start := l.Len()
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte(' ')
 			}
-			fit(l, value(col), col.Width, col.Left)
+			fit(l, col.Field.AppendValue(scratch[:0], rec, opts), col.Width, col.Left)
 		}
-		l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
-		l.WriteByte('\n')
-	}
-	header = func(b *bufio.Writer) {
-		var l bytes.Buffer
-		write(&l, func(col accounting.Column) string { return col.Field.String() })
-		write(&l, func(col accounting.Column) string { return strings.Repeat("-", col.Width) })
-		b.Write(l.Bytes())
-	}
-	opts := accounting.ValueOptions{Location: loc}
-	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
-		write(l, func(col accounting.Column) string { return col.Field.Value(rec, opts) })
+		endLine(l, start)
 	}
 	return header, line
 }
 
+// endLine ends the line that starts at start in l without its trailing
+// spaces.
+func endLine(l *bytes.Buffer, start int) {
+	l.Truncate(start + len(bytes.TrimRight(l.Bytes()[start:], " ")))
+	l.WriteByte('\n')
+}
+
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
 // sacct cuts values that do not fit.
-func fit(b *bytes.Buffer, s string, width int, left bool) {
-	n := utf8.RuneCountInString(s)
-	if n > width {
-		cut := 0
-		for i := range s {
-			if cut == width-1 {
+func fit(b *bytes.Buffer, s []byte, width int, left bool) {
+	n := utf8.RuneCount(s)
+	cut := n > width
+	if cut {
+		for i, k := 0, 0; i < len(s); k++ {
+			if k == width-1 {
 				s = s[:i]
 				break
 			}
-			cut++
+			_, size := utf8.DecodeRune(s[i:])
+			i += size
 		}
-		s, n = s+"+", width
+		n = width
 	}
 	if left {
-		b.WriteString(s)
+		b.Write(s)
+		if cut {
+			b.WriteByte('+')
+		}
 	}
 	for range width - n {
 		b.WriteByte(' ')
 	}
 	if !left {
-		b.WriteString(s)
+		b.Write(s)
+		if cut {
+			b.WriteByte('+')
+		}
 	}
 }
 
@@ -358,11 +497,12 @@ func acctParsable(cols []accounting.Column, loc *time.Location) (header func(*bu
 	}
 	opts := accounting.ValueOptions{Location: loc}
 	line = func(l *bytes.Buffer, rec *gpuqv1.RunRecord) {
+		var scratch [128]byte
 		for i, col := range cols {
 			if i > 0 {
 				l.WriteByte('|')
 			}
-			l.WriteString(col.Field.Value(rec, opts))
+			l.Write(col.Field.AppendValue(scratch[:0], rec, opts))
 		}
 		l.WriteByte('\n')
 	}

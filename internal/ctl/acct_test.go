@@ -1,7 +1,14 @@
 package ctl
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,15 +81,20 @@ func TestAcctGolden(t *testing.T) {
 		{"acct_json.golden", []string{"acct", "--json", "-j", "13_7"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.golden, func(t *testing.T) {
-			e := newEnv(t)
-			e.srv.SetRecords(fixtureRecords(t), 3)
-			r := e.run(t, tt.args...)
-			if r.code != 0 || r.stderr != "" {
-				t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
-			}
-			golden(t, tt.golden, r.stdout)
-		})
+		// The same, whether gpuqd sends the records in the listing's order
+		// (written as they come) or by end (kept and sorted).
+		for _, ordered := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s ordered %v", tt.golden, ordered), func(t *testing.T) {
+				e := newEnv(t)
+				e.srv.SetRecords(fixtureRecords(t), 3)
+				e.srv.SetOrdered(ordered)
+				r := e.run(t, tt.args...)
+				if r.code != 0 || r.stderr != "" {
+					t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+				}
+				golden(t, tt.golden, r.stdout)
+			})
+		}
 	}
 }
 
@@ -119,6 +131,7 @@ func TestAcctRequest(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 			}
+			tt.want.Ordered = true // the table asks for the listing's order
 			if diff := cmp.Diff([]proto.Message{tt.want}, e.srv.Calls(), protocmp.Transform()); diff != "" {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
@@ -155,5 +168,61 @@ func TestAccountingUsageErrors(t *testing.T) {
 	}
 	if calls := e.srv.Calls(); len(calls) != 0 {
 		t.Errorf("usage errors reached gpuqd: %v", calls)
+	}
+}
+
+// TestPageWriter: pages formatted by several goroutines at once, finishing
+// in any order, are written in the order of their numbers after the header,
+// never more than ahead pages kept; an error stops the pages waiting.
+func TestPageWriter(t *testing.T) {
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	w := newPageWriter(bw, func(b *bufio.Writer) { b.WriteString("header\n") }, 3)
+	pages := make(chan int)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for n := range pages {
+				err := w.page(n, func(b *bytes.Buffer) error {
+					if (n+g)%3 == 0 {
+						runtime.Gosched()
+					}
+					w.mu.Lock()
+					if len(w.ready) > 3 {
+						t.Errorf("%d pages kept", len(w.ready))
+					}
+					w.mu.Unlock()
+					fmt.Fprintf(b, "page %d\n", n)
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	var want strings.Builder
+	want.WriteString("header\n")
+	for n := range 200 {
+		pages <- n
+		fmt.Fprintf(&want, "page %d\n", n)
+	}
+	close(pages)
+	wg.Wait()
+	bw.Flush()
+	if diff := cmp.Diff(want.String(), out.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	// Page 1 fails while page 5 waits for its turn.
+	w = newPageWriter(bufio.NewWriter(io.Discard), func(*bufio.Writer) {}, 2)
+	waiting := make(chan error)
+	go func() { waiting <- w.page(5, func(*bytes.Buffer) error { return nil }) }()
+	boom := errors.New("boom")
+	if err := w.page(1, func(*bytes.Buffer) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("page 1: %v, want boom", err)
+	}
+	if err := <-waiting; !errors.Is(err, boom) {
+		t.Errorf("page 5: %v, want boom", err)
 	}
 }

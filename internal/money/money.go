@@ -98,20 +98,30 @@ func allDigits(s string) bool {
 
 // String formats a with at least two decimals and as many more as it needs:
 // "3.50", "20000.00", "0.000001", "-1.234". Parse reads it back exactly.
-func (a Amount) String() string {
+func (a Amount) String() string { return string(a.Append(nil)) }
+
+// Append appends a as String writes it to b, without allocating more: a
+// listing of a million records writes as many amounts.
+func (a Amount) Append(b []byte) []byte {
 	mag := uint64(a)
-	sign := ""
 	if a < 0 {
 		mag = -mag // two's complement: right for math.MinInt64 too
-		sign = "-"
+		b = append(b, '-')
 	}
 	whole, frac := mag/uint64(Unit), mag%uint64(Unit)
-	f := fmt.Sprintf("%06d", frac)
-	f = strings.TrimRight(f, "0")
-	for len(f) < 2 {
-		f += "0"
+	b = strconv.AppendUint(b, whole, 10)
+	b = append(b, '.')
+	// Six digits, then the trailing zeros dropped down to two places.
+	var digits [Decimals]byte
+	for i := Decimals - 1; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
 	}
-	return sign + strconv.FormatUint(whole, 10) + "." + f
+	n := Decimals
+	for n > 2 && digits[n-1] == '0' {
+		n--
+	}
+	return append(b, digits[:n]...)
 }
 
 // Cents returns a in whole cents, rounding half to even: 0.005 is 0 cents,

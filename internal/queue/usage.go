@@ -134,6 +134,12 @@ func (q *Queue) EncodedRecords(from, to time.Time, fn func(*accounting.EncodedRe
 	return q.store.EncodedRecords(from, to, fn)
 }
 
+// EncodedRecordsOrdered is EncodedRecords in the order gpuqctl acct
+// lists the records, when it can (see store.EncodedRecordsOrdered).
+func (q *Queue) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+	return q.store.EncodedRecordsOrdered(from, to, parts, hold, keep, fn)
+}
+
 // MaxRun is the longest run of any accounting record.
 func (q *Queue) MaxRun() time.Duration { return q.store.MaxRun() }
 

@@ -237,6 +237,26 @@ type EncodedRecords interface {
 
 var _ EncodedRecords = (*queue.Queue)(nil)
 
+// OrderedRecords is a source of encoded records that can give them in the
+// order gpuqctl acct lists them (the store has it): a listing that asks
+// for that order is then written by gpuqctl as it comes, instead of kept
+// whole and sorted.
+type OrderedRecords interface {
+	// EncodedRecordsOrdered is EncodedRecords by job id, the job before
+	// its tasks, task id, run and end, when it can; ordered tells which,
+	// the same for every record of a scan. It may read the span in parts
+	// at once first. It keeps at most hold records at once to put them in
+	// order, else gives them by end. It may leave out the records of whose
+	// team and user keep, when not nil, returns false.
+	EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(e *accounting.EncodedRecord, ordered bool) error) error
+}
+
+var _ OrderedRecords = (*queue.Queue)(nil)
+
+// OrderedHold is the most records a listing keeps at once to send them in
+// order (about 300 bytes each).
+const OrderedHold = 100_000
+
 // listEncoded is ListRecords of a request that names no jobs over a source
 // of encoded records. A ListRecordsResponse is its field 1, a RunRecord,
 // repeated, so a page is written by hand: for each record the field's tag
@@ -244,7 +264,9 @@ var _ EncodedRecords = (*queue.Queue)(nil)
 // where the record has none (a field that comes again replaces the value
 // before it when decoded, so the record decodes with that cost). The page
 // is sent as the unknown fields of an empty response, which encodes as
-// exactly those bytes.
+// exactly those bytes. A request that asks for the listing's order gets
+// it where the source can (OrderedRecords), with ordered set at the start
+// of every page.
 func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListRecordsRequest, r accounting.Range, id *auth.Identity, stream gpuqv1.AccountingService_ListRecordsServer) error {
 	teams, users, states := req.GetTeams(), req.GetUsers(), req.GetStates()
 	ctx := stream.Context()
@@ -257,8 +279,25 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		page, n = nil, 0
 		return stream.Send(resp)
 	}
-	var cost []byte
-	err := src.EncodedRecords(r.Start, s.until(r), func(e *accounting.EncodedRecord) error {
+	var cost, amount []byte
+	scan := func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+		return src.EncodedRecords(r.Start, s.until(r), func(e *accounting.EncodedRecord) error { return fn(e, false) })
+	}
+	if o, ok := src.(OrderedRecords); ok && req.GetOrdered() {
+		// The records of other teams and users than those asked for or
+		// readable need not be put in order.
+		var keep func(team, user string) bool
+		if len(teams) > 0 || len(users) > 0 || !id.Operator() {
+			keep = func(team, user string) bool {
+				return (len(teams) == 0 || slices.Contains(teams, team)) && (len(users) == 0 || slices.Contains(users, user)) &&
+					auth.CanReadRecord(id, team, user)
+			}
+		}
+		scan = func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
+			return o.EncodedRecordsOrdered(r.Start, s.until(r), s.opts.Parallel, OrderedHold, keep, fn)
+		}
+	}
+	err := scan(func(e *accounting.EncodedRecord, ordered bool) error {
 		if seen++; seen%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -275,12 +314,17 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		cost = cost[:0]
 		if !e.HasCost {
 			if c, ok := s.opts.Pricing.RunCost(run); ok {
+				amount = money.Amount(c.Cents() * int64(money.Cent)).Append(amount[:0])
 				cost = protowire.AppendTag(cost, costField, protowire.BytesType)
-				cost = protowire.AppendString(cost, money.Amount(c.Cents()*int64(money.Cent)).String())
+				cost = protowire.AppendBytes(cost, amount)
 			}
 		}
 		if page == nil {
 			page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
+			if ordered {
+				page = protowire.AppendTag(page, orderedField, protowire.VarintType)
+				page = protowire.AppendVarint(page, 1)
+			}
 		}
 		page = protowire.AppendTag(page, recordsField, protowire.BytesType)
 		page = protowire.AppendVarint(page, uint64(len(e.Bytes)+len(cost)))
@@ -299,9 +343,11 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 	return nil
 }
 
-// The field numbers of ListRecordsResponse.records and RunRecord.cost.
+// The field numbers of ListRecordsResponse.records and .ordered and of
+// RunRecord.cost.
 const (
 	recordsField = 1
+	orderedField = 2
 	costField    = 23
 )
 

@@ -64,6 +64,31 @@ func (f *encodedRecords) EncodedRecords(from, to time.Time, fn func(*accounting.
 	})
 }
 
+// orderedRecords adds the listing's order to encodedRecords, as the store
+// gives it (checked in its tests).
+type orderedRecords struct{ encodedRecords }
+
+func (f *orderedRecords) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep func(team, user string) bool, fn func(*accounting.EncodedRecord, bool) error) error {
+	var recs []*gpuqv1.RunRecord
+	if err := f.Records(from, to, func(r *gpuqv1.RunRecord) error { recs = append(recs, r); return nil }); err != nil {
+		return err
+	}
+	slices.SortStableFunc(recs, accounting.CompareListing)
+	for _, r := range recs {
+		if keep != nil && !keep(r.Team, r.User) {
+			continue
+		}
+		b, err := proto.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := fn(&accounting.EncodedRecord{Run: accounting.RunOf(r), State: r.State, HasCost: r.Cost != "", Bytes: b}, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type indexedRecords struct {
 	fakeRecords
 	lookups int
@@ -268,6 +293,54 @@ func TestListRecordsFilters(t *testing.T) {
 	}
 	if indexed.lookups == 0 {
 		t.Error("the index was never used")
+	}
+}
+
+// TestListRecordsOrdered: a request for the listing's order over a source
+// that can give it gets it, every page marked, filtered as any listing;
+// other requests and sources get the records by end, unmarked.
+func TestListRecordsOrdered(t *testing.T) {
+	recs := fixture(t)
+	recs[0].Job.Id = 15 // ends first, listed last
+	ordered := serveAccounting(t, &orderedRecords{encodedRecords{fakeRecords{recs: recs}}}, time.Time{})
+	encoded := serveAccounting(t, &encodedRecords{fakeRecords{recs: recs}}, time.Time{})
+	byEnd := []string{"15/0", "11/0", "11/1", "11/2", "12_3/0", "13/0", "14/0"}
+	tests := []struct {
+		name   string
+		c      gpuqv1.AccountingServiceClient
+		req    *gpuqv1.ListRecordsRequest
+		want   []string
+		marked bool
+	}{
+		{"ordered", ordered, &gpuqv1.ListRecordsRequest{Ordered: true}, []string{"11/0", "11/1", "11/2", "12_3/0", "13/0", "14/0", "15/0"}, true},
+		{"ordered and filtered", ordered, &gpuqv1.ListRecordsRequest{Ordered: true, Users: []string{"alice", "kenji"}}, []string{"12_3/0", "14/0", "15/0"}, true},
+		{"not asked", ordered, &gpuqv1.ListRecordsRequest{}, byEnd, false},
+		{"source cannot", encoded, &gpuqv1.ListRecordsRequest{Ordered: true}, byEnd, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stream, err := tt.c.ListRecords(t.Context(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []*gpuqv1.RunRecord
+			for {
+				resp, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.Ordered != tt.marked {
+					t.Errorf("page marked ordered %v, want %v", resp.Ordered, tt.marked)
+				}
+				got = append(got, resp.Records...)
+			}
+			if diff := cmp.Diff(tt.want, jobKeys(got)); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

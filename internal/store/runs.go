@@ -54,50 +54,57 @@ func (s *Store) Runs(from, to time.Time, fn func(r *accounting.Run) error) error
 // end. A zero to means no upper bound.
 func (s *Store) RunsParallel(from, to time.Time, parts int, fn func(part int, r *accounting.Run) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		lo, hi := from, to
-		if hi.IsZero() {
-			last, ok := lastRecordEnd(txn)
-			if !ok {
-				return nil
-			}
-			hi = last.Add(1)
-		}
-		if lo.Before(time.Unix(0, 0)) {
-			lo = time.Unix(0, 0)
-		}
-		if parts < 1 || !hi.After(lo) {
-			parts = 1
-		}
-		span := hi.Sub(lo)
-		errs := make(chan error, parts)
-		for p := range parts {
-			a := lo.Add(time.Duration(float64(span) * float64(p) / float64(parts)))
-			b := lo.Add(time.Duration(float64(span) * float64(p+1) / float64(parts)))
-			if p == 0 {
-				a = from
-			}
-			if p == parts-1 {
-				b = to
-			}
-			go func() {
-				names := interner{}
-				var r accounting.Run
-				errs <- scanIn(txn, a, b, func(k, v []byte) error {
-					if err := decodeRun(v, &r, names); err != nil {
-						return fmt.Errorf("decode record %x: %w", k, err)
-					}
-					return fn(p, &r)
-				})
-			}()
-		}
-		var all []error
-		for range parts {
-			if err := <-errs; err != nil {
-				all = append(all, err)
-			}
-		}
-		return errors.Join(all...)
+		return inParts(txn, from, to, parts, func(p int, a, b time.Time) error {
+			names := interner{}
+			var r accounting.Run
+			return scanIn(txn, a, b, func(k, v []byte) error {
+				if err := decodeRun(v, &r, names); err != nil {
+					return fmt.Errorf("decode record %x: %w", k, err)
+				}
+				return fn(p, &r)
+			})
+		})
 	})
+}
+
+// inParts cuts [from, to) into parts spans of time of the records of txn
+// (a zero to: up to the last record's end) and calls fn(part, a, b) for
+// each span [a, b), each in a goroutine of its own, at once.
+func inParts(txn *badger.Txn, from, to time.Time, parts int, fn func(part int, a, b time.Time) error) error {
+	lo, hi := from, to
+	if hi.IsZero() {
+		last, ok := lastRecordEnd(txn)
+		if !ok {
+			return nil
+		}
+		hi = last.Add(1)
+	}
+	if lo.Before(time.Unix(0, 0)) {
+		lo = time.Unix(0, 0)
+	}
+	if parts < 1 || !hi.After(lo) {
+		parts = 1
+	}
+	span := hi.Sub(lo)
+	errs := make(chan error, parts)
+	for p := range parts {
+		a := lo.Add(time.Duration(float64(span) * float64(p) / float64(parts)))
+		b := lo.Add(time.Duration(float64(span) * float64(p+1) / float64(parts)))
+		if p == 0 {
+			a = from
+		}
+		if p == parts-1 {
+			b = to
+		}
+		go func() { errs <- fn(p, a, b) }()
+	}
+	var all []error
+	for range parts {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
 }
 
 // EncodedRecords calls fn for every accounting record that ended in
@@ -109,7 +116,7 @@ func (s *Store) EncodedRecords(from, to time.Time, fn func(e *accounting.Encoded
 	var e accounting.EncodedRecord
 	return s.scanRecords(from, to, func(k, v []byte) error {
 		e.State, e.HasCost, e.Bytes = 0, false, v
-		if err := decodeHead(v, &e.Run, &e, names); err != nil {
+		if err := decodeHead(v, &e.Run, &e, nil, names); err != nil {
 			return fmt.Errorf("decode record %x: %w", k, err)
 		}
 		return fn(&e)
@@ -179,12 +186,13 @@ var errTruncated = errors.New("truncated or malformed record")
 // proto.Unmarshal and accounting.RunOf would: the last value of a field
 // that appears twice, gpu_count or else the number of gpu_ids.
 func decodeRun(b []byte, r *accounting.Run, names interner) error {
-	return decodeHead(b, r, nil, names)
+	return decodeHead(b, r, nil, nil, names)
 }
 
 // decodeHead is decodeRun that also reads the state and whether a cost is
-// set into e when e is not nil.
-func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, names interner) error {
+// set into e when e is not nil, and the job and run into key when key is
+// not nil.
+func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *listKey, names interner) error {
 	*r = accounting.Run{}
 	ids := uint32(0)
 	// A message field that appears twice is merged, as proto.Unmarshal
@@ -228,6 +236,22 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, names 
 					return err
 				}
 			}
+		case key != nil && typ == protowire.BytesType && num == fieldJob:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+			if err := mergeJob(v, &key.job); err != nil {
+				return err
+			}
+		case key != nil && typ == protowire.VarintType && num == fieldRun:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+			key.run = int(uint32(v))
 		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {

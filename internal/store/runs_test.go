@@ -85,7 +85,7 @@ func checkDecode(t *testing.T, i int, data []byte, names interner) {
 		t.Errorf("record %d (-RunOf +decodeRun):\n%s", i, diff)
 	}
 	var e accounting.EncodedRecord
-	if err := decodeHead(data, &e.Run, &e, names); err != nil {
+	if err := decodeHead(data, &e.Run, &e, nil, names); err != nil {
 		t.Fatalf("record %d: %v", i, err)
 	}
 	if e.Run != got || e.State != full.State || e.HasCost != (full.Cost != "") {

@@ -14,6 +14,7 @@ import (
 type acctState struct {
 	records  []*gpuqv1.RunRecord
 	pageSize int
+	ordered  bool
 	cost     *gpuqv1.CostReportResponse
 	budgets  *gpuqv1.BudgetsResponse
 	alerts   *gpuqv1.ListBudgetAlertsResponse
@@ -40,6 +41,16 @@ func (s *Server) SetRecords(records []*gpuqv1.RunRecord, pageSize int) {
 		s.acct.records[i] = proto.CloneOf(r)
 	}
 	s.acct.pageSize = pageSize
+}
+
+// SetOrdered makes ListRecords send the records in the listing's order
+// (accounting.CompareListing, a stable sort) when a request asks for it,
+// each page marked, as gpuqd does; without it they come in the order
+// SetRecords gave.
+func (s *Server) SetOrdered(ordered bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acct.ordered = ordered
 }
 
 // SetCostReport sets the response of every CostReport; without one
@@ -104,12 +115,16 @@ func (a accountingServer) ListRecords(req *gpuqv1.ListRecordsRequest, stream gpu
 		}
 	}
 	size := a.s.acct.pageSize
+	ordered := a.s.acct.ordered && req.Ordered
 	a.s.mu.Unlock()
 	if size <= 0 {
 		size = 1000
 	}
+	if ordered {
+		slices.SortStableFunc(out, accounting.CompareListing)
+	}
 	for page := range slices.Chunk(out, size) {
-		if err := stream.Send(&gpuqv1.ListRecordsResponse{Records: page}); err != nil {
+		if err := stream.Send(&gpuqv1.ListRecordsResponse{Records: page, Ordered: ordered}); err != nil {
 			return err
 		}
 	}

@@ -664,7 +664,14 @@ type ListRecordsRequest struct {
 	// How the run ended.
 	States []JobState `protobuf:"varint,5,rep,packed,name=states,proto3,enum=gpuq.v1.JobState" json:"states,omitempty"`
 	// A job without a task id selects every task of an array job.
-	Jobs          []*JobRef `protobuf:"bytes,6,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	Jobs []*JobRef `protobuf:"bytes,6,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Asks for the records in the order gpuqctl acct lists them (job id,
+	// the job before its tasks, task id, run; records equal in these by end
+	// time) instead of by end time, so that a listing of a million records
+	// can be written as it comes. A gpuqd may send them by end time all the
+	// same: it sets ListRecordsResponse.ordered on every page when it
+	// ordered them.
+	Ordered       bool `protobuf:"varint,7,opt,name=ordered,proto3" json:"ordered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,11 +748,21 @@ func (x *ListRecordsRequest) GetJobs() []*JobRef {
 	return nil
 }
 
+func (x *ListRecordsRequest) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
+}
+
 // ListRecordsResponse is one page of records.
 type ListRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Each with cost filled in.
-	Records       []*RunRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	Records []*RunRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The records of the stream are in the order ListRecordsRequest.ordered
+	// asks for; set on every page of such a stream.
+	Ordered       bool `protobuf:"varint,2,opt,name=ordered,proto3" json:"ordered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -785,6 +802,13 @@ func (x *ListRecordsResponse) GetRecords() []*RunRecord {
 		return x.Records
 	}
 	return nil
+}
+
+func (x *ListRecordsResponse) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
 }
 
 // PoolBill is what one pool cost in the period.
@@ -2356,16 +2380,18 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\x04cost\x18\x17 \x01(\tR\x04cost\"h\n" +
 	"\fDecayedUsage\x12,\n" +
 	"\x12billed_gpu_seconds\x18\x01 \x01(\x01R\x10billedGpuSeconds\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xf0\x01\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8a\x02\n" +
 	"\x12ListRecordsRequest\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x14\n" +
 	"\x05teams\x18\x03 \x03(\tR\x05teams\x12\x14\n" +
 	"\x05users\x18\x04 \x03(\tR\x05users\x12)\n" +
 	"\x06states\x18\x05 \x03(\x0e2\x11.gpuq.v1.JobStateR\x06states\x12#\n" +
-	"\x04jobs\x18\x06 \x03(\v2\x0f.gpuq.v1.JobRefR\x04jobs\"C\n" +
+	"\x04jobs\x18\x06 \x03(\v2\x0f.gpuq.v1.JobRefR\x04jobs\x12\x18\n" +
+	"\aordered\x18\a \x01(\bR\aordered\"]\n" +
 	"\x13ListRecordsResponse\x12,\n" +
-	"\arecords\x18\x01 \x03(\v2\x12.gpuq.v1.RunRecordR\arecords\"6\n" +
+	"\arecords\x18\x01 \x03(\v2\x12.gpuq.v1.RunRecordR\arecords\x12\x18\n" +
+	"\aordered\x18\x02 \x01(\bR\aordered\"6\n" +
 	"\bPoolBill\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\tR\x06amount\"\xaf\x02\n" +
