@@ -91,6 +91,10 @@ func (q *Queue) RegisterNode(info *gpuqv1.NodeInfo, running []*gpuqv1.RunningJob
 	if err != nil {
 		return nil, err
 	}
+	if info.Region == "" {
+		// A node that names no region is in its pool's.
+		info.Region = q.opts.Rules.PoolRegion[info.Pool]
+	}
 	q.writeMu.Lock()
 	defer q.writeMu.Unlock()
 	now := q.now()

@@ -457,3 +457,22 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// A node that names no region is in its pool's; one that names its own
+// keeps it.
+func TestNodeRegionFromPool(t *testing.T) {
+	q := newQueue(t, "")
+	register(t, q, "n1", 1)
+	other := nodeInfo("n2", 1)
+	other.Region = "lab"
+	if _, err := q.RegisterNode(other, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, n := range q.Nodes() {
+		got[n.Info.Name] = n.Info.Region
+	}
+	if want := map[string]string{"n1": "us-west1", "n2": "lab"}; !cmp.Equal(got, want) {
+		t.Errorf("regions %v, want %v", got, want)
+	}
+}

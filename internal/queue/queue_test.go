@@ -39,6 +39,7 @@ var testRules = Rules{
 	Teams:        []string{"berlin", "sf", "tokyo"},
 	GPUsPerNode:  map[string]int{"a100": 8, "a800": 4},
 	PoolTypes:    map[string]string{"a100-us-west1": "a100", "a800-us-east1": "a800"},
+	PoolRegion:   map[string]string{"a100-us-west1": "us-west1", "a800-us-east1": "us-east1"},
 	MaxTimeLimit: 7 * 24 * time.Hour,
 }
 
