@@ -275,9 +275,11 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 	send := func() error {
 		resp := &gpuqv1.ListRecordsResponse{}
 		resp.ProtoReflect().SetUnknown(page)
-		// The stream may still hold the page: start a new one.
-		page, n = nil, 0
-		return stream.Send(resp)
+		// Send encodes the response before it returns, into buffers of
+		// its own: the page's buffer is used again for the next.
+		err := stream.Send(resp)
+		page, n = page[:0], 0
+		return err
 	}
 	var cost, amount []byte
 	scan := func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
@@ -319,8 +321,10 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 				cost = protowire.AppendBytes(cost, amount)
 			}
 		}
-		if page == nil {
-			page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
+		if n == 0 {
+			if page == nil {
+				page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
+			}
 			if ordered {
 				page = protowire.AppendTag(page, orderedField, protowire.VarintType)
 				page = protowire.AppendVarint(page, 1)
