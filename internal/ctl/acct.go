@@ -175,8 +175,9 @@ func (r *runner) acct(c *cli.Context) error {
 	// the listing's order: when it sends them so, each page's lines are
 	// written as soon as the pages before it are (pageWriter); otherwise
 	// the lines are kept, only their keys sorted, and the lines written
-	// at the end.
-	req.Ordered = true
+	// at the end. The lines show only the number of a record's GPU ids
+	// (AllocGPUs), not the ids: they are asked for empty.
+	req.Ordered, req.EmptyGpuIds = true, true
 	header, line := acctTable(cols, loc)
 	if c.Bool("parsable") {
 		header, line = acctParsable(cols, loc)

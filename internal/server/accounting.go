@@ -269,6 +269,7 @@ const OrderedHold = 100_000
 // of every page.
 func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListRecordsRequest, r accounting.Range, id *auth.Identity, stream gpuqv1.AccountingService_ListRecordsServer) error {
 	teams, users, states := req.GetTeams(), req.GetUsers(), req.GetStates()
+	emptyIDs := req.GetEmptyGpuIds()
 	ctx := stream.Context()
 	var page []byte
 	n, seen := 0, 0
@@ -330,9 +331,18 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 				page = protowire.AppendVarint(page, 1)
 			}
 		}
+		cut := 0
+		if emptyIDs {
+			cut = max(idBytes(e.Bytes), 0)
+		}
 		page = protowire.AppendTag(page, recordsField, protowire.BytesType)
-		page = protowire.AppendVarint(page, uint64(len(e.Bytes)+len(cost)))
-		page = append(append(page, e.Bytes...), cost...)
+		page = protowire.AppendVarint(page, uint64(len(e.Bytes)-cut+len(cost)))
+		if cut > 0 {
+			page = appendEmptyIDs(page, e.Bytes)
+		} else {
+			page = append(page, e.Bytes...)
+		}
+		page = append(page, cost...)
 		if n++; n < RecordsPageSize {
 			return nil
 		}
@@ -348,12 +358,53 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 }
 
 // The field numbers of ListRecordsResponse.records and .ordered and of
-// RunRecord.cost.
+// RunRecord.gpu_ids and .cost.
 const (
 	recordsField = 1
 	orderedField = 2
+	gpuIDsField  = 11
 	costField    = 23
 )
+
+// idBytes is how many bytes the values of the gpu_ids of the RunRecord
+// encoded in rec take, or -1 where rec is malformed.
+func idBytes(rec []byte) int {
+	n := 0
+	for b := rec; len(b) > 0; {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return -1
+		}
+		b = b[k:]
+		if k = protowire.ConsumeFieldValue(num, typ, b); k < 0 {
+			return -1
+		}
+		if num == gpuIDsField && typ == protowire.BytesType {
+			// The value less its length, a byte once it is empty.
+			n += k - 1
+		}
+		b = b[k:]
+	}
+	return n
+}
+
+// appendEmptyIDs appends to b the RunRecord encoded in rec with each of
+// its gpu_ids empty: idBytes(rec) bytes fewer. rec is well formed
+// (idBytes(rec) >= 0).
+func appendEmptyIDs(b, rec []byte) []byte {
+	from := 0 // the start of what is not appended yet
+	for at := 0; at < len(rec); {
+		num, typ, k := protowire.ConsumeTag(rec[at:])
+		v := at + k
+		end := v + protowire.ConsumeFieldValue(num, typ, rec[v:])
+		if num == gpuIDsField && typ == protowire.BytesType {
+			b = append(append(b, rec[from:v]...), 0)
+			from = end
+		}
+		at = end
+	}
+	return append(b, rec[from:]...)
+}
 
 // canListRecords refuses a request that names teams or users whose records
 // id may not read; what it does not name is filtered record by record.
