@@ -451,6 +451,9 @@ func endLine(l *bytes.Buffer, start int) {
 	l.WriteByte('\n')
 }
 
+// spaces pads values (fit), a few at once.
+const spaces = "                                                                "
+
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
 // sacct cuts values that do not fit.
 func fit(b *bytes.Buffer, s []byte, width int, left bool) {
@@ -473,8 +476,8 @@ func fit(b *bytes.Buffer, s []byte, width int, left bool) {
 			b.WriteByte('+')
 		}
 	}
-	for range width - n {
-		b.WriteByte(' ')
+	for pad := width - n; pad > 0; pad -= len(spaces) {
+		b.WriteString(spaces[:min(pad, len(spaces))])
 	}
 	if !left {
 		b.Write(s)
