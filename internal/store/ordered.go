@@ -276,7 +276,7 @@ func (h *keptRecords) pop() []byte {
 func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (jobKey, bool, error) {
 	var j jobKey
 	if keep == nil && len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
-		v, n := protowire.ConsumeBytes(b[1:])
+		v, n := consumeBytes(b[1:])
 		if n < 0 {
 			return j, false, errTruncated
 		}
@@ -286,7 +286,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 		var team, user []byte
 		last, whole := protowire.Number(0), false
 		for rest := b; len(rest) > 0; {
-			num, typ, n := protowire.ConsumeTag(rest)
+			num, typ, n := consumeTag(rest)
 			if n < 0 || num <= last {
 				whole = true
 				break
@@ -303,7 +303,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 			if typ != protowire.BytesType {
 				continue
 			}
-			if v, n = protowire.ConsumeBytes(v); n < 0 {
+			if v, n = consumeBytes(v); n < 0 {
 				return j, false, errTruncated
 			}
 			switch num {
@@ -332,13 +332,13 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 // mergeJob decodes the gpuq.v1.JobRef in b into j.
 func mergeJob(b []byte, j *jobKey) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldJobID || num == fieldJobTask) {
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}

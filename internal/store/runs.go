@@ -199,7 +199,7 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 	// merges it.
 	var start, end timestamp
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
@@ -207,7 +207,7 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 		switch {
 		case typ == protowire.BytesType && (num == fieldTeam || num == fieldUser || num == fieldPool || num == fieldGPUType ||
 			num == fieldGPUIDs || num == fieldStartTime || num == fieldEndTime || num == fieldCost):
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -237,7 +237,7 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				}
 			}
 		case key != nil && typ == protowire.BytesType && num == fieldJob:
-			v, n := protowire.ConsumeBytes(b)
+			v, n := consumeBytes(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -246,14 +246,14 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				return err
 			}
 		case key != nil && typ == protowire.VarintType && num == fieldRun:
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
 			b = b[n:]
 			key.run = int(uint32(v))
 		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -295,13 +295,13 @@ type timestamp struct {
 func (t *timestamp) merge(b []byte) error {
 	t.set = true
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldSeconds || num == fieldNanos) {
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -320,4 +320,34 @@ func (t *timestamp) merge(b []byte) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// consumeTag is protowire.ConsumeTag, inlined for a tag of one byte (a
+// field number under 16), as most are.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0] >= 1<<3 && b[0] < 0x80 {
+		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
+	}
+	return protowire.ConsumeTag(b)
+}
+
+// consumeVarint is protowire.ConsumeVarint, inlined for a varint of one
+// byte.
+func consumeVarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return protowire.ConsumeVarint(b)
+}
+
+// consumeBytes is protowire.ConsumeBytes with consumeVarint.
+func consumeBytes(b []byte) ([]byte, int) {
+	m, n := consumeVarint(b)
+	if n < 0 {
+		return nil, n
+	}
+	if m > uint64(len(b)-n) {
+		return nil, -1
+	}
+	return b[n : n+int(m)], n + int(m)
 }
