@@ -331,18 +331,13 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 				page = protowire.AppendVarint(page, 1)
 			}
 		}
-		cut := 0
-		if emptyIDs {
-			cut = max(idBytes(e.Bytes), 0)
+		ids := e.IDs
+		if !emptyIDs {
+			ids = accounting.IDSpan{}
 		}
 		page = protowire.AppendTag(page, recordsField, protowire.BytesType)
-		page = protowire.AppendVarint(page, uint64(len(e.Bytes)-cut+len(cost)))
-		if cut > 0 {
-			page = appendEmptyIDs(page, e.Bytes)
-		} else {
-			page = append(page, e.Bytes...)
-		}
-		page = append(page, cost...)
+		page = protowire.AppendVarint(page, uint64(len(e.Bytes)-(ids.To-ids.From-len(emptyID)*ids.N)+len(cost)))
+		page = append(appendEmptyIDs(page, e.Bytes, ids), cost...)
 		if n++; n < RecordsPageSize {
 			return nil
 		}
@@ -366,44 +361,20 @@ const (
 	costField    = 23
 )
 
-// idBytes is how many bytes the values of the gpu_ids of the RunRecord
-// encoded in rec take, or -1 where rec is malformed.
-func idBytes(rec []byte) int {
-	n := 0
-	for b := rec; len(b) > 0; {
-		num, typ, k := protowire.ConsumeTag(b)
-		if k < 0 {
-			return -1
-		}
-		b = b[k:]
-		if k = protowire.ConsumeFieldValue(num, typ, b); k < 0 {
-			return -1
-		}
-		if num == gpuIDsField && typ == protowire.BytesType {
-			// The value less its length, a byte once it is empty.
-			n += k - 1
-		}
-		b = b[k:]
-	}
-	return n
-}
+// emptyID is an empty RunRecord.gpu_ids.
+var emptyID = protowire.AppendVarint(protowire.AppendTag(nil, gpuIDsField, protowire.BytesType), 0)
 
-// appendEmptyIDs appends to b the RunRecord encoded in rec with each of
-// its gpu_ids empty: idBytes(rec) bytes fewer. rec is well formed
-// (idBytes(rec) >= 0).
-func appendEmptyIDs(b, rec []byte) []byte {
-	from := 0 // the start of what is not appended yet
-	for at := 0; at < len(rec); {
-		num, typ, k := protowire.ConsumeTag(rec[at:])
-		v := at + k
-		end := v + protowire.ConsumeFieldValue(num, typ, rec[v:])
-		if num == gpuIDsField && typ == protowire.BytesType {
-			b = append(append(b, rec[from:v]...), 0)
-			from = end
-		}
-		at = end
+// appendEmptyIDs appends the RunRecord encoded in rec to b with the
+// gpu_ids of ids empty; all of rec as it is where ids.N is 0.
+func appendEmptyIDs(b, rec []byte, ids accounting.IDSpan) []byte {
+	if ids.N == 0 {
+		return append(b, rec...)
 	}
-	return append(b, rec[from:]...)
+	b = append(b, rec[:ids.From]...)
+	for range ids.N {
+		b = append(b, emptyID...)
+	}
+	return append(b, rec[ids.To:]...)
 }
 
 // canListRecords refuses a request that names teams or users whose records

@@ -8,11 +8,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/gpuq/gpuq/internal/accounting"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
-// TestAppendEmptyIDs: a record appended with empty GPU ids decodes as the
-// record with as many empty ids, and is idBytes shorter.
+// TestAppendEmptyIDs: a record appended with the GPU ids of its span
+// empty decodes as the record with as many empty ids.
 func TestAppendEmptyIDs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -27,14 +28,21 @@ func TestAppendEmptyIDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A field after the ids that proto.Marshal would write before
-			// them.
-			b = protowire.AppendVarint(protowire.AppendTag(b, 2, protowire.VarintType), 5)
-			prefix := []byte("page")
-			got := appendEmptyIDs(prefix, b)
-			if n := idBytes(b); len(got) != len(prefix)+len(b)-n {
-				t.Errorf("appended %d bytes, want %d less idBytes %d", len(got)-len(prefix), len(b), n)
+			// The span of the ids, as the store finds it.
+			var ids accounting.IDSpan
+			for at := 0; at < len(b); {
+				num, typ, n := protowire.ConsumeTag(b[at:])
+				n += protowire.ConsumeFieldValue(num, typ, b[at+n:])
+				if num == gpuIDsField {
+					if ids.N == 0 {
+						ids.From = at
+					}
+					ids.To, ids.N = at+n, ids.N+1
+				}
+				at += n
 			}
+			prefix := []byte("page")
+			got := appendEmptyIDs(prefix, b, ids)
 			if string(got[:len(prefix)]) != "page" {
 				t.Errorf("appendEmptyIDs changed what it appends to: %q", got[:len(prefix)])
 			}
@@ -43,7 +51,6 @@ func TestAppendEmptyIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := proto.Clone(tc.rec).(*gpuqv1.RunRecord)
-			want.Run = 5
 			for i := range want.GpuIds {
 				want.GpuIds[i] = ""
 			}
@@ -51,8 +58,5 @@ func TestAppendEmptyIDs(t *testing.T) {
 				t.Errorf("decoded (-want +got):\n%s", diff)
 			}
 		})
-	}
-	if n := idBytes([]byte{0x5a, 0x05, 'a'}); n != -1 {
-		t.Errorf("idBytes of a truncated record = %d, want -1", n)
 	}
 }

@@ -198,7 +198,13 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 	// A message field that appears twice is merged, as proto.Unmarshal
 	// merges it.
 	var start, end timestamp
+	whole := len(b)
+	split := false // the gpu_ids are not one after the other
+	if e != nil {
+		e.IDs = accounting.IDSpan{}
+	}
 	for len(b) > 0 {
+		at := whole - len(b)
 		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
@@ -223,6 +229,16 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				r.GPUType = names.get(v)
 			case fieldGPUIDs:
 				ids++
+				if e != nil && !split {
+					if e.IDs.N > 0 && e.IDs.To != at {
+						split, e.IDs = true, accounting.IDSpan{}
+					} else {
+						if e.IDs.N == 0 {
+							e.IDs.From = at
+						}
+						e.IDs.To, e.IDs.N = whole-len(b), e.IDs.N+1
+					}
+				}
 			case fieldCost:
 				if e != nil {
 					e.HasCost = len(v) > 0
