@@ -205,19 +205,51 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 	}
 	for len(b) > 0 {
 		at := whole - len(b)
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return errTruncated
+		// The tag, then the value: v for a length-delimited one, x for a
+		// varint. Tags and lengths of one byte, most of them, are read
+		// here without a call.
+		var (
+			num protowire.Number
+			typ protowire.Type
+			v   []byte
+			x   uint64
+		)
+		if c := b[0]; c >= 1<<3 && c < 0x80 {
+			num, typ, b = protowire.Number(c>>3), protowire.Type(c&7), b[1:]
+		} else {
+			var n int
+			if num, typ, n = protowire.ConsumeTag(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
 		}
-		b = b[n:]
-		switch {
-		case typ == protowire.BytesType && (num == fieldTeam || num == fieldUser || num == fieldPool || num == fieldGPUType ||
-			num == fieldGPUIDs || num == fieldStartTime || num == fieldEndTime || num == fieldCost):
-			v, n := consumeBytes(b)
+		switch typ {
+		case protowire.BytesType:
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				v, b = b[1:1+b[0]], b[1+b[0]:]
+				break
+			}
+			var n int
+			if v, n = protowire.ConsumeBytes(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+		case protowire.VarintType:
+			var n int
+			if x, n = consumeVarint(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
 				return errTruncated
 			}
 			b = b[n:]
+			continue
+		}
+		switch {
+		case typ == protowire.BytesType:
 			switch num {
 			case fieldTeam:
 				r.Team = names.get(v)
@@ -251,40 +283,23 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				if err := end.merge(v); err != nil {
 					return err
 				}
+			case fieldJob:
+				if key != nil {
+					if err := mergeJob(v, &key.job); err != nil {
+						return err
+					}
+				}
 			}
-		case key != nil && typ == protowire.BytesType && num == fieldJob:
-			v, n := consumeBytes(b)
-			if n < 0 {
-				return errTruncated
+		case num == fieldRun:
+			if key != nil {
+				key.run = int(uint32(x))
 			}
-			b = b[n:]
-			if err := mergeJob(v, &key.job); err != nil {
-				return err
+		case num == fieldGPUCount:
+			r.GPUs = uint32(x)
+		case num == fieldState:
+			if e != nil {
+				e.State = gpuqv1.JobState(int32(x))
 			}
-		case key != nil && typ == protowire.VarintType && num == fieldRun:
-			v, n := consumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			key.run = int(uint32(v))
-		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
-			v, n := consumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			if num == fieldGPUCount {
-				r.GPUs = uint32(v)
-			} else if e != nil {
-				e.State = gpuqv1.JobState(int32(v))
-			}
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
 		}
 	}
 	if r.GPUs == 0 {
