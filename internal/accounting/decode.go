@@ -44,16 +44,31 @@ func (d *Decoder) Decode(b []byte) (*gpuqv1.RunRecord, error) {
 	d.usage = gpuqv1.GPUUsage{}
 	d.ids = d.ids[:0]
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return nil, ErrMalformed
+		// Tags and lengths of one byte, most of them, are read here
+		// without a call.
+		var (
+			num protowire.Number
+			typ protowire.Type
+			n   int
+		)
+		if c := b[0]; c >= 1<<3 && c < 0x80 {
+			num, typ, b = protowire.Number(c>>3), protowire.Type(c&7), b[1:]
+		} else {
+			num, typ, n = protowire.ConsumeTag(b)
+			if n < 0 || num > protowire.MaxValidNumber {
+				return nil, ErrMalformed
+			}
+			b = b[n:]
 		}
-		b = b[n:]
 		var v []byte
 		var x uint64
 		switch typ {
 		case protowire.BytesType:
-			v, n = consumeBytes(b)
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				v, n = b[1:1+b[0]], 1+int(b[0])
+			} else {
+				v, n = protowire.ConsumeBytes(b)
+			}
 		case protowire.VarintType:
 			x, n = consumeVarint(b)
 		case protowire.Fixed64Type:
