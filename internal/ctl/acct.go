@@ -187,9 +187,13 @@ func (r *runner) acct(c *cli.Context) error {
 		header = func(*bufio.Writer) {}
 	}
 	var (
-		mu        sync.Mutex
-		pages     [][]acctLine
-		decoders  = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+		mu       sync.Mutex
+		pages    [][]acctLine
+		decoders = sync.Pool{New: func() any {
+			d := new(accounting.Decoder)
+			d.Only(cols)
+			return d
+		}}
 		out       = newPageWriter(bw, header, 4*runtime.GOMAXPROCS(0))
 		unordered atomic.Bool
 	)
