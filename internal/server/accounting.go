@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -57,6 +58,9 @@ type AccountingOptions struct {
 	// limit and the alerts raised. nil: the budgets of Pricing, no alerts,
 	// and SetBudget fails.
 	Budget BudgetWatcher
+	// PageCodec is whether the gRPC server sends with Codec: ListRecords
+	// then sends the pages it encodes as they are.
+	PageCodec bool
 }
 
 // BudgetWatcher is what the AccountingService needs of gpuqd's budget
@@ -271,9 +275,24 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 	teams, users, states := req.GetTeams(), req.GetUsers(), req.GetStates()
 	emptyIDs := req.GetEmptyGpuIds()
 	ctx := stream.Context()
-	var page []byte
+	var (
+		page []byte
+		buf  *[]byte // page's buffer from pages, with Codec
+	)
+	if s.opts.PageCodec {
+		buf = pages.Get(0)
+		page = (*buf)[:0]
+	}
 	n, seen := 0, 0
 	send := func() error {
+		if s.opts.PageCodec {
+			// Sent as it is; its buffer goes back to pages once written.
+			*buf = page
+			sent := &encodedPage{b: mem.NewBuffer(buf, pages)}
+			buf = pages.Get(0)
+			page, n = (*buf)[:0], 0
+			return stream.SendMsg(sent)
+		}
 		resp := &gpuqv1.ListRecordsResponse{}
 		resp.ProtoReflect().SetUnknown(page)
 		// Send encodes the response before it returns, into buffers of
@@ -323,7 +342,7 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 			}
 		}
 		if n == 0 {
-			if page == nil {
+			if cap(page) == 0 {
 				page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
 			}
 			if ordered {
