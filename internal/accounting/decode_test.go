@@ -116,3 +116,51 @@ func FuzzDecoder(f *testing.F) {
 		checkDecoder(t, &d, b)
 	})
 }
+
+// TestDecoderOnly: a Decoder of only the fields a column shows gives each
+// record the value a whole decoding gives, for every field alone and for
+// the default format; and the record's job and run.
+func TestDecoderOnly(t *testing.T) {
+	def, err := ParseFormat(DefaultFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats := [][]Column{def}
+	for f := FieldJobID; f < numFields; f++ {
+		formats = append(formats, []Column{{Field: f}})
+	}
+	var whole Decoder
+	for _, cols := range formats {
+		var only Decoder
+		only.Only(cols)
+		for i, rec := range decodeRecords() {
+			b, err := proto.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := whole.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantValues []string
+			for _, col := range cols {
+				wantValues = append(wantValues, string(col.Field.AppendValue(nil, want, ValueOptions{})))
+			}
+			wantJob, wantRun := want.GetJob().GetId(), want.GetRun()
+			got, err := only.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotValues []string
+			for _, col := range cols {
+				gotValues = append(gotValues, string(col.Field.AppendValue(nil, got, ValueOptions{})))
+			}
+			if diff := cmp.Diff(wantValues, gotValues); diff != "" {
+				t.Errorf("record %d, %v: values (-want +got):\n%s", i, cols, diff)
+			}
+			if got.GetJob().GetId() != wantJob || got.GetRun() != wantRun {
+				t.Errorf("record %d: job %d run %d, want %d and %d", i, got.GetJob().GetId(), got.GetRun(), wantJob, wantRun)
+			}
+		}
+	}
+}

@@ -70,7 +70,14 @@ type EncodedRecord struct {
 	// Bytes is the record's encoding; it is valid only during the call
 	// it is given to.
 	Bytes []byte
+	// IDs is where the record's gpu_ids are in Bytes, where they come one
+	// after the other; N is 0 where it has none, or they do not.
+	IDs IDSpan
 }
+
+// IDSpan is a part of an encoded record that holds N gpu_ids (each its
+// tag, length and value) and nothing else: Bytes[From:To].
+type IDSpan struct{ From, To, N int }
 
 // CompareListing orders records as gpuqctl acct lists them, like sacct: by
 // job id, the job before its tasks, task id, and run. A listing sorts its

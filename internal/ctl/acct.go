@@ -175,8 +175,9 @@ func (r *runner) acct(c *cli.Context) error {
 	// the listing's order: when it sends them so, each page's lines are
 	// written as soon as the pages before it are (pageWriter); otherwise
 	// the lines are kept, only their keys sorted, and the lines written
-	// at the end.
-	req.Ordered = true
+	// at the end. The lines show only the number of a record's GPU ids
+	// (AllocGPUs), not the ids: they are asked for empty.
+	req.Ordered, req.EmptyGpuIds = true, true
 	header, line := acctTable(cols, loc)
 	if c.Bool("parsable") {
 		header, line = acctParsable(cols, loc)
@@ -186,9 +187,13 @@ func (r *runner) acct(c *cli.Context) error {
 		header = func(*bufio.Writer) {}
 	}
 	var (
-		mu        sync.Mutex
-		pages     [][]acctLine
-		decoders  = sync.Pool{New: func() any { return new(accounting.Decoder) }}
+		mu       sync.Mutex
+		pages    [][]acctLine
+		decoders = sync.Pool{New: func() any {
+			d := new(accounting.Decoder)
+			d.Only(cols)
+			return d
+		}}
 		out       = newPageWriter(bw, header, 4*runtime.GOMAXPROCS(0))
 		unordered atomic.Bool
 	)
@@ -450,6 +455,9 @@ func endLine(l *bytes.Buffer, start int) {
 	l.WriteByte('\n')
 }
 
+// spaces pads values (fit), a few at once.
+const spaces = "                                                                "
+
 // fit writes s padded to width, or cut to width-1 characters and a '+' as
 // sacct cuts values that do not fit.
 func fit(b *bytes.Buffer, s []byte, width int, left bool) {
@@ -472,8 +480,8 @@ func fit(b *bytes.Buffer, s []byte, width int, left bool) {
 			b.WriteByte('+')
 		}
 	}
-	for range width - n {
-		b.WriteByte(' ')
+	for pad := width - n; pad > 0; pad -= len(spaces) {
+		b.WriteString(spaces[:min(pad, len(spaces))])
 	}
 	if !left {
 		b.Write(s)

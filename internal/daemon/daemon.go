@@ -199,6 +199,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		grpc.ChainStreamInterceptor(server.StreamErrors(log), sec.guard.Stream()),
 		grpc.MaxRecvMsgSize(maxRecv),
 		grpc.MaxSendMsgSize(256<<20),
+		grpc.ForceServerCodecV2(server.Codec()),
 	)
 	var rate *auth.RateLimiter
 	if cfg.Limits.SubmitRate > 0 {
@@ -206,7 +207,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	gpuqv1.RegisterQueueServiceServer(gs, server.NewQueueService(q, q, server.QueueOptions{DefaultTeam: cfg.Defaults.Team, SubmitRate: rate}))
 	gpuqv1.RegisterNodeServiceServer(gs, server.NewNodeService(q, server.NodeOptions{CA: sec.ca, Join: sec.join, Tokens: sec.tokens, Joined: sec.tokens.NodeJoined}))
-	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg), Budget: budgets}))
+	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(q, server.AccountingOptions{Pricing: Pricing(&cfg), Budget: budgets, PageCodec: true}))
 	gpuqv1.RegisterAuthServiceServer(gs, server.NewAuthService(server.AuthOptions{Tokens: sec.tokens, CA: sec.ca, Teams: Rules(&cfg).Teams,
 		DefaultTTL: time.Duration(cfg.Security.TokenTTL), MaxTTL: time.Duration(cfg.Security.MaxTokenTTL)}))
 	hs := health.NewServer()

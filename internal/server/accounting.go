@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -57,6 +58,9 @@ type AccountingOptions struct {
 	// limit and the alerts raised. nil: the budgets of Pricing, no alerts,
 	// and SetBudget fails.
 	Budget BudgetWatcher
+	// PageCodec is whether the gRPC server sends with Codec: ListRecords
+	// then sends the pages it encodes as they are.
+	PageCodec bool
 }
 
 // BudgetWatcher is what the AccountingService needs of gpuqd's budget
@@ -269,15 +273,33 @@ const OrderedHold = 100_000
 // of every page.
 func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListRecordsRequest, r accounting.Range, id *auth.Identity, stream gpuqv1.AccountingService_ListRecordsServer) error {
 	teams, users, states := req.GetTeams(), req.GetUsers(), req.GetStates()
+	emptyIDs := req.GetEmptyGpuIds()
 	ctx := stream.Context()
-	var page []byte
+	var (
+		page []byte
+		buf  *[]byte // page's buffer from pages, with Codec
+	)
+	if s.opts.PageCodec {
+		buf = pages.Get(0)
+		page = (*buf)[:0]
+	}
 	n, seen := 0, 0
 	send := func() error {
+		if s.opts.PageCodec {
+			// Sent as it is; its buffer goes back to pages once written.
+			*buf = page
+			sent := &encodedPage{b: mem.NewBuffer(buf, pages)}
+			buf = pages.Get(0)
+			page, n = (*buf)[:0], 0
+			return stream.SendMsg(sent)
+		}
 		resp := &gpuqv1.ListRecordsResponse{}
 		resp.ProtoReflect().SetUnknown(page)
-		// The stream may still hold the page: start a new one.
-		page, n = nil, 0
-		return stream.Send(resp)
+		// Send encodes the response before it returns, into buffers of
+		// its own: the page's buffer is used again for the next.
+		err := stream.Send(resp)
+		page, n = page[:0], 0
+		return err
 	}
 	var cost, amount []byte
 	scan := func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
@@ -319,16 +341,22 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 				cost = protowire.AppendBytes(cost, amount)
 			}
 		}
-		if page == nil {
-			page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
+		if n == 0 {
+			if cap(page) == 0 {
+				page = make([]byte, 0, RecordsPageSize*(len(e.Bytes)+len(cost)+8))
+			}
 			if ordered {
 				page = protowire.AppendTag(page, orderedField, protowire.VarintType)
 				page = protowire.AppendVarint(page, 1)
 			}
 		}
+		ids := e.IDs
+		if !emptyIDs {
+			ids = accounting.IDSpan{}
+		}
 		page = protowire.AppendTag(page, recordsField, protowire.BytesType)
-		page = protowire.AppendVarint(page, uint64(len(e.Bytes)+len(cost)))
-		page = append(append(page, e.Bytes...), cost...)
+		page = protowire.AppendVarint(page, uint64(len(e.Bytes)-(ids.To-ids.From-len(emptyID)*ids.N)+len(cost)))
+		page = append(appendEmptyIDs(page, e.Bytes, ids), cost...)
 		if n++; n < RecordsPageSize {
 			return nil
 		}
@@ -344,12 +372,29 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 }
 
 // The field numbers of ListRecordsResponse.records and .ordered and of
-// RunRecord.cost.
+// RunRecord.gpu_ids and .cost.
 const (
 	recordsField = 1
 	orderedField = 2
+	gpuIDsField  = 11
 	costField    = 23
 )
+
+// emptyID is an empty RunRecord.gpu_ids.
+var emptyID = protowire.AppendVarint(protowire.AppendTag(nil, gpuIDsField, protowire.BytesType), 0)
+
+// appendEmptyIDs appends the RunRecord encoded in rec to b with the
+// gpu_ids of ids empty; all of rec as it is where ids.N is 0.
+func appendEmptyIDs(b, rec []byte, ids accounting.IDSpan) []byte {
+	if ids.N == 0 {
+		return append(b, rec...)
+	}
+	b = append(b, rec[:ids.From]...)
+	for range ids.N {
+		b = append(b, emptyID...)
+	}
+	return append(b, rec[ids.To:]...)
+}
 
 // canListRecords refuses a request that names teams or users whose records
 // id may not read; what it does not name is filtered record by record.

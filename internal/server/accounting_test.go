@@ -187,7 +187,7 @@ func serveAccounting(t *testing.T, src server.Records, now time.Time) gpuqv1.Acc
 	return serveAccountingWith(t, src, server.AccountingOptions{Pricing: testPricing(t), Now: func() time.Time { return now }})
 }
 
-func serveAccountingWith(t *testing.T, src server.Records, opts server.AccountingOptions) gpuqv1.AccountingServiceClient {
+func serveAccountingWith(t *testing.T, src server.Records, opts server.AccountingOptions, extra ...grpc.ServerOption) gpuqv1.AccountingServiceClient {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "gpuqacct")
 	if err != nil {
@@ -198,7 +198,7 @@ func serveAccountingWith(t *testing.T, src server.Records, opts server.Accountin
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(localOperator()...)
+	gs := grpc.NewServer(append(localOperator(), extra...)...)
 	gpuqv1.RegisterAccountingServiceServer(gs, server.NewAccountingService(src, opts))
 	go func() { _ = gs.Serve(ln) }()
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -356,8 +356,13 @@ func TestListRecordsCostAndPages(t *testing.T) {
 	recs[0].Cost = "1.00"                                                     // a cost recorded with the run is kept
 	recs[2].Pool, recs[2].Team, recs[2].GpuType = "nowhere", "nobody", "none" // no price: no cost
 	var decoded []*gpuqv1.RunRecord
-	for source, src := range map[string]server.Records{"decoded": &fakeRecords{recs: recs}, "bytes": &encodedRecords{fakeRecords{recs: recs}}} {
+	for source, src := range map[string]server.Records{"decoded": &fakeRecords{recs: recs}, "bytes": &encodedRecords{fakeRecords{recs: recs}},
+		"bytes with Codec": &encodedRecords{fakeRecords{recs: recs}}} {
 		c := serveAccounting(t, src, time.Time{})
+		if source == "bytes with Codec" {
+			// The pages sent as they are, as gpuqd sends them.
+			c = serveAccountingWith(t, src, server.AccountingOptions{Pricing: testPricing(t), PageCodec: true}, grpc.ForceServerCodecV2(server.Codec()))
+		}
 		pages, got, err := list(t, c, &gpuqv1.ListRecordsRequest{})
 		if err != nil {
 			t.Fatal(err)

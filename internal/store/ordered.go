@@ -50,7 +50,7 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 		// The jobs of the records, read in parts at once (a record keep
 		// leaves out has noJob: it holds back no other), then the least
 		// job of the records from each one on.
-		jobs := make([][]jobKey, max(parts, 1))
+		jobs := make([]jobList, max(parts, 1))
 		left := make([][]bool, len(jobs))
 		var total atomic.Int64
 		err := inParts(txn, from, to, parts, func(p int, a, b time.Time) error {
@@ -58,7 +58,7 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 			return scanIn(txn, a, b, func(k, v []byte) error {
 				// Counted together every 1024 records: an atomic add per
 				// record costs the parts more than their decoding.
-				if n := len(jobs[p]) + 1; n%1024 == 0 && total.Add(1024) > MaxOrdered {
+				if n := jobs[p].n + 1; n%1024 == 0 && total.Add(1024) > MaxOrdered {
 					return errTooMany
 				}
 				j, out, err := decodeFirst(v, keep, names)
@@ -68,35 +68,41 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 				if out {
 					j = noJob
 				}
-				jobs[p] = append(jobs[p], j)
+				jobs[p].add(j)
 				if keep != nil {
 					left[p] = append(left[p], out)
 				}
 				return nil
 			})
 		})
+		all := join(jobs)
+		defer all.release()
 		if errors.Is(err, errTooMany) {
 			err = errTooMany
 		}
-		var (
-			least []jobKey
-			out   []bool
-		)
+		var out []bool
 		if err == nil {
-			least, out = slices.Concat(jobs...), slices.Concat(left...)
-			if len(least) > MaxOrdered {
-				err, least = errTooMany, nil
+			out = slices.Concat(left...)
+			if all.n > MaxOrdered {
+				err = errTooMany
 			}
 		}
-		jobs, left = nil, nil // the parts' copies are garbage
-		ordered := err == nil && keptAtOnce(least) <= hold
+		jobs, left = nil, nil
+		var least jobLists
+		defer least.release()
+		ordered := false
+		if err == nil {
+			least = all.leastAfter()
+			ordered = keptAtOnce(&all, &least, hold) <= hold
+		}
+		all.release()
 		if err != nil && err != errTooMany {
 			return err
 		}
 		names := interner{}
 		var e accounting.EncodedRecord
 		if !ordered {
-			least = nil
+			least.release()
 			return scanIn(txn, from, to, func(k, v []byte) error {
 				e.State, e.HasCost, e.Bytes = 0, false, v
 				if err := decodeHead(v, &e.Run, &e, nil, names); err != nil {
@@ -104,9 +110,6 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 				}
 				return fn(&e, false)
 			})
-		}
-		for i := len(least) - 2; i >= 0; i-- {
-			least[i] = minJob(least[i], least[i+1])
 		}
 		// give gives a record whose key is known.
 		give := func(v []byte) error {
@@ -116,11 +119,18 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 			}
 			return fn(&e, true)
 		}
+		// at is the least job from the record at pos on, then from the
+		// next one.
+		leastAt := jobCursor{ls: &least}
+		at, next := leastAt.next(), leastAt.next()
 		var kept keptRecords
 		pos := 0
 		err = scanIn(txn, from, to, func(k, v []byte) error {
-			if pos >= len(least) {
+			if pos >= least.n {
 				return fmt.Errorf("record %x: %w", k, errSnapshotChanged)
+			}
+			if pos > 0 {
+				at, next = next, leastAt.next()
 			}
 			key := listKey{pos: pos}
 			e.State, e.HasCost, e.Bytes = 0, false, v
@@ -135,14 +145,10 @@ func (s *Store) EncodedRecordsOrdered(from, to time.Time, parts, hold int, keep 
 			case leftOut:
 				pos++
 				return nil
-			case key.job.less(least[pos]):
+			case key.job.less(at):
 				// The first read took a job that came again for the
 				// record's.
 				return fmt.Errorf("record %x: %w", k, errFirstRead)
-			}
-			next := noJob // no record after this one
-			if pos+1 < len(least) {
-				next = least[pos+1]
 			}
 			pos++
 			if len(kept.recs) == 0 && key.job.less(next) {
@@ -192,43 +198,6 @@ func minJob(a, b jobKey) jobKey {
 
 func compareJobKeys(a, b jobKey) int {
 	return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.task, b.task))
-}
-
-// keptAtOnce is the most records that EncodedRecordsOrdered keeps at once
-// for records of jobs in store order. After record p, it has given every
-// record whose job comes before the least job of those after p: all of
-// them are at or before p, so it keeps p+1 less the number of jobs before
-// that least one.
-func keptAtOnce(jobs []jobKey) int {
-	if slices.Contains(jobs, noJob) {
-		// The records left out are never kept, and hold back no other.
-		jobs = slices.DeleteFunc(slices.Clone(jobs), func(j jobKey) bool { return j == noJob })
-	}
-	if slices.IsSortedFunc(jobs, compareJobKeys) {
-		// Only the records of one job and task, kept for their runs.
-		most, same := 0, 0
-		for p := range len(jobs) - 1 {
-			if same++; jobs[p+1] != jobs[p] {
-				same = 0
-			}
-			most = max(most, same)
-		}
-		return most
-	}
-	sorted := slices.Clone(jobs)
-	slices.SortFunc(sorted, compareJobKeys)
-	least := slices.Clone(jobs)
-	for i := len(least) - 2; i >= 0; i-- {
-		least[i] = minJob(least[i], least[i+1])
-	}
-	most, before := 0, 0
-	for p := range len(jobs) - 1 {
-		for before < len(sorted) && sorted[before].less(least[p+1]) {
-			before++
-		}
-		most = max(most, p+1-before)
-	}
-	return most
 }
 
 // listKey orders the records EncodedRecordsOrdered keeps: job, run, and
@@ -307,7 +276,7 @@ func (h *keptRecords) pop() []byte {
 func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (jobKey, bool, error) {
 	var j jobKey
 	if keep == nil && len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
-		v, n := protowire.ConsumeBytes(b[1:])
+		v, n := consumeBytes(b[1:])
 		if n < 0 {
 			return j, false, errTruncated
 		}
@@ -317,7 +286,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 		var team, user []byte
 		last, whole := protowire.Number(0), false
 		for rest := b; len(rest) > 0; {
-			num, typ, n := protowire.ConsumeTag(rest)
+			num, typ, n := consumeTag(rest)
 			if n < 0 || num <= last {
 				whole = true
 				break
@@ -334,7 +303,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 			if typ != protowire.BytesType {
 				continue
 			}
-			if v, n = protowire.ConsumeBytes(v); n < 0 {
+			if v, n = consumeBytes(v); n < 0 {
 				return j, false, errTruncated
 			}
 			switch num {
@@ -363,13 +332,13 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 // mergeJob decodes the gpuq.v1.JobRef in b into j.
 func mergeJob(b []byte, j *jobKey) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldJobID || num == fieldJobTask) {
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}

@@ -125,20 +125,48 @@ func decodeRecord(t *testing.T, e *accounting.EncodedRecord) *gpuqv1.RunRecord {
 // of EncodedRecordsOrdered keeps at most.
 func TestKeptAtOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
+	ns := []int{9000} // jobLists of several chunks
 	for n := range 40 {
+		ns = append(ns, n)
+	}
+	for _, n := range ns {
 		for spread := range 4 {
 			jobs := make([]jobKey, n)
 			for i := range jobs {
 				jobs[i] = jobKey{id: uint64(i/2 + rng.IntN(1+spread*spread)), task: uint64(rng.IntN(2))}
 			}
-			if got, want := keptAtOnce(jobs), simulateKept(jobs); got != want {
+			if got, want := keptAtOnceOf(jobs), simulateKept(jobs); got != want {
 				t.Errorf("keptAtOnce(%v) = %d, want %d", jobs, got, want)
 			}
 		}
 	}
 }
 
+// keptAtOnceOf is keptAtOnce of jobs, some of them left out (noJob), in
+// two parts.
+func keptAtOnceOf(jobs []jobKey) int {
+	var parts [2]jobList
+	for i, j := range jobs {
+		if i%5 == 4 {
+			j = noJob
+		}
+		parts[min(i/7, 1)].add(j)
+	}
+	all := join(parts[:])
+	defer all.release()
+	least := all.leastAfter()
+	defer least.release()
+	return keptAtOnce(&all, &least, len(jobs))
+}
+
 func simulateKept(jobs []jobKey) int {
+	jobs = slices.Clone(jobs)
+	for i := range jobs {
+		if i%5 == 4 {
+			jobs[i] = noJob
+		}
+	}
+	jobs = slices.DeleteFunc(jobs, func(j jobKey) bool { return j == noJob })
 	var kept []jobKey
 	most := 0
 	for p, j := range jobs {

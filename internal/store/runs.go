@@ -198,20 +198,58 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 	// A message field that appears twice is merged, as proto.Unmarshal
 	// merges it.
 	var start, end timestamp
+	whole := len(b)
+	split := false // the gpu_ids are not one after the other
+	if e != nil {
+		e.IDs = accounting.IDSpan{}
+	}
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return errTruncated
+		at := whole - len(b)
+		// The tag, then the value: v for a length-delimited one, x for a
+		// varint. Tags and lengths of one byte, most of them, are read
+		// here without a call.
+		var (
+			num protowire.Number
+			typ protowire.Type
+			v   []byte
+			x   uint64
+		)
+		if c := b[0]; c >= 1<<3 && c < 0x80 {
+			num, typ, b = protowire.Number(c>>3), protowire.Type(c&7), b[1:]
+		} else {
+			var n int
+			if num, typ, n = protowire.ConsumeTag(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
 		}
-		b = b[n:]
-		switch {
-		case typ == protowire.BytesType && (num == fieldTeam || num == fieldUser || num == fieldPool || num == fieldGPUType ||
-			num == fieldGPUIDs || num == fieldStartTime || num == fieldEndTime || num == fieldCost):
-			v, n := protowire.ConsumeBytes(b)
+		switch typ {
+		case protowire.BytesType:
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+				v, b = b[1:1+b[0]], b[1+b[0]:]
+				break
+			}
+			var n int
+			if v, n = protowire.ConsumeBytes(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+		case protowire.VarintType:
+			var n int
+			if x, n = consumeVarint(b); n < 0 {
+				return errTruncated
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
 				return errTruncated
 			}
 			b = b[n:]
+			continue
+		}
+		switch {
+		case typ == protowire.BytesType:
 			switch num {
 			case fieldTeam:
 				r.Team = names.get(v)
@@ -223,6 +261,16 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				r.GPUType = names.get(v)
 			case fieldGPUIDs:
 				ids++
+				if e != nil && !split {
+					if e.IDs.N > 0 && e.IDs.To != at {
+						split, e.IDs = true, accounting.IDSpan{}
+					} else {
+						if e.IDs.N == 0 {
+							e.IDs.From = at
+						}
+						e.IDs.To, e.IDs.N = whole-len(b), e.IDs.N+1
+					}
+				}
 			case fieldCost:
 				if e != nil {
 					e.HasCost = len(v) > 0
@@ -235,40 +283,23 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 				if err := end.merge(v); err != nil {
 					return err
 				}
+			case fieldJob:
+				if key != nil {
+					if err := mergeJob(v, &key.job); err != nil {
+						return err
+					}
+				}
 			}
-		case key != nil && typ == protowire.BytesType && num == fieldJob:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return errTruncated
+		case num == fieldRun:
+			if key != nil {
+				key.run = int(uint32(x))
 			}
-			b = b[n:]
-			if err := mergeJob(v, &key.job); err != nil {
-				return err
+		case num == fieldGPUCount:
+			r.GPUs = uint32(x)
+		case num == fieldState:
+			if e != nil {
+				e.State = gpuqv1.JobState(int32(x))
 			}
-		case key != nil && typ == protowire.VarintType && num == fieldRun:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			key.run = int(uint32(v))
-		case typ == protowire.VarintType && (num == fieldGPUCount || num == fieldState):
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			if num == fieldGPUCount {
-				r.GPUs = uint32(v)
-			} else if e != nil {
-				e.State = gpuqv1.JobState(int32(v))
-			}
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
 		}
 	}
 	if r.GPUs == 0 {
@@ -295,13 +326,13 @@ type timestamp struct {
 func (t *timestamp) merge(b []byte) error {
 	t.set = true
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		num, typ, n := consumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldSeconds || num == fieldNanos) {
-			v, n := protowire.ConsumeVarint(b)
+			v, n := consumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -320,4 +351,34 @@ func (t *timestamp) merge(b []byte) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// consumeTag is protowire.ConsumeTag, inlined for a tag of one byte (a
+// field number under 16), as most are.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0] >= 1<<3 && b[0] < 0x80 {
+		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
+	}
+	return protowire.ConsumeTag(b)
+}
+
+// consumeVarint is protowire.ConsumeVarint, inlined for a varint of one
+// byte.
+func consumeVarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return protowire.ConsumeVarint(b)
+}
+
+// consumeBytes is protowire.ConsumeBytes with consumeVarint.
+func consumeBytes(b []byte) ([]byte, int) {
+	m, n := consumeVarint(b)
+	if n < 0 {
+		return nil, n
+	}
+	if m > uint64(len(b)-n) {
+		return nil, -1
+	}
+	return b[n : n+int(m)], n + int(m)
 }

@@ -192,3 +192,41 @@ func TestRunsParallel(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHeadIDs: decodeHead finds the span of the GPU ids where they
+// come one after the other, as proto.Marshal writes them, and none where
+// another field comes between them.
+func TestDecodeHeadIDs(t *testing.T) {
+	rec := &gpuqv1.RunRecord{Team: "sf", GpuIds: []string{"GPU-0", "GPU-1"}, GpuType: "a100"}
+	b, err := proto.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := protowire.AppendString(protowire.AppendTag(nil, fieldGPUIDs, protowire.BytesType), "GPU-2")
+	split := protowire.AppendString(protowire.AppendTag(append([]byte{}, tail...), fieldTeam, protowire.BytesType), "tokyo")
+	split = append(split, tail...)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want func(b []byte) accounting.IDSpan
+	}{
+		{"marshaled", b, func(b []byte) accounting.IDSpan {
+			// After the team and GPU type.
+			from := len(protowire.AppendString(protowire.AppendTag(nil, fieldTeam, protowire.BytesType), "sf")) +
+				len(protowire.AppendString(protowire.AppendTag(nil, fieldGPUType, protowire.BytesType), "a100"))
+			return accounting.IDSpan{From: from, To: from + 2*len(tail), N: 2}
+		}},
+		{"none", []byte{}, func([]byte) accounting.IDSpan { return accounting.IDSpan{} }},
+		{"split", split, func([]byte) accounting.IDSpan { return accounting.IDSpan{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := accounting.EncodedRecord{IDs: accounting.IDSpan{From: 1, To: 2, N: 3}}
+			if err := decodeHead(tc.b, &e.Run, &e, nil, interner{}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want(tc.b), e.IDs); diff != "" {
+				t.Errorf("IDs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

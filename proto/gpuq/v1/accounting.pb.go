@@ -671,7 +671,12 @@ type ListRecordsRequest struct {
 	// can be written as it comes. A gpuqd may send them by end time all the
 	// same: it sets ListRecordsResponse.ordered on every page when it
 	// ordered them.
-	Ordered       bool `protobuf:"varint,7,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	Ordered bool `protobuf:"varint,7,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	// Asks for each record's gpu_ids as empty strings, as many as it has:
+	// a listing that shows only their number (gpuqctl acct's table) then
+	// gets a record of about a third of the bytes. A gpuqd may send them
+	// whole all the same.
+	EmptyGpuIds   bool `protobuf:"varint,8,opt,name=empty_gpu_ids,json=emptyGpuIds,proto3" json:"empty_gpu_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -751,6 +756,13 @@ func (x *ListRecordsRequest) GetJobs() []*JobRef {
 func (x *ListRecordsRequest) GetOrdered() bool {
 	if x != nil {
 		return x.Ordered
+	}
+	return false
+}
+
+func (x *ListRecordsRequest) GetEmptyGpuIds() bool {
+	if x != nil {
+		return x.EmptyGpuIds
 	}
 	return false
 }
@@ -2380,7 +2392,7 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\x04cost\x18\x17 \x01(\tR\x04cost\"h\n" +
 	"\fDecayedUsage\x12,\n" +
 	"\x12billed_gpu_seconds\x18\x01 \x01(\x01R\x10billedGpuSeconds\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8a\x02\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xae\x02\n" +
 	"\x12ListRecordsRequest\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x14\n" +
@@ -2388,7 +2400,8 @@ const file_gpuq_v1_accounting_proto_rawDesc = "" +
 	"\x05users\x18\x04 \x03(\tR\x05users\x12)\n" +
 	"\x06states\x18\x05 \x03(\x0e2\x11.gpuq.v1.JobStateR\x06states\x12#\n" +
 	"\x04jobs\x18\x06 \x03(\v2\x0f.gpuq.v1.JobRefR\x04jobs\x12\x18\n" +
-	"\aordered\x18\a \x01(\bR\aordered\"]\n" +
+	"\aordered\x18\a \x01(\bR\aordered\x12\"\n" +
+	"\rempty_gpu_ids\x18\b \x01(\bR\vemptyGpuIds\"]\n" +
 	"\x13ListRecordsResponse\x12,\n" +
 	"\arecords\x18\x01 \x03(\v2\x12.gpuq.v1.RunRecordR\arecords\x12\x18\n" +
 	"\aordered\x18\x02 \x01(\bR\aordered\"6\n" +
