@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,9 +105,9 @@ func benchAcct(b *testing.B, n int, span [2]time.Time) {
 	lookup := median(many, acct("-j", id))
 	scan := median(few, acct(append([]string{"-u", "nobody"}, month...)...))
 	// The month's million lines into a file, as `gpuqctl acct ... >
-	// month.txt` writes them, and through a pipe into this process, which
-	// collects them (on two cores the collector takes CPU from gpuqd and
-	// gpuqctl).
+	// month.txt` writes them; through a pipe into wc -l; and through a pipe
+	// into this process, which collects them (on two cores that collector
+	// takes CPU from gpuqd and gpuqctl).
 	file := filepath.Join(c.dir, "month.txt")
 	report := median(few, func() {
 		f, err := os.Create(file)
@@ -124,9 +125,19 @@ func benchAcct(b *testing.B, n int, span [2]time.Time) {
 	if st, err := os.Stat(file); err != nil || st.Size() < int64(lines)*50 {
 		b.Fatalf("acct of the month into a file: %v, %v bytes", err, st)
 	}
+	// Through a pipe into wc -l, a reader that costs next to nothing.
+	wc := median(few, func() {
+		cmd := exec.Command("sh", "-c", `"$0" --server "$1" acct -S 2026-10-01 -E 2026-11-01 | wc -l`,
+			filepath.Join(binDir, "gpuqctl"), "unix://"+c.sock)
+		out, err := cmd.CombinedOutput()
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || n < lines {
+			b.Fatalf("acct of the month into wc -l: %v: %s", err, out)
+		}
+	})
 	piped := median(few, acct(month...))
 	costs := median(few, cost)
 	b.ReportMetric(report.Seconds(), "s/acct-month-median")
+	b.ReportMetric(wc.Seconds(), "s/acct-month-wc-median")
 	b.ReportMetric(piped.Seconds(), "s/acct-month-piped-median")
 	b.ReportMetric(float64(lines), "lines/acct-month")
 	b.ReportMetric(ms(lookup), "ms/acct-job-median")
