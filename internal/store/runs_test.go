@@ -230,3 +230,37 @@ func TestDecodeHeadIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestFlatten: a flattened store on disk holds the same records, in the
+// same order, after it is opened again.
+func TestFlatten(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexFixture(t, s)
+	from, to := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ends := func(s *Store) []time.Time {
+		var out []time.Time
+		if err := s.Records(from, to, func(r *gpuqv1.RunRecord) error { out = append(out, r.EndTime.AsTime()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := ends(s)
+	if err := s.Flatten(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := ends(s); len(want) == 0 || !cmp.Equal(got, want) {
+		t.Errorf("after Flatten: %v, want %v", got, want)
+	}
+}

@@ -165,6 +165,17 @@ func (s *Store) migrate1to2() error {
 	return nil
 }
 
+// Flatten compacts every level of the store into one, with two workers:
+// after a bulk load (a migration, a benchmark's fill) it does at once what
+// badger's background compaction would otherwise do for a while after the
+// next start. Nothing else should write meanwhile.
+func (s *Store) Flatten() error {
+	if err := s.db.Flatten(2); err != nil {
+		return fmt.Errorf("flatten store: %w", err)
+	}
+	return nil
+}
+
 // Close flushes and closes the database.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
