@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/wire"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -119,7 +120,7 @@ func (d *Decoder) Decode(b []byte) (*gpuqv1.RunRecord, error) {
 				v, n = protowire.ConsumeBytes(b)
 			}
 		case protowire.VarintType:
-			x, n = consumeVarint(b)
+			x, n = wire.ConsumeVarint(b)
 		case protowire.Fixed64Type:
 			x, n = protowire.ConsumeFixed64(b)
 		default:
@@ -241,7 +242,7 @@ func (d *Decoder) name(b []byte) string {
 // b, skipping the others.
 func (d *Decoder) merge(b []byte, set func(num protowire.Number, typ protowire.Type, x uint64)) error {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, n := wire.ConsumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber {
 			return ErrMalformed
 		}
@@ -249,7 +250,7 @@ func (d *Decoder) merge(b []byte, set func(num protowire.Number, typ protowire.T
 		var x uint64
 		switch typ {
 		case protowire.VarintType:
-			x, n = consumeVarint(b)
+			x, n = wire.ConsumeVarint(b)
 		case protowire.Fixed64Type:
 			x, n = protowire.ConsumeFixed64(b)
 		default:
@@ -290,34 +291,4 @@ func (d *Decoder) mergeUsage(b []byte) error {
 			d.usage.MemoryUsedMaxBytes = x
 		}
 	})
-}
-
-// consumeTag is protowire.ConsumeTag, inlined for a tag of one byte (a
-// field number under 16), as most are.
-func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
-	if len(b) > 0 && b[0] >= 1<<3 && b[0] < 0x80 {
-		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
-	}
-	return protowire.ConsumeTag(b)
-}
-
-// consumeVarint is protowire.ConsumeVarint, inlined for a varint of one
-// byte.
-func consumeVarint(b []byte) (uint64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), 1
-	}
-	return protowire.ConsumeVarint(b)
-}
-
-// consumeBytes is protowire.ConsumeBytes with consumeVarint.
-func consumeBytes(b []byte) ([]byte, int) {
-	m, n := consumeVarint(b)
-	if n < 0 {
-		return nil, n
-	}
-	if m > uint64(len(b)-n) {
-		return nil, -1
-	}
-	return b[n : n+int(m)], n + int(m)
 }

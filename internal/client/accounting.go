@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/gpuq/gpuq/internal/wire"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -51,7 +51,7 @@ func (c *Client) Records(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn
 func (c *Client) RecordPages(ctx context.Context, req *gpuqv1.ListRecordsRequest, fn func(n int, page RecordPage) error, opts ...grpc.CallOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream when fn stops early
-	opts = append(opts[:len(opts):len(opts)], grpc.ForceCodecV2(pageCodec{encoding.GetCodecV2(grpcproto.Name), &pagePool{}}))
+	opts = append(opts[:len(opts):len(opts)], grpc.ForceCodecV2(pageCodec{encoding.GetCodecV2(grpcproto.Name), &wire.BufferPool{}}))
 	stream, err := c.acct.ListRecords(ctx, req, opts...)
 	if err != nil {
 		return c.err(err)
@@ -184,7 +184,7 @@ type rawPage struct{ b mem.Buffer }
 // copied into one buffer of pool.
 type pageCodec struct {
 	encoding.CodecV2
-	pool *pagePool
+	pool *wire.BufferPool
 }
 
 func (c pageCodec) Unmarshal(data mem.BufferSlice, v any) error {
@@ -194,24 +194,6 @@ func (c pageCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	return c.CodecV2.Unmarshal(data, v)
 }
-
-// pagePool is a mem.BufferPool of the buffers of pages. Unlike gRPC's
-// pools, it does not clear a buffer it gives again (a quarter of a
-// megabyte a page): a page is copied over the whole of it.
-type pagePool struct{ pool sync.Pool }
-
-var _ mem.BufferPool = (*pagePool)(nil)
-
-func (p *pagePool) Get(n int) *[]byte {
-	if b, ok := p.pool.Get().(*[]byte); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n)
-	return &b
-}
-
-func (p *pagePool) Put(b *[]byte) { p.pool.Put(b) }
 
 // CostReport returns the cost report req asks for. Bad input (an unknown
 // zone or pool, a bill that is not whole cents) is a *job.InvalidError.

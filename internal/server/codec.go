@@ -3,11 +3,12 @@ package server
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+
+	"github.com/gpuq/gpuq/internal/wire"
 )
 
 // Codec is gRPC's proto codec that sends a page of records that
@@ -39,21 +40,4 @@ type encodedPage struct{ b mem.Buffer }
 var errPageSent = errors.New("a page of records sent twice")
 
 // pages holds the buffers of the pages sent with Codec.
-var pages = &pagePool{}
-
-// pagePool is a mem.BufferPool of the buffers of pages. Its buffers are
-// not cleared: a page is written whole before it is sent.
-type pagePool struct{ pool sync.Pool }
-
-var _ mem.BufferPool = (*pagePool)(nil)
-
-func (p *pagePool) Get(n int) *[]byte {
-	if b, ok := p.pool.Get().(*[]byte); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n)
-	return &b
-}
-
-func (p *pagePool) Put(b *[]byte) { p.pool.Put(b) }
+var pages = &wire.BufferPool{}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/wire"
 )
 
 // The field numbers of gpuq.v1.RunRecord's job and run, and those of
@@ -276,7 +277,7 @@ func (h *keptRecords) pop() []byte {
 func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (jobKey, bool, error) {
 	var j jobKey
 	if keep == nil && len(b) > 0 && b[0] == byte(protowire.EncodeTag(fieldJob, protowire.BytesType)) {
-		v, n := consumeBytes(b[1:])
+		v, n := wire.ConsumeBytes(b[1:])
 		if n < 0 {
 			return j, false, errTruncated
 		}
@@ -286,7 +287,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 		var team, user []byte
 		last, whole := protowire.Number(0), false
 		for rest := b; len(rest) > 0; {
-			num, typ, n := consumeTag(rest)
+			num, typ, n := wire.ConsumeTag(rest)
 			if n < 0 || num <= last {
 				whole = true
 				break
@@ -303,7 +304,7 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 			if typ != protowire.BytesType {
 				continue
 			}
-			if v, n = consumeBytes(v); n < 0 {
+			if v, n = wire.ConsumeBytes(v); n < 0 {
 				return j, false, errTruncated
 			}
 			switch num {
@@ -332,13 +333,13 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 // mergeJob decodes the gpuq.v1.JobRef in b into j.
 func mergeJob(b []byte, j *jobKey) error {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, n := wire.ConsumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldJobID || num == fieldJobTask) {
-			v, n := consumeVarint(b)
+			v, n := wire.ConsumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}

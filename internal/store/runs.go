@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/gpuq/gpuq/internal/accounting"
+	"github.com/gpuq/gpuq/internal/wire"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -236,7 +237,7 @@ func decodeHead(b []byte, r *accounting.Run, e *accounting.EncodedRecord, key *l
 			b = b[n:]
 		case protowire.VarintType:
 			var n int
-			if x, n = consumeVarint(b); n < 0 {
+			if x, n = wire.ConsumeVarint(b); n < 0 {
 				return errTruncated
 			}
 			b = b[n:]
@@ -326,13 +327,13 @@ type timestamp struct {
 func (t *timestamp) merge(b []byte) error {
 	t.set = true
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, n := wire.ConsumeTag(b)
 		if n < 0 {
 			return errTruncated
 		}
 		b = b[n:]
 		if typ == protowire.VarintType && (num == fieldSeconds || num == fieldNanos) {
-			v, n := consumeVarint(b)
+			v, n := wire.ConsumeVarint(b)
 			if n < 0 {
 				return errTruncated
 			}
@@ -351,34 +352,4 @@ func (t *timestamp) merge(b []byte) error {
 		b = b[n:]
 	}
 	return nil
-}
-
-// consumeTag is protowire.ConsumeTag, inlined for a tag of one byte (a
-// field number under 16), as most are.
-func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
-	if len(b) > 0 && b[0] >= 1<<3 && b[0] < 0x80 {
-		return protowire.Number(b[0] >> 3), protowire.Type(b[0] & 7), 1
-	}
-	return protowire.ConsumeTag(b)
-}
-
-// consumeVarint is protowire.ConsumeVarint, inlined for a varint of one
-// byte.
-func consumeVarint(b []byte) (uint64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), 1
-	}
-	return protowire.ConsumeVarint(b)
-}
-
-// consumeBytes is protowire.ConsumeBytes with consumeVarint.
-func consumeBytes(b []byte) ([]byte, int) {
-	m, n := consumeVarint(b)
-	if n < 0 {
-		return nil, n
-	}
-	if m > uint64(len(b)-n) {
-		return nil, -1
-	}
-	return b[n : n+int(m)], n + int(m)
 }
