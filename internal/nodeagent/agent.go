@@ -52,7 +52,8 @@ type Options struct {
 	// Sampler reads GPU utilisation and memory through NVML; nil for
 	// simulated GPUs, whose jobs then report no usage.
 	Sampler *gpu.Sampler
-	// SampleEvery is the period of usage samples; default 10s.
+	// SampleEvery is the period of usage samples; default
+	// DefaultSampleEvery.
 	SampleEvery time.Duration
 	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -60,6 +61,10 @@ type Options struct {
 	// MaxBackoff bounds the wait between reconnections.
 	MaxBackoff time.Duration
 }
+
+// DefaultSampleEvery is how often a job's GPUs are sampled unless the
+// config (usage_sample_interval) says otherwise.
+const DefaultSampleEvery = 10 * time.Second
 
 // Agent is the node daemon.
 type Agent struct {
@@ -103,7 +108,7 @@ func New(opts Options) (*Agent, error) {
 		opts.Now = time.Now
 	}
 	if opts.SampleEvery <= 0 {
-		opts.SampleEvery = 10 * time.Second
+		opts.SampleEvery = DefaultSampleEvery
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second

@@ -116,7 +116,7 @@ func DefaultConfig() Config {
 			Namespace:         "gpuq",
 			CDIKind:           "nvidia.com/gpu",
 		},
-		UsageSampleInterval: "10s",
+		UsageSampleInterval: DefaultSampleEvery.String(),
 		Users:               UsersConfig{RunAs: RunAsUser, UnknownUser: UnknownUserRefuse},
 		Log:                 LogConfig{Level: "info", Format: "text"},
 	}

@@ -332,30 +332,15 @@ func decodeFirst(b []byte, keep func(team, user string) bool, names interner) (j
 
 // mergeJob decodes the gpuq.v1.JobRef in b into j.
 func mergeJob(b []byte, j *jobKey) error {
-	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return errTruncated
-		}
-		b = b[n:]
-		if typ == protowire.VarintType && (num == fieldJobID || num == fieldJobTask) {
-			v, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			if num == fieldJobID {
-				j.id = v
-			} else {
-				j.task = 1<<32 | uint64(uint32(v))
-			}
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return errTruncated
-		}
-		b = b[n:]
+	id, task, hasID, hasTask, ok := wire.VarintPair(b, fieldJobID, fieldJobTask)
+	if !ok {
+		return errTruncated
+	}
+	if hasID {
+		j.id = id
+	}
+	if hasTask {
+		j.task = 1<<32 | uint64(uint32(task))
 	}
 	return nil
 }

@@ -326,30 +326,15 @@ type timestamp struct {
 // has: the fields b holds replace t's.
 func (t *timestamp) merge(b []byte) error {
 	t.set = true
-	for len(b) > 0 {
-		num, typ, n := wire.ConsumeTag(b)
-		if n < 0 {
-			return errTruncated
-		}
-		b = b[n:]
-		if typ == protowire.VarintType && (num == fieldSeconds || num == fieldNanos) {
-			v, n := wire.ConsumeVarint(b)
-			if n < 0 {
-				return errTruncated
-			}
-			b = b[n:]
-			if num == fieldSeconds {
-				t.sec = int64(v)
-			} else {
-				t.nsec = int64(int32(v))
-			}
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return errTruncated
-		}
-		b = b[n:]
+	sec, nsec, hasSec, hasNsec, ok := wire.VarintPair(b, fieldSeconds, fieldNanos)
+	if !ok {
+		return errTruncated
+	}
+	if hasSec {
+		t.sec = int64(sec)
+	}
+	if hasNsec {
+		t.nsec = int64(int32(nsec))
 	}
 	return nil
 }

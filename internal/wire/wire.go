@@ -37,6 +37,38 @@ func ConsumeBytes(b []byte) ([]byte, int) {
 	return b[n : n+int(m)], n + int(m)
 }
 
+// VarintPair reads a message of which only the varint fields first and
+// second matter (a JobRef's id and task, a Timestamp's seconds and nanos):
+// the last value of each, and whether it was there; other fields are
+// skipped. ok is false when b is malformed.
+func VarintPair(b []byte, first, second protowire.Number) (v1, v2 uint64, has1, has2, ok bool) {
+	for len(b) > 0 {
+		num, typ, n := ConsumeTag(b)
+		if n < 0 {
+			return 0, 0, false, false, false
+		}
+		b = b[n:]
+		if typ == protowire.VarintType && (num == first || num == second) {
+			v, n := ConsumeVarint(b)
+			if n < 0 {
+				return 0, 0, false, false, false
+			}
+			b = b[n:]
+			if num == first {
+				v1, has1 = v, true
+			} else {
+				v2, has2 = v, true
+			}
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return 0, 0, false, false, false
+		}
+		b = b[n:]
+	}
+	return v1, v2, has1, has2, true
+}
+
 // BufferPool is a gRPC mem.BufferPool of buffers of encoded messages that
 // are written or copied over whole before they are read. Unlike gRPC's
 // pools it does not clear a buffer it gives again (pages of records are a
