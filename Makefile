@@ -5,7 +5,8 @@ PROTOC    ?= protoc
 PROTO_SRC := $(wildcard proto/gpuq/v1/*.proto)
 GOFLAGS_TEST ?= -race
 # urfave/cli's man-page generator and grpc's request tracing are never used;
-# leaving them out makes gpuqctl start faster.
+# leaving them out makes gpuqctl start faster. gpuqctl is linked statically
+# (no cgo) for the same reason: no dynamic loader and libc at each start.
 TAGS      ?= urfave_cli_no_docs,grpcnotrace
 # go-nvml's header marks many functions deprecated; gcc would warn on each.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
@@ -16,7 +17,8 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build gpuqd, gpuqctl and gpuq-node into ./bin
-	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqd ./gpuqctl
+	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqd
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -o $(BIN)/ ./gpuqctl
 	$(GO) build -tags $(TAGS) -trimpath -o $(BIN)/gpuq-node ./node
 	$(GO) build -trimpath -o $(BIN)/gpuq-shim ./node/shim
 

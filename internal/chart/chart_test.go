@@ -123,3 +123,20 @@ func TestAxis(t *testing.T) {
 }
 
 func close(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// FuzzEscape checks escape against encoding/xml's EscapeText, which it
+// replaces.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "GPU-hours", `a<b>&"c'`, "tab\tnl\ncr\r", "\x00\x1f", "\xff\xfe", "zürich 東京", "\uFFFE\U0010FFFF"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want strings.Builder
+		if err := xml.EscapeText(&want, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		if got := escape(s); got != want.String() {
+			t.Errorf("escape(%q) = %q, encoding/xml says %q", s, got, want.String())
+		}
+	})
+}

@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// qosRE is a QOS name (Slurm's QOS names are words).
-var qosRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	"github.com/gpuq/gpuq/internal/ident"
+)
 
 // Scheduling is the scheduler's policy: the weights of the priority factors
 // and the preemption rules. DefaultScheduling holds sched.DefaultPolicy's
@@ -146,7 +144,7 @@ func (s *Scheduling) validate(v *validator, teams []Team) {
 		v.add("scheduling.qos", "no QOS %q: it is the QOS of jobs that name none", DefaultQOS)
 	}
 	for _, name := range s.QOSNames() {
-		if !qosRE.MatchString(name) {
+		if !ident.QOS(name) {
 			v.add("scheduling.qos."+name, "invalid QOS name: want letters, digits, '_' or '-', at most 32")
 		}
 		if f := s.QOS[name]; !(f >= 0 && f <= 1) {

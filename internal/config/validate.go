@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/gpuq/gpuq/internal/ident"
 	"github.com/gpuq/gpuq/internal/money"
 	"github.com/gpuq/gpuq/internal/webhook"
 )
@@ -42,16 +42,6 @@ func (e *ValidationError) Error() string {
 // maxUnixPath is the longest Unix socket path Linux accepts (sun_path less
 // its NUL).
 const maxUnixPath = 107
-
-var (
-	// nameRE is what team and pool names look like: they appear in
-	// command lines, logs and store keys.
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	// gpuTypeRE is a lowercase identifier such as a100 or h100-80gb.
-	gpuTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-	// regionRE is a cloud-style region such as us-west1.
-	regionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-)
 
 // Validate checks c and returns a *ValidationError listing every problem,
 // or nil. It loads each team's time zone, which Team.Location then returns.
@@ -210,10 +200,10 @@ func (c *Config) validatePool(v *validator, path string, p *Pool) {
 	switch {
 	case p.GPUType == "":
 		v.add(path+".gpu_type", "must not be empty (want a lowercase identifier such as a100)")
-	case !gpuTypeRE.MatchString(p.GPUType):
+	case !ident.GPUType(p.GPUType):
 		v.add(path+".gpu_type", "invalid GPU type %q (want a lowercase identifier such as a100: a-z, 0-9, '-' and '_', starting with a letter, up to 32)", p.GPUType)
 	}
-	if p.Region != "" && !regionRE.MatchString(p.Region) {
+	if p.Region != "" && !ident.Region(p.Region) {
 		v.add(path+".region", "invalid region %q (want lowercase letters, digits, '.', '_' and '-', such as us-west1)", p.Region)
 	}
 	if p.PricePerGPUHour < 0 {
@@ -325,7 +315,7 @@ func checkName(v *validator, field, kind, name string, seen map[string]bool) {
 	switch {
 	case name == "":
 		v.add(field, "must not be empty")
-	case !nameRE.MatchString(name):
+	case !ident.Name(name):
 		v.add(field, "invalid %s name %q (want letters, digits, '.', '_' and '-', starting with a letter or digit, up to 64)", kind, name)
 	case seen[name]:
 		v.add(field, "duplicate %s %q", kind, name)

@@ -58,22 +58,46 @@ func fill(b *testing.B, c *cluster, n int) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// BenchmarkCtlSubmit is `gpuqctl submit` as a whole process, beside the bare
-// start of a Go program that does nothing, measured in the same run.
+// BenchmarkCtlSubmit is `gpuqctl submit` as a whole process, beside the
+// floors of its libraries, measured in the same run and interleaved so that
+// the machine's load weighs on each alike: the bare start of a Go program
+// that does nothing (testdata/hello), one that only parses submit's flags
+// with urfave/cli/v2 (testdata/clifloor), and the least submitting client
+// on gpuqctl's stack, urfave/cli/v2 + grpc-go + protobuf-go sending one
+// SubmitJob (testdata/grpcfloor). ratio is submit over the bare process,
+// ratio-to-stack submit over the least client.
 func BenchmarkCtlSubmit(b *testing.B) {
 	c := newCluster(b)
 	defer c.stop()
 	c.start()
-	ctl := filepath.Join(binDir, "gpuqctl")
 	server := "unix://" + c.sock
+	args := []string{"submit", "--server", server, "--team", "sf", "--gpus", "a100:1", "--wrap", "true"}
+	progs := []struct {
+		metric string
+		cmd    []string
+	}{
+		{"ms/bare-go-process-median", []string{"hello"}},
+		{"ms/cli-floor-median", append([]string{"clifloor"}, args...)},
+		{"ms/stack-floor-median", append([]string{"grpcfloor"}, args...)},
+		{"ms/submit-median", append([]string{"gpuqctl", "--server", server}, append([]string{"submit"}, args[3:]...)...)},
+	}
 	const n = 200
-	bare := median(n, func() { run(b, filepath.Join(binDir, "hello")) })
-	submit := median(n, func() {
-		run(b, ctl, "--server", server, "submit", "--team", "sf", "--gpus", "a100:1", "--wrap", "true")
-	})
-	b.ReportMetric(ms(submit), "ms/submit-median")
-	b.ReportMetric(ms(bare), "ms/bare-go-process-median")
-	b.ReportMetric(float64(submit)/float64(bare), "ratio")
+	times := make([][]time.Duration, len(progs))
+	for range n {
+		for i, p := range progs {
+			start := time.Now()
+			run(b, filepath.Join(binDir, p.cmd[0]), p.cmd[1:]...)
+			times[i] = append(times[i], time.Since(start))
+		}
+	}
+	med := make([]time.Duration, len(progs))
+	for i, p := range progs {
+		slices.Sort(times[i])
+		med[i] = times[i][n/2]
+		b.ReportMetric(ms(med[i]), p.metric)
+	}
+	b.ReportMetric(float64(med[3])/float64(med[0]), "ratio")
+	b.ReportMetric(float64(med[3])/float64(med[2]), "ratio-to-stack")
 }
 
 // BenchmarkCtlQueue10k is `gpuqctl queue` with 10,000 pending jobs, beside

@@ -40,13 +40,23 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	for _, b := range [][]string{
-		{"-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/", "github.com/gpuq/gpuq/gpuqd", "github.com/gpuq/gpuq/gpuqctl"},
+		{"-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/", "github.com/gpuq/gpuq/gpuqd"},
+		{"CGO_ENABLED=0", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/", "github.com/gpuq/gpuq/gpuqctl"},
 		{"-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/gpuq-node", "github.com/gpuq/gpuq/node"},
 		{"-trimpath", "-o", dir + "/gpuq-shim", "github.com/gpuq/gpuq/node/shim"},
 		// A Go program that does nothing: the bare baseline of process start-up.
 		{"-o", dir + "/hello", "./testdata/hello"},
+		// The floors of a client on gpuqctl's libraries (BenchmarkCtlSubmit).
+		{"CGO_ENABLED=0", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/clifloor", "./testdata/clifloor"},
+		{"CGO_ENABLED=0", "-tags", "urfave_cli_no_docs,grpcnotrace", "-trimpath", "-o", dir + "/grpcfloor", "./testdata/grpcfloor"},
 	} {
+		// A leading NAME=value is the build's environment.
+		env := os.Environ()
+		if strings.Contains(b[0], "=") {
+			env, b = append(env, b[0]), b[1:]
+		}
 		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", b[len(b)-1]+":", err)

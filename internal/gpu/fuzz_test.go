@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gpuq/gpuq/internal/ident"
 )
 
 // FuzzParseSimulated checks that ParseSimulated never panics, and that what
@@ -32,7 +34,7 @@ func FuzzParseSimulated(f *testing.F) {
 		uuids := make(map[string]bool)
 		var elems []string
 		for i, d := range devs {
-			if d.Index != i || !d.Simulated || d.Minor != -1 || !gpuTypeRE.MatchString(d.Type) || d.Model != "Simulated "+strings.ToUpper(d.Type) {
+			if d.Index != i || !d.Simulated || d.Minor != -1 || !ident.GPUType(d.Type) || d.Model != "Simulated "+strings.ToUpper(d.Type) {
 				t.Fatalf("ParseSimulated(%q, %q): device %d is %+v", node, spec, i, d)
 			}
 			if uuids[d.UUID] {
@@ -81,7 +83,7 @@ func FuzzTypeMapType(f *testing.F) {
 		if got != again || (err == nil) != (err2 == nil) {
 			t.Fatalf("Type(%q) with %v: %q, %v then %q, %v", model, m, got, err, again, err2)
 		}
-		if err == nil && !gpuTypeRE.MatchString(got) {
+		if err == nil && !ident.GPUType(got) {
 			t.Fatalf("Type(%q) with %v = %q, not a valid GPU type", model, m, got)
 		}
 	})

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/gpuq/gpuq/internal/ident"
 )
 
 // MaxSimulated is the most GPUs --simulate-gpus makes up for one node.
@@ -82,7 +84,7 @@ func parseSimulatedElem(elem string) (typ string, count int, err error) {
 		return "", 0, errors.New("want TYPE:COUNT, for example a100:8")
 	}
 	typ = strings.ToLower(strings.TrimSpace(t))
-	if !gpuTypeRE.MatchString(typ) {
+	if !ident.GPUType(typ) {
 		return "", 0, fmt.Errorf("invalid GPU type %q (want a type of the config such as a100: a-z, 0-9, '-' and '_', starting with a letter, up to 32)", strings.TrimSpace(t))
 	}
 	c = strings.TrimSpace(c)

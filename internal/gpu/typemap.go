@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/gpuq/gpuq/internal/ident"
 )
 
 // TypeMap names NVML models with the GPU types of the config. Its entries,
@@ -37,9 +38,6 @@ var defaultTypes = map[string]string{
 	"L40S": "l40s",
 }
 
-// gpuTypeRE is what the config accepts as a GPU type (internal/config's rule).
-var gpuTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-
 // UnknownModelError is a GPU model that neither the TypeMap's entries nor its
 // default rules name.
 type UnknownModelError struct {
@@ -57,7 +55,7 @@ func (e *UnknownModelError) Error() string {
 func example(model string) (key, typ string) {
 	for _, tok := range tokens(model) {
 		if strings.ContainsFunc(tok, unicode.IsDigit) && strings.ContainsFunc(tok, unicode.IsLetter) {
-			if t := strings.ToLower(tok); gpuTypeRE.MatchString(t) {
+			if t := strings.ToLower(tok); ident.GPUType(t) {
 				return tok, t
 			}
 		}
@@ -73,7 +71,7 @@ func (m TypeMap) Validate() error {
 		switch v := m[k]; {
 		case strings.TrimSpace(k) == "":
 			errs = append(errs, fmt.Errorf("%q: empty model name part", k))
-		case !gpuTypeRE.MatchString(v):
+		case !ident.GPUType(v):
 			errs = append(errs, fmt.Errorf("%q: invalid GPU type %q (want a lowercase identifier such as a100: a-z, 0-9, '-' and '_', starting with a letter, up to 32)", k, v))
 		}
 	}

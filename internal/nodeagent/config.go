@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gpuq/gpuq/internal/gpu"
+	"github.com/gpuq/gpuq/internal/ident"
 )
 
 // Config is gpuq-node's configuration file (YAML).
@@ -137,8 +138,6 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // userNamePattern is what useradd accepts, roughly (and Samba's trailing $).
 var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}\$?$`)
 
@@ -167,7 +166,7 @@ func (c *Config) Validate() error {
 	if c.Server == "" {
 		add("server", "required")
 	}
-	if !namePattern.MatchString(c.Name) {
+	if !ident.Name(c.Name) {
 		add("name", "%q: want letters, digits, '.', '_' or '-', at most 64", c.Name)
 	}
 	if c.Pool == "" {

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/auth"
+	"github.com/gpuq/gpuq/internal/ident"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/queue"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -58,9 +58,6 @@ type NodeOptions struct {
 	Now    func() time.Time
 }
 
-// nodeName is what a node may be called (as gpuq-node checks its config).
-var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // NewNodeService serves n.
 func NewNodeService(n Nodes, opts NodeOptions) *NodeService {
 	if opts.Now == nil {
@@ -72,7 +69,7 @@ func NewNodeService(n Nodes, opts NodeOptions) *NodeService {
 // JoinNode checks the join token and hands the node a client certificate
 // for its own key and a node token.
 func (s *NodeService) JoinNode(_ context.Context, req *gpuqv1.JoinNodeRequest) (*gpuqv1.JoinNodeResponse, error) {
-	if !nodeName.MatchString(req.Node) {
+	if !ident.Name(req.Node) {
 		return nil, &job.FieldError{Field: "node", Problem: "want letters, digits, '.', '_' or '-', at most 64"}
 	}
 	if s.opts.CA == nil || s.opts.Join.Secret == "" || s.opts.Tokens == nil {
