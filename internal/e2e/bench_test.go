@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,9 +161,10 @@ func rssKB(b *testing.B, pid int) int {
 
 // BenchmarkJobThroughput pushes trivial jobs through the whole path (submit,
 // schedule, start on a gpuq-node with the exec runtime, exit, recorded) and
-// reports jobs/s beside starting /bin/true directly from Go, measured in
-// turns in the same run: medians of a few rounds, and the median of the
-// rounds' ratios. The jobs run as user "bench", which the node does not
+// reports jobs/s beside two baselines measured in turns in the same run:
+// starting /bin/true directly from Go one at a time (ratio), and running
+// the same jobs without gpuq (bareJobRate, ratio-to-bare-jobs); medians of
+// a few rounds, and the medians of the rounds' ratios. The jobs run as user "bench", which the node does not
 // know: it runs them as nobody (unknown_user), in a directory and with
 // output nobody can use (the test directory is opened to others for the
 // node's state directory under it).
@@ -181,18 +184,23 @@ func BenchmarkJobThroughput(b *testing.B) {
 	const jobs, rounds = 400, 3
 	var rates, bares, ratios []float64
 	var stages [4][]float64
+	var bareJobs, jobRatios []float64
 	for round := range rounds {
 		bare := bareExecRate(b, jobs)
+		bareJob := bareJobRate(b, c.dir, jobs)
 		rate, st := jobRate(b, c, fmt.Sprintf("tp-%d", round), jobs)
 		rates, bares, ratios = append(rates, rate), append(bares, bare), append(ratios, rate/bare)
+		bareJobs, jobRatios = append(bareJobs, bareJob), append(jobRatios, rate/bareJob)
 		for i := range stages {
 			stages[i] = append(stages[i], st[i]...)
 		}
-		b.Logf("round %d: %.1f jobs/s, %.1f bare exec/s, ratio %.2f", round, rate, bare, rate/bare)
+		b.Logf("round %d: %.1f jobs/s, %.1f bare exec/s, ratio %.2f; %.1f bare jobs/s, ratio %.2f", round, rate, bare, rate/bare, bareJob, rate/bareJob)
 	}
 	b.ReportMetric(medianOf(rates), "jobs/s")
 	b.ReportMetric(medianOf(bares), "bare-exec/s")
 	b.ReportMetric(medianOf(ratios), "ratio")
+	b.ReportMetric(medianOf(bareJobs), "bare-jobs/s")
+	b.ReportMetric(medianOf(jobRatios), "ratio-to-bare-jobs")
 	// Where a job's time goes, medians over every job (a queue: each
 	// stage includes its wait behind the jobs ahead).
 	for i, name := range stageNames {
@@ -267,6 +275,45 @@ func bareExecRate(b *testing.B, n int) float64 {
 	for range n {
 		run(b, "/bin/true")
 	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// bareJobRate runs the benchmark's job n times without gpuq, as the exec
+// runtime runs it but with nothing around it: the same script file
+// started from Go 8 at a time (the clients' concurrency), in a process
+// group of its own, in /, stdin and output /dev/null, and as nobody when
+// the test runs as root (the node runs the jobs as nobody). It returns
+// jobs per second: the floor of running these jobs on this machine.
+func bareJobRate(b *testing.B, dir string, n int) float64 {
+	script := filepath.Join(dir, "bare-job")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntrue\n"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("nobody")
+		if err != nil {
+			b.Fatal(err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range n / 8 {
+				cmd := exec.Command(script)
+				cmd.Dir, cmd.SysProcAttr, cmd.Env = "/", attr, []string{"PATH=/usr/bin:/bin"}
+				if err := cmd.Run(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	return float64(n) / time.Since(start).Seconds()
 }
 
