@@ -345,7 +345,7 @@ func checkInvariants(t testing.TB, s *Snapshot, p Plan) {
 			}
 			continue
 		}
-		if _, ok := p.Factors[j.Ref]; !ok {
+		if _, ok := p.Factors[j.Ref]; s.Explain && !ok {
 			t.Errorf("pending %s has no priority factors", j.Ref)
 		}
 		n := 0
@@ -604,6 +604,17 @@ func checkSnapshot(t testing.TB, seed uint64, s *Snapshot) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	if diff := cmp.Diff(p, Decide(shuffled(s, r))); diff != "" {
 		t.Fatalf("seed %d: the same snapshot in another order decides otherwise:\n%s", seed, diff)
+	}
+	// Explaining adds the factors and changes nothing else.
+	x := *s
+	x.Explain = !s.Explain
+	px := Decide(&x)
+	if x.Explain && len(px.Factors) != len(px.Priority) || !x.Explain && px.Factors != nil {
+		t.Fatalf("seed %d: Explain %v gave factors for %d of %d pending jobs", seed, x.Explain, len(px.Factors), len(px.Priority))
+	}
+	px.Factors = p.Factors
+	if diff := cmp.Diff(p, px); diff != "" {
+		t.Fatalf("seed %d: Explain changed the plan:\n%s", seed, diff)
 	}
 }
 

@@ -65,7 +65,7 @@ type scenario struct {
 }
 
 func parseScenario(text string) (*scenario, error) {
-	sc := &scenario{}
+	sc := &scenario{snap: Snapshot{Explain: true}}
 	var pol *Policy
 	type nodeGPUs struct {
 		ids  []string

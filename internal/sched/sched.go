@@ -137,6 +137,10 @@ type Snapshot struct {
 	Teams []Team
 	// Policy: the zero Policy is DefaultPolicy().
 	Policy Policy
+	// Explain asks for Plan.Factors (gpuqctl priority). A scheduling cycle
+	// leaves it off: a table of factors for 100,000 pending jobs is ~34 MB
+	// more garbage each cycle, and it is live while the cycle runs.
+	Explain bool
 }
 
 // Start places one job on a node.
@@ -183,7 +187,8 @@ type Plan struct {
 	Reasons map[job.Ref]string
 	// Priority of every pending job, higher first.
 	Priority map[job.Ref]float64
-	// Factors of every pending job's priority.
+	// Factors of every pending job's priority, when Snapshot.Explain
+	// asked for them; nil otherwise.
 	Factors map[job.Ref]Factors
 	// Shares has a row per team, each followed by its users.
 	Shares       []ShareRow
@@ -283,8 +288,10 @@ func (d *decider) decide() Plan {
 			pending++
 		}
 	}
-	d.plan = Plan{Reasons: make(map[job.Ref]string, pending), Priority: make(map[job.Ref]float64, pending),
-		Factors: make(map[job.Ref]Factors, pending)}
+	d.plan = Plan{Reasons: make(map[job.Ref]string, pending), Priority: make(map[job.Ref]float64, pending)}
+	if s.Explain {
+		d.plan.Factors = make(map[job.Ref]Factors, pending)
+	}
 	p := &d.plan
 
 	// What eligibility and the array and singleton limits need.
@@ -336,7 +343,9 @@ func (d *decider) decide() Plan {
 		}
 		f := d.factors(j, d.team(j.Team))
 		p.Priority[j.Ref] = f.Priority
-		p.Factors[j.Ref] = f
+		if p.Factors != nil {
+			p.Factors[j.Ref] = f
+		}
 		switch dep := dependencies(j, s.Jobs, byID); {
 		case j.Held:
 			p.Reasons[j.Ref] = cmp.Or(j.HoldReason, ReasonHeld)
