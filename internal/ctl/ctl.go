@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,17 +62,23 @@ func defaultConfig() config {
 	}
 }
 
+// errNoLocalName: the user database has no name for gpuqctl's uid.
+// gpuqctl is linked without cgo (it starts faster without the dynamic
+// loader), so its database is /etc/passwd, not NSS: users known only
+// through LDAP or SSSD are not in it. gpuqd, which is linked with cgo,
+// names them from their uid on the socket.
+var errNoLocalName = errors.New("no name for this uid in /etc/passwd")
+
+// currentUser is the name of gpuqctl's uid in /etc/passwd. It does not
+// trust $USER, which may name someone else (after su, say), as
+// os/user.Current does without cgo.
 func currentUser() (string, error) {
-	u, err := user.Current()
-	if err == nil && u.Username != "" {
-		return u.Username, nil
+	uid := strconv.Itoa(os.Getuid())
+	u, err := user.LookupId(uid)
+	if err != nil || u.Username == "" {
+		return "", fmt.Errorf("%w (uid %s)", errNoLocalName, uid)
 	}
-	for _, k := range []string{"USER", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("cannot tell the current user: %w", err)
+	return u.Username, nil
 }
 
 // Run runs gpuqctl with args (args[0] is the program name) and returns the

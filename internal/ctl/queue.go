@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -153,7 +154,13 @@ func (r *runner) filter(c *cli.Context) (*gpuqv1.JobFilter, error) {
 	}
 	if c.Bool("me") {
 		u, err := r.username()
-		if err != nil {
+		if errors.Is(err, errNoLocalName) {
+			// Only a filter (gpuqd decides what the caller may see).
+			u = cmp.Or(r.cfg.getenv("USER"), r.cfg.getenv("LOGNAME"))
+			if u == "" {
+				return nil, usagef(c, "--me: %v and $USER is not set; name yourself with --user", err)
+			}
+		} else if err != nil {
 			return nil, err
 		}
 		f.Users = append(f.Users, u)

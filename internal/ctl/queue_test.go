@@ -1,6 +1,9 @@
 package ctl
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +167,26 @@ func TestQueueFilter(t *testing.T) {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestQueueMeNotInPasswd: --me is a filter, so without a name in
+// /etc/passwd it takes $USER, and says what to do when that is unset.
+func TestQueueMeNotInPasswd(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.username = func() (string, error) { return "", fmt.Errorf("%w (uid 5001)", errNoLocalName) }
+	e.vars["USER"] = "dave"
+	e.run(t, "queue", "--me").check(t, 0, "             JOBID      TEAM       NAME     USER ST       TIME      GPUS NODELIST(REASON)\n", "")
+	calls := e.srv.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("calls = %v", calls)
+	}
+	if got := calls[0].(*gpuqv1.ListJobsRequest).GetFilter().GetUsers(); !slices.Equal(got, []string{"dave"}) {
+		t.Errorf("users = %v, want [dave]", got)
+	}
+	delete(e.vars, "USER")
+	r := e.run(t, "queue", "--me")
+	if r.code != 2 || !strings.Contains(r.stderr, "--user") {
+		t.Errorf("without $USER: exit %d, %q; want 2 and a hint to use --user", r.code, r.stderr)
 	}
 }

@@ -269,7 +269,12 @@ func (r *runner) buildSpec(c *cli.Context, script []byte, src scriptSource) (*gp
 	if spec.Name == "" {
 		spec.Name = src.name
 	}
-	if spec.User, err = r.username(); err != nil {
+	switch spec.User, err = r.username(); {
+	case errors.Is(err, errNoLocalName):
+		// gpuqd names the caller: by its uid on the socket, by its
+		// credentials on TCP.
+		spec.User = ""
+	case err != nil:
 		return nil, err
 	}
 	wd, err := r.cfg.getwd()

@@ -402,3 +402,16 @@ func TestSubmitWaitInterrupted(t *testing.T) {
 	e.runCtx(t, ctx, "submit", "--wait", "--wrap", "true").check(t, 130, "Submitted job 1\n",
 		"gpuqctl: warning: stopped waiting; job 1 goes on (gpuqctl cancel 1 stops it)\ngpuqctl: error: interrupted\n")
 }
+
+// TestSubmitUserNotInPasswd: a user /etc/passwd does not know (LDAP, SSSD:
+// gpuqctl has no NSS) submits with no user name, and gpuqd names the
+// caller; $USER is not trusted for it.
+func TestSubmitUserNotInPasswd(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.username = func() (string, error) { return "", fmt.Errorf("%w (uid 5001)", errNoLocalName) }
+	e.vars["USER"] = "mallory"
+	e.run(t, "submit", "--team", "sf", "--wrap", "true").check(t, 0, "Submitted job 1\n", "")
+	if got := lastSubmit(t, e.srv).Spec.User; got != "" {
+		t.Errorf("spec.user = %q, want empty for gpuqd to fill", got)
+	}
+}

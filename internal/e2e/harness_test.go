@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 	} {
 		// A leading NAME=value is the build's environment.
 		env := os.Environ()
-		if strings.Contains(b[0], "=") {
+		if strings.Contains(b[0], "=") && !strings.HasPrefix(b[0], "-") {
 			env, b = append(env, b[0]), b[1:]
 		}
 		cmd := exec.Command("go", append([]string{"build"}, b...)...)

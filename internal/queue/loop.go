@@ -238,13 +238,19 @@ func (q *Queue) applyPlan(p sched.Plan) (int, error) {
 // garbage in that first cycle, live until it ended. TestWithReason fails
 // when a field of Job is not copied here.
 func withReason(j *gpuqv1.Job, reason string, priority float64) *gpuqv1.Job {
-	return &gpuqv1.Job{
+	x := &gpuqv1.Job{
 		Id: j.Id, ArrayTaskId: j.ArrayTaskId, Spec: j.Spec, State: j.State, Reason: reason,
 		SubmitTime: j.SubmitTime, EligibleTime: j.EligibleTime, StartTime: j.StartTime, EndTime: j.EndTime,
 		Node: j.Node, GpuIds: j.GpuIds, ExitCode: j.ExitCode, ExitSignal: j.ExitSignal, Restarts: j.Restarts,
 		AllocationId: j.AllocationId, Priority: priority, UpdateTime: j.UpdateTime, Held: j.Held,
 		Usage: j.Usage, HoldReason: j.HoldReason, Decisions: j.Decisions,
 	}
+	// Fields of a newer gpuqd's records (after a downgrade) go on with the
+	// record, as a clone would keep them.
+	if u := j.ProtoReflect().GetUnknown(); len(u) > 0 {
+		x.ProtoReflect().SetUnknown(u)
+	}
+	return x
 }
 
 // checkStarts keeps the starts that still hold: the job is pending and not
@@ -393,9 +399,9 @@ type Decision struct {
 // next cycle would see. Deciding on demand (the scheduler is a pure
 // function) keeps gpuqd from holding a factor table for every pending job
 // between cycles.
-func (q *Queue) LastDecision() Decision {
+func (q *Queue) LastDecision(explain bool) Decision {
 	s := q.snapshot()
-	s.Explain = true
+	s.Explain = explain
 	p := sched.Decide(s)
 	return Decision{Factors: p.Factors, Shares: p.Shares, Reservations: p.Reservations}
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -64,6 +65,8 @@ func fillAll(t *testing.T, m protoreflect.Message) {
 func TestWithReason(t *testing.T) {
 	j := &gpuqv1.Job{}
 	fillAll(t, j.ProtoReflect())
+	// A field of a newer gpuqd's records: 999, varint 1.
+	j.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 1))
 	got := withReason(j, j.Reason, j.Priority)
 	if !proto.Equal(got, j) {
 		t.Fatalf("withReason does not copy every field of Job (a field added to the message?):\ngot  %v\nwant %v", got, j)

@@ -14,7 +14,7 @@ import (
 func (s *QueueService) Priority(_ context.Context, req *gpuqv1.PriorityRequest) (*gpuqv1.PriorityResponse, error) {
 	f := queue.FilterFromProto(req.Filter)
 	f.States = []gpuqv1.JobState{gpuqv1.JobState_JOB_STATE_PENDING}
-	d := s.q.LastDecision()
+	d := s.q.LastDecision(true)
 	var out []*gpuqv1.PriorityFactors
 	for _, j := range s.q.List(f) {
 		r := job.RefOf(j)
@@ -44,7 +44,7 @@ func (s *QueueService) Priority(_ context.Context, req *gpuqv1.PriorityRequest) 
 // Shares serves each team's and user's fair-share standing at the last
 // scheduling decision.
 func (s *QueueService) Shares(context.Context, *gpuqv1.SharesRequest) (*gpuqv1.SharesResponse, error) {
-	rows := s.q.LastDecision().Shares
+	rows := s.q.LastDecision(false).Shares
 	out := make([]*gpuqv1.ShareStanding, len(rows))
 	for i, r := range rows {
 		out[i] = &gpuqv1.ShareStanding{Team: r.Team, User: r.User, Shares: r.Shares, NormShares: r.NormShares,

@@ -26,7 +26,7 @@ type Queue interface {
 	Hold(f queue.Filter) ([]queue.Outcome, error)
 	Release(f queue.Filter) ([]queue.Outcome, error)
 	ReleaseUserHolds(f queue.Filter) ([]queue.Outcome, error)
-	LastDecision() queue.Decision
+	LastDecision(explain bool) queue.Decision
 }
 
 var _ Queue = (*queue.Queue)(nil)
