@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/sched"
 	"github.com/gpuq/gpuq/internal/store"
@@ -133,6 +135,11 @@ type Queue struct {
 	stopping map[job.Ref]job.Ref
 	// preemptions remembers when each job was preempted, for the daily cap.
 	preemptions map[job.Ref][]time.Time
+	// sharedGPUs and sharedLimits hold one message per distinct GPU
+	// request and time limit, which the specs of the jobs in memory share
+	// (see share).
+	sharedGPUs   map[gpuRequest]*gpuqv1.GPURequest
+	sharedLimits map[timeLimit]*durationpb.Duration
 
 	submits chan *submitReq
 	kick    chan struct{}
@@ -187,6 +194,7 @@ func New(opts Options) (*Queue, error) {
 
 // insert adds a new job to the index; the caller holds mu or is New.
 func (q *Queue) insert(j *gpuqv1.Job) {
+	q.share(j.Spec)
 	r := job.RefOf(j)
 	q.jobs[r] = j
 	q.tasks[r.ID] = append(q.tasks[r.ID], r)

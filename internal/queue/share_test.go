@@ -1,0 +1,48 @@
+package queue
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// TestShare: jobs with the same GPU request, time limit and strings hold
+// the same messages and string bytes, with their values unchanged; others
+// keep their own; a message with unknown fields is not shared.
+func TestShare(t *testing.T) {
+	q := newQueue(t, "")
+	limit := func(s *gpuqv1.JobSpec) { s.TimeLimit = durationpb.New(2 * time.Hour) }
+	a := submit(t, q, spec(limit))
+	b := submit(t, q, spec(limit))
+	c := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 2; s.TimeLimit = durationpb.New(time.Hour) }))
+	jobs := map[uint64]*gpuqv1.Job{}
+	for _, j := range q.List(Filter{IncludeEnded: true}) {
+		jobs[j.Id] = j
+	}
+	ja, jb, jc := jobs[a].Spec, jobs[b].Spec, jobs[c].Spec
+	if ja == jb {
+		t.Fatal("two submissions share one spec")
+	}
+	if ja.Gpus != jb.Gpus || ja.TimeLimit != jb.TimeLimit {
+		t.Error("equal GPU requests or time limits are not shared")
+	}
+	if unsafe.StringData(ja.Team) != unsafe.StringData(jb.Team) || unsafe.StringData(ja.User) != unsafe.StringData(jb.User) {
+		t.Error("equal team or user strings are not shared")
+	}
+	if jc.Gpus == ja.Gpus || jc.Gpus.GetCount() != 2 || ja.Gpus.GetCount() != 4 || jc.TimeLimit.AsDuration() != time.Hour || ja.TimeLimit.AsDuration() != 2*time.Hour {
+		t.Errorf("different values: %v %v and %v %v", ja.Gpus, ja.TimeLimit, jc.Gpus, jc.TimeLimit)
+	}
+
+	odd := &gpuqv1.JobSpec{Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 4}}
+	odd.Gpus.ProtoReflect().SetUnknown([]byte{0xb8, 0x3e, 0x01}) // field 999, varint 1
+	q.mu.Lock()
+	q.share(odd)
+	q.mu.Unlock()
+	if odd.Gpus == ja.Gpus || len(odd.Gpus.ProtoReflect().GetUnknown()) != 3 {
+		t.Error("a GPU request with unknown fields was shared")
+	}
+}
