@@ -194,7 +194,7 @@ func New(opts Options) (*Queue, error) {
 
 // insert adds a new job to the index; the caller holds mu or is New.
 func (q *Queue) insert(j *gpuqv1.Job) {
-	q.share(j.Spec)
+	q.share(j)
 	r := job.RefOf(j)
 	q.jobs[r] = j
 	q.tasks[r.ID] = append(q.tasks[r.ID], r)

@@ -1,12 +1,15 @@
 package queue
 
 import (
+	"context"
 	"testing"
 	"time"
 	"unsafe"
 
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -40,9 +43,44 @@ func TestShare(t *testing.T) {
 	odd := &gpuqv1.JobSpec{Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 4}}
 	odd.Gpus.ProtoReflect().SetUnknown([]byte{0xb8, 0x3e, 0x01}) // field 999, varint 1
 	q.mu.Lock()
-	q.share(odd)
+	q.share(&gpuqv1.Job{Spec: odd})
 	q.mu.Unlock()
 	if odd.Gpus == ja.Gpus || len(odd.Gpus.ProtoReflect().GetUnknown()) != 3 {
 		t.Error("a GPU request with unknown fields was shared")
+	}
+}
+
+// TestShareTimes: a record read back from the store holds its update time
+// as its submit time's message while the two are equal.
+func TestShareTimes(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := New(Options{Store: st, Rules: testRules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = q.Run(ctx); close(done) }()
+	id := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Hold = true }))
+	cancel()
+	<-done
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q = newQueue(t, dir)
+	j := q.List(Filter{IncludeEnded: true})[0]
+	if j.Id != id || j.UpdateTime != j.SubmitTime {
+		t.Errorf("job %d after a restart: update time %p, submit time %p", j.Id, j.UpdateTime, j.SubmitTime)
+	}
+	x := &gpuqv1.Job{SubmitTime: timestamppb.New(time.Unix(1, 0)), UpdateTime: timestamppb.New(time.Unix(2, 0))}
+	q.mu.Lock()
+	q.share(x)
+	q.mu.Unlock()
+	if x.UpdateTime.AsTime() != time.Unix(2, 0).UTC() {
+		t.Errorf("a later update time became %v", x.UpdateTime.AsTime())
 	}
 }
