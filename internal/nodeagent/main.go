@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for _, d := range devs {
 		info.Gpus = append(info.Gpus, d.Proto())
 	}
-	users, err := NewUsers(cfg.Users, OSUsers{}, OwnIdentity())
+	users, err := NewUsers(cfg.Users, NewCachedUsers(OSUsers{}), OwnIdentity())
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
+	"sync"
+	"time"
 )
 
 var (
@@ -53,6 +56,85 @@ func (OSUsers) LookupUser(name string) (Identity, error) {
 		return Identity{}, fmt.Errorf("look up user %q: %w", name, err)
 	}
 	return identityOf(u)
+}
+
+// CachedUsers remembers what DB answered, as nscd does: a user for
+// Positive, the fact that a name is unknown for Negative. Failures of the
+// directory itself (LDAP down) are not remembered. Every job start looks
+// its user up, and through NSS a name no module knows costs dozens of file
+// opens (systemd's userdb directories, then /etc/passwd and /etc/group);
+// a busy node starting trivial jobs spent a good part of its time there
+// (BenchmarkJobThroughput, whose jobs' user is unknown to the node).
+type CachedUsers struct {
+	DB                 UserDB
+	Positive, Negative time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedUser
+}
+
+type cachedUser struct {
+	id      Identity
+	err     error // nil, or wraps ErrUnknownUser
+	expires time.Time
+}
+
+// Cached user lookups: how long gpuq-node trusts what the user database
+// said. A user added on a node runs jobs within CacheNegative, a change to
+// a user (groups, uid) reaches new jobs within CachePositive.
+const (
+	CachePositive = time.Minute
+	CacheNegative = 15 * time.Second
+)
+
+// NewCachedUsers caches db with CachePositive and CacheNegative.
+func NewCachedUsers(db UserDB) *CachedUsers {
+	return &CachedUsers{DB: db, Positive: CachePositive, Negative: CacheNegative}
+}
+
+var _ UserDB = (*CachedUsers)(nil)
+
+// LookupUser answers from the cache while it is fresh, else from DB.
+func (c *CachedUsers) LookupUser(name string) (Identity, error) {
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	t := now()
+	c.mu.Lock()
+	e, ok := c.entries[name]
+	c.mu.Unlock()
+	if ok && t.Before(e.expires) {
+		e.id.Groups = slices.Clone(e.id.Groups)
+		return e.id, e.err
+	}
+	id, err := c.DB.LookupUser(name)
+	var ttl time.Duration
+	switch {
+	case err == nil:
+		ttl = c.Positive
+	case errors.Is(err, ErrUnknownUser):
+		ttl = c.Negative
+	}
+	if ttl > 0 {
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[string]cachedUser{}
+		}
+		// Expired entries go when the map would grow past what is fresh.
+		if len(c.entries) >= 1024 {
+			for k, v := range c.entries {
+				if !t.Before(v.expires) {
+					delete(c.entries, k)
+				}
+			}
+		}
+		c.entries[name] = cachedUser{id: Identity{Name: id.Name, UID: id.UID, GID: id.GID, Groups: slices.Clone(id.Groups), Home: id.Home}, err: err, expires: t.Add(ttl)}
+		c.mu.Unlock()
+	}
+	return id, err
 }
 
 // identityOf turns an os/user entry into an Identity, with its groups.
