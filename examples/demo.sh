@@ -22,6 +22,12 @@ cleanup() {
 	# whatever the demo left running.
 	pkill -f "$work/node-" 2>/dev/null || true
 	pkill -f "$work/ctrd" 2>/dev/null || true
+	# Leave nothing running: give them 5 s to end, then kill what is left.
+	for _ in $(seq 50); do
+		pgrep -f "$work/" >/dev/null || break
+		sleep 0.1
+	done
+	pkill -9 -f "$work/" 2>/dev/null || true
 	# Mounts a private containerd left (none once its tasks are deleted).
 	grep -o " $work/[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r umount -l 2>/dev/null || true
 	rm -rf "$work"
