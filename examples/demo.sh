@@ -16,6 +16,7 @@ export GPUQ_SERVER="unix://$sock"
 pids=()
 
 cleanup() {
+	[[ -n ${work:-} ]] || return 0
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	# Jobs outlive gpuq-node by design (a restart must not kill them): end

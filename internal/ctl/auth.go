@@ -452,6 +452,19 @@ func formatTokens(list []*gpuqv1.TokenInfo, now time.Time, loc *time.Location) s
 	return b.String()
 }
 
+// whoami is the name gpuqd takes this caller for.
+func (r *runner) whoami(c *cli.Context) (string, error) {
+	cl, err := r.client(c)
+	if err != nil {
+		return "", err
+	}
+	who, err := cl.WhoAmI(c.Context)
+	if err != nil {
+		return "", fmt.Errorf("who am I: %w", err)
+	}
+	return who.GetName(), nil
+}
+
 // username is who gpuqd will take this invocation for: the subject of the
 // token in use, else the local user (gpuqd knows local users by uid).
 func (r *runner) username() (string, error) {

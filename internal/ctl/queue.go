@@ -155,12 +155,11 @@ func (r *runner) filter(c *cli.Context) (*gpuqv1.JobFilter, error) {
 	if c.Bool("me") {
 		u, err := r.username()
 		if errors.Is(err, errNoLocalName) {
-			// Only a filter (gpuqd decides what the caller may see).
-			u = cmp.Or(r.cfg.getenv("USER"), r.cfg.getenv("LOGNAME"))
-			if u == "" {
-				return nil, usagef(c, "--me: %v and $USER is not set; name yourself with --user", err)
-			}
-		} else if err != nil {
+			// gpuqd knows whom it takes this caller for; $USER may name
+			// someone else, and cancel --me acts on what it names.
+			u, err = r.whoami(c)
+		}
+		if err != nil {
 			return nil, err
 		}
 		f.Users = append(f.Users, u)

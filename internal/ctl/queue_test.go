@@ -3,7 +3,6 @@ package ctl
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -170,23 +169,32 @@ func TestQueueFilter(t *testing.T) {
 	}
 }
 
-// TestQueueMeNotInPasswd: --me is a filter, so without a name in
-// /etc/passwd it takes $USER, and says what to do when that is unset.
-func TestQueueMeNotInPasswd(t *testing.T) {
-	e := newEnv(t)
-	e.cfg.username = func() (string, error) { return "", fmt.Errorf("%w (uid 5001)", errNoLocalName) }
-	e.vars["USER"] = "dave"
-	e.run(t, "queue", "--me").check(t, 0, "             JOBID      TEAM       NAME     USER ST       TIME      GPUS NODELIST(REASON)\n", "")
-	calls := e.srv.Calls()
-	if len(calls) != 1 {
-		t.Fatalf("calls = %v", calls)
-	}
-	if got := calls[0].(*gpuqv1.ListJobsRequest).GetFilter().GetUsers(); !slices.Equal(got, []string{"dave"}) {
-		t.Errorf("users = %v, want [dave]", got)
-	}
-	delete(e.vars, "USER")
-	r := e.run(t, "queue", "--me")
-	if r.code != 2 || !strings.Contains(r.stderr, "--user") {
-		t.Errorf("without $USER: exit %d, %q; want 2 and a hint to use --user", r.code, r.stderr)
+// TestMeNotInPasswd: for a user /etc/passwd does not know, --me asks
+// gpuqd whom it takes the caller for, not $USER (which may name someone
+// else, and cancel --me acts on it).
+func TestMeNotInPasswd(t *testing.T) {
+	for _, cmd := range []string{"queue", "cancel"} {
+		t.Run(cmd, func(t *testing.T) {
+			e := newEnv(t)
+			e.cfg.username = func() (string, error) { return "", fmt.Errorf("%w (uid 5001)", errNoLocalName) }
+			e.vars["USER"] = "mallory"
+			e.srv.Identity = &gpuqv1.WhoAmIResponse{Kind: "user", Name: "dave"}
+			r := e.run(t, cmd, "--me")
+			if r.code != 0 {
+				t.Fatalf("gpuqctl %s --me: exit %d: %s", cmd, r.code, r.stderr)
+			}
+			var users []string
+			for _, c := range e.srv.Calls() {
+				switch c := c.(type) {
+				case *gpuqv1.ListJobsRequest:
+					users = c.GetFilter().GetUsers()
+				case *gpuqv1.CancelJobsRequest:
+					users = c.GetFilter().GetUsers()
+				}
+			}
+			if !slices.Equal(users, []string{"dave"}) {
+				t.Errorf("users = %v, want [dave] (calls %v)", users, e.srv.Calls())
+			}
+		})
 	}
 }

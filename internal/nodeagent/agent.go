@@ -117,7 +117,7 @@ func New(opts Options) (*Agent, error) {
 		opts.CheckpointDir = filepath.Join(opts.StateDir, "checkpoints")
 	}
 	if opts.Users == nil {
-		u, err := NewUsers(DefaultConfig().Users, OSUsers{}, OwnIdentity())
+		u, err := NewUsers(DefaultConfig().Users, NewCachedUsers(OSUsers{}), OwnIdentity())
 		if err != nil {
 			return nil, err
 		}

@@ -73,6 +73,7 @@ type CachedUsers struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedUser
+	sweepAt int // the size at which expired entries are swept out
 }
 
 type cachedUser struct {
@@ -123,13 +124,14 @@ func (c *CachedUsers) LookupUser(name string) (Identity, error) {
 		if c.entries == nil {
 			c.entries = map[string]cachedUser{}
 		}
-		// Expired entries go when the map would grow past what is fresh.
-		if len(c.entries) >= 1024 {
+		// Expired entries go when the map has doubled since the last sweep.
+		if len(c.entries) >= max(c.sweepAt, 1024) {
 			for k, v := range c.entries {
 				if !t.Before(v.expires) {
 					delete(c.entries, k)
 				}
 			}
+			c.sweepAt = 2 * len(c.entries)
 		}
 		c.entries[name] = cachedUser{id: Identity{Name: id.Name, UID: id.UID, GID: id.GID, Groups: slices.Clone(id.Groups), Home: id.Home}, err: err, expires: t.Add(ttl)}
 		c.mu.Unlock()

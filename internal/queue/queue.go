@@ -138,8 +138,9 @@ type Queue struct {
 	// sharedGPUs and sharedLimits hold one message per distinct GPU
 	// request and time limit, which the specs of the jobs in memory share
 	// (see share).
-	sharedGPUs   map[gpuRequest]*gpuqv1.GPURequest
-	sharedLimits map[timeLimit]*durationpb.Duration
+	sharedGPUs    map[gpuRequest]*gpuqv1.GPURequest
+	sharedLimits  map[timeLimit]*durationpb.Duration
+	sharedStrings map[string]string
 
 	submits chan *submitReq
 	kick    chan struct{}
@@ -326,6 +327,9 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			if old != nil {
 				q.countPending(old, r)
 			}
+			// A changed record is a deep clone (see withReason): share its
+			// values again, but never change a spec a held record still has.
+			q.shareRecord(r, old == nil || r.Spec != old.Spec)
 			q.jobs[ref] = r
 			if active(r) {
 				q.allocs[r.AllocationId] = ref

@@ -1,12 +1,13 @@
 package queue
 
 import (
-	"unique"
-
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
+
+// maxSharedStrings bounds Queue.sharedStrings.
+const maxSharedStrings = 1 << 16
 
 // gpuRequest and timeLimit are the values of a GPU request and a time
 // limit, the keys of Queue.sharedGPUs and sharedLimits.
@@ -24,22 +25,28 @@ type (
 // share makes the values that the records of many jobs have in common the
 // same values in memory: in its spec, one GPU request message per type and
 // count, one time limit message per duration, and one copy of each team,
-// user, QOS, pool, image and directory string; and the record's update
-// time its submit time while they are equal (a job not yet changed, as a
-// submission makes it: a restart reads them back as two). With 100,000
-// queued jobs that is about 15 MB less live heap, which gpuqd's collector
-// lets grow by half again (daemon.GCPercent). It changes j, which must not
-// be published yet (insert, under mu); sharing is safe because the queue
-// never changes a record or its messages in place once it holds them
-// (every change clones first, see withReason). Messages with fields this
-// gpuqd does not know are left as they are.
-func (q *Queue) share(j *gpuqv1.Job) {
+// user, QOS, pool, image, directory, output and error string; and the
+// record's update time its submit time while they are equal (a job not yet
+// changed, as a submission makes it: a restart reads them back as two).
+// With 100,000 queued jobs that is about 15 MB less live heap, which
+// gpuqd's collector lets grow by half again (daemon.GCPercent). insert
+// shares new records, commitRecords changed ones (deep clones). It changes
+// j, which must not be published yet (the caller holds mu); sharing is safe
+// because the queue never changes a record or its messages in place once it
+// holds them (every change clones first, see withReason). Messages with
+// fields this gpuqd does not know are left as they are.
+func (q *Queue) share(j *gpuqv1.Job) { q.shareRecord(j, true) }
+
+// shareRecord is share; with spec false it leaves j's spec as it is (a
+// spec another held record has too).
+func (q *Queue) shareRecord(j *gpuqv1.Job, spec bool) {
 	if s, u := j.SubmitTime, j.UpdateTime; s != nil && u != nil && s != u &&
-		s.Seconds == u.Seconds && s.Nanos == u.Nanos && len(u.ProtoReflect().GetUnknown()) == 0 {
+		s.Seconds == u.Seconds && s.Nanos == u.Nanos &&
+		len(s.ProtoReflect().GetUnknown()) == 0 && len(u.ProtoReflect().GetUnknown()) == 0 {
 		j.UpdateTime = s
 	}
 	sp := j.Spec
-	if sp == nil {
+	if sp == nil || !spec {
 		return
 	}
 	if g := sp.Gpus; g != nil && len(g.ProtoReflect().GetUnknown()) == 0 {
@@ -65,8 +72,18 @@ func (q *Queue) share(j *gpuqv1.Job) {
 		}
 	}
 	for _, s := range []*string{&sp.Team, &sp.User, &sp.Qos, &sp.Pool, &sp.Image, &sp.Chdir, &sp.Output, &sp.Error} {
-		if *s != "" {
-			*s = unique.Make(*s).Value()
+		if *s == "" {
+			continue
+		}
+		if c, ok := q.sharedStrings[*s]; ok {
+			*s = c
+		} else {
+			// The table keeps strings of jobs that have left; past a bound
+			// it starts again.
+			if q.sharedStrings == nil || len(q.sharedStrings) >= maxSharedStrings {
+				q.sharedStrings = map[string]string{}
+			}
+			q.sharedStrings[*s] = *s
 		}
 	}
 }

@@ -22,6 +22,10 @@ func TestShare(t *testing.T) {
 	a := submit(t, q, spec(limit))
 	b := submit(t, q, spec(limit))
 	c := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Gpus.Count = 2; s.TimeLimit = durationpb.New(time.Hour) }))
+	// What lasts: a cycle gives eligible jobs new records (deep clones).
+	register(t, q, "n1", 4)
+	q.Cycle()
+	q.Cycle()
 	jobs := map[uint64]*gpuqv1.Job{}
 	for _, j := range q.List(Filter{IncludeEnded: true}) {
 		jobs[j.Id] = j
@@ -47,6 +51,18 @@ func TestShare(t *testing.T) {
 	q.mu.Unlock()
 	if odd.Gpus == ja.Gpus || len(odd.Gpus.ProtoReflect().GetUnknown()) != 3 {
 		t.Error("a GPU request with unknown fields was shared")
+	}
+}
+
+// TestShareKeys: share keys a GPU request by its type and count, and a
+// time limit by its seconds and nanos; a field added to either message
+// must be added to the key.
+func TestShareKeys(t *testing.T) {
+	if n := (&gpuqv1.GPURequest{}).ProtoReflect().Descriptor().Fields().Len(); n != 2 {
+		t.Errorf("GPURequest has %d fields; gpuRequest keys 2", n)
+	}
+	if n := (&durationpb.Duration{}).ProtoReflect().Descriptor().Fields().Len(); n != 2 {
+		t.Errorf("Duration has %d fields; timeLimit keys 2", n)
 	}
 }
 

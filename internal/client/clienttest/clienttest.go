@@ -37,6 +37,9 @@ type Server struct {
 	Intercept func(method string, req proto.Message) error
 	// SubmitWarnings are returned by every SubmitJob.
 	SubmitWarnings []string
+	// Identity is what WhoAmI answers (set it before the first call); nil
+	// fails WhoAmI as Unimplemented.
+	Identity *gpuqv1.WhoAmIResponse
 
 	mu       sync.Mutex
 	jobs     []*gpuqv1.Job
@@ -67,6 +70,7 @@ func (s *Server) Start(tb testing.TB) string {
 	srv := grpc.NewServer()
 	gpuqv1.RegisterQueueServiceServer(srv, s)
 	gpuqv1.RegisterAccountingServiceServer(srv, accountingServer{s: s})
+	gpuqv1.RegisterAuthServiceServer(srv, authServer{s: s})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
