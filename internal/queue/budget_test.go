@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gpuq/gpuq/internal/job"
-	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -36,40 +34,18 @@ func (b *fakeBudget) Recorded(recs []*gpuqv1.RunRecord) {
 	}
 }
 
-// startQueue runs a queue with a budget over the store in dir until the
-// test ends or stop is called.
-func startQueue(t *testing.T, dir string, b Budget) (q *Queue, stop func()) {
+// startBudgetQueue runs a queue with a budget over the store in dir until
+// the test ends or stop is called.
+func startBudgetQueue(t *testing.T, dir string, b Budget) (q *Queue, stop func()) {
 	t.Helper()
-	st, err := store.Open(store.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	q, err = New(Options{Store: st, Rules: testRules, Clock: clock, CycleInterval: time.Hour, Budget: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = q.Run(ctx); close(done) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			if err := st.Close(); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return q, stop
+	return startQueue(t, dir, Options{Rules: testRules, Clock: clock, CycleInterval: time.Hour, Budget: b})
 }
 
 func TestBudgetHolds(t *testing.T) {
 	dir := t.TempDir()
 	b := &fakeBudget{over: map[string]bool{"sf": true}}
-	q, stop := startQueue(t, dir, b)
+	q, stop := startBudgetQueue(t, dir, b)
 	over := submit(t, q, spec())
 	arr := submit(t, q, spec(func(s *gpuqv1.JobSpec) {
 		s.Array = &gpuqv1.ArraySpec{Expr: "0-1", TaskIds: []uint32{0, 1}}
@@ -100,7 +76,7 @@ func TestBudgetHolds(t *testing.T) {
 
 	// The holds and their reasons survive a restart.
 	stop()
-	q, _ = startQueue(t, dir, b)
+	q, _ = startBudgetQueue(t, dir, b)
 	q.Cycle()
 	if diff := cmp.Diff(want, states(q, Filter{})); diff != "" {
 		t.Errorf("states after a restart (-want +got):\n%s", diff)
@@ -145,7 +121,7 @@ func TestBudgetHolds(t *testing.T) {
 
 func TestBudgetRecorded(t *testing.T) {
 	b := &fakeBudget{}
-	q, _ := startQueue(t, t.TempDir(), b)
+	q, _ := startBudgetQueue(t, t.TempDir(), b)
 	n, _ := register(t, q, "n1", 4)
 	a := submit(t, q, spec())
 	never := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Hold = true; s.Team = "tokyo" }))

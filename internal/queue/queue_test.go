@@ -54,25 +54,36 @@ func newQueue(t *testing.T, dir string) *Queue {
 func newQueueClock(t *testing.T, dir string) (*Queue, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	q, _ := startQueue(t, dir, Options{Rules: testRules, Clock: clock, CycleInterval: time.Hour})
+	return q, clock
+}
+
+// startQueue opens the store in dir (in memory for "") and runs a queue on
+// it with opts until stop, or the end of the test: stop ends the queue's
+// loops and closes the store, so that the directory can be opened again.
+func startQueue(t *testing.T, dir string, opts Options) (q *Queue, stop func()) {
+	t.Helper()
 	st, err := store.Open(store.Options{Dir: dir, InMemory: dir == ""})
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := New(Options{Store: st, Rules: testRules, Clock: clock, CycleInterval: time.Hour})
+	opts.Store = st
+	q, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = q.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
 		if err := st.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return q, clock
+	t.Cleanup(stop)
+	return q, stop
 }
 
 func spec(mod ...func(*gpuqv1.JobSpec)) *gpuqv1.JobSpec {
@@ -141,17 +152,8 @@ func TestSubmitValidation(t *testing.T) {
 
 func TestSubmitSurvivesRestartWithIncreasingIDs(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(store.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := New(Options{Store: st, Rules: testRules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = q.Run(ctx); close(done) }()
+	q, stop := startQueue(t, dir, Options{Rules: testRules})
+	ctx := context.Background()
 	first, err := q.Submit(ctx, spec(), "req-1")
 	if err != nil {
 		t.Fatal(err)
@@ -160,11 +162,7 @@ func TestSubmitSurvivesRestartWithIncreasingIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	<-done
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	q2 := newQueue(t, dir)
 	if got := q2.Len(); got != 4 {

@@ -1,8 +1,6 @@
 package queue
 
 import (
-	"google.golang.org/protobuf/types/known/durationpb"
-
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -50,40 +48,33 @@ func (q *Queue) shareRecord(j *gpuqv1.Job, spec bool) {
 		return
 	}
 	if g := sp.Gpus; g != nil && len(g.ProtoReflect().GetUnknown()) == 0 {
-		k := gpuRequest{g.Type, g.Count}
-		if s, ok := q.sharedGPUs[k]; ok {
-			sp.Gpus = s
-		} else {
-			if q.sharedGPUs == nil {
-				q.sharedGPUs = map[gpuRequest]*gpuqv1.GPURequest{}
-			}
-			q.sharedGPUs[k] = g
-		}
+		sp.Gpus = shared(&q.sharedGPUs, gpuRequest{g.Type, g.Count}, g)
 	}
 	if d := sp.TimeLimit; d != nil && len(d.ProtoReflect().GetUnknown()) == 0 {
-		k := timeLimit{d.Seconds, d.Nanos}
-		if s, ok := q.sharedLimits[k]; ok {
-			sp.TimeLimit = s
-		} else {
-			if q.sharedLimits == nil {
-				q.sharedLimits = map[timeLimit]*durationpb.Duration{}
-			}
-			q.sharedLimits[k] = d
-		}
+		sp.TimeLimit = shared(&q.sharedLimits, timeLimit{d.Seconds, d.Nanos}, d)
 	}
 	for _, s := range []*string{&sp.Team, &sp.User, &sp.Qos, &sp.Pool, &sp.Image, &sp.Chdir, &sp.Output, &sp.Error} {
 		if *s == "" {
 			continue
 		}
-		if c, ok := q.sharedStrings[*s]; ok {
-			*s = c
-		} else {
-			// The table keeps strings of jobs that have left; past a bound
-			// it starts again.
-			if q.sharedStrings == nil || len(q.sharedStrings) >= maxSharedStrings {
-				q.sharedStrings = map[string]string{}
-			}
-			q.sharedStrings[*s] = *s
+		// The table keeps strings of jobs that have left; past a bound it
+		// starts again.
+		if len(q.sharedStrings) >= maxSharedStrings {
+			q.sharedStrings = nil
 		}
+		*s = shared(&q.sharedStrings, *s, *s)
 	}
+}
+
+// shared returns the value *m holds for k, after making it v if there is
+// none.
+func shared[K comparable, V any](m *map[K]V, k K, v V) V {
+	if s, ok := (*m)[k]; ok {
+		return s
+	}
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	(*m)[k] = v
+	return v
 }

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"context"
 	"testing"
 	"time"
 	"unsafe"
@@ -9,7 +8,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
@@ -70,23 +68,9 @@ func TestShareKeys(t *testing.T) {
 // as its submit time's message while the two are equal.
 func TestShareTimes(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(store.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := New(Options{Store: st, Rules: testRules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = q.Run(ctx); close(done) }()
+	q, stop := startQueue(t, dir, Options{Rules: testRules})
 	id := submit(t, q, spec(func(s *gpuqv1.JobSpec) { s.Hold = true }))
-	cancel()
-	<-done
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	q = newQueue(t, dir)
 	j := q.List(Filter{IncludeEnded: true})[0]
 	if j.Id != id || j.UpdateTime != j.SubmitTime {
