@@ -18,12 +18,7 @@ import (
 )
 
 func TestRecords(t *testing.T) {
-	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t), client.Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c := dialFake(t)
 	var recs []*gpuqv1.RunRecord
 	for i := range 25 {
 		recs = append(recs, &gpuqv1.RunRecord{Job: &gpuqv1.JobRef{Id: uint64(i + 1)}, Team: []string{"sf", "berlin"}[i%2],
@@ -33,7 +28,7 @@ func TestRecords(t *testing.T) {
 
 	var ids []uint64
 	req := &gpuqv1.ListRecordsRequest{Teams: []string{"berlin"}}
-	err = c.Records(ctx(t), req, func(r *gpuqv1.RunRecord) error {
+	err := c.Records(ctx(t), req, func(r *gpuqv1.RunRecord) error {
 		ids = append(ids, r.Job.Id)
 		return nil
 	})
@@ -62,12 +57,7 @@ func TestRecords(t *testing.T) {
 }
 
 func TestAccountingCalls(t *testing.T) {
-	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t), client.Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c := dialFake(t)
 	report := &gpuqv1.CostReportResponse{Month: "2026-11", Total: &gpuqv1.TeamCost{Team: "TOTAL", Cost: "10.00"}}
 	srv.SetCostReport(report)
 	got, err := c.CostReport(ctx(t), &gpuqv1.CostReportRequest{Month: "2026-11"})
@@ -107,12 +97,7 @@ func TestAccountingCalls(t *testing.T) {
 // TestRecordPagesOrdered: the pages of a stream gpuqd ordered say so, those
 // of another do not; their records are the same.
 func TestRecordPagesOrdered(t *testing.T) {
-	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t), client.Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c := dialFake(t)
 	var recs []*gpuqv1.RunRecord
 	for i := range 25 {
 		recs = append(recs, &gpuqv1.RunRecord{Job: &gpuqv1.JobRef{Id: uint64(25 - i)}, EndTime: timestamppb.Now()})

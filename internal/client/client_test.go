@@ -21,6 +21,19 @@ import (
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
+// dialFake starts a fake gpuqd and a client of it, closed when the test
+// ends.
+func dialFake(t *testing.T) (*clienttest.Server, *client.Client) {
+	t.Helper()
+	srv := &clienttest.Server{}
+	c, err := client.Dial(srv.Start(t), client.Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
+
 func TestTarget(t *testing.T) {
 	env := func(v string) func(string) string {
 		return func(k string) string {
@@ -85,12 +98,7 @@ func mustWd(t *testing.T) string {
 }
 
 func TestRoundTrip(t *testing.T) {
-	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t), client.Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, c := dialFake(t)
 	spec := &gpuqv1.JobSpec{Name: "train", Team: "sf", User: "alice", Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 4}}
 	resp, err := c.Submit(ctx(t), spec, "req-1")
 	if err != nil {
@@ -197,12 +205,7 @@ func TestDialBadTarget(t *testing.T) {
 }
 
 func TestNodes(t *testing.T) {
-	srv := &clienttest.Server{}
-	c, err := client.Dial(srv.Start(t), client.Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c := dialFake(t)
 	nodes := []*gpuqv1.Node{
 		{Info: &gpuqv1.NodeInfo{Name: "gpu-a01", Pool: "a100"}, State: gpuqv1.NodeState_NODE_STATE_UP, Connected: true},
 		{Info: &gpuqv1.NodeInfo{Name: "gpu-a02", Pool: "a100"}, State: gpuqv1.NodeState_NODE_STATE_DOWN, Reason: "missed heartbeats"},

@@ -155,8 +155,6 @@ func BenchmarkRestart100k(b *testing.B) {
 	b.ReportMetric(float64(statusKB(b, pid, "RssFile"))/1024, "MB-RSS-file-end")
 }
 
-func rssKB(b *testing.B, pid int) int { return statusKB(b, pid, "VmRSS") }
-
 // statusKB is the field key (VmRSS, RssAnon, RssFile ...) of the process's
 // /proc/PID/status, in kB.
 func statusKB(b *testing.B, pid int, key string) int {
@@ -435,7 +433,7 @@ func BenchmarkNodeAtRest(b *testing.B) {
 	time.Sleep(10 * time.Second)
 	busy := float64(cpuTicks(b, pid)-c0) / 100 // seconds, at USER_HZ 100
 	b.ReportMetric(100*busy/time.Since(t0).Seconds(), "%core")
-	b.ReportMetric(float64(rssKB(b, pid))/1024, "MB-RSS")
+	b.ReportMetric(float64(statusKB(b, pid, "VmRSS"))/1024, "MB-RSS")
 }
 
 // cpuTicks is a process's user plus system time in clock ticks.

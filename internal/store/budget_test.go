@@ -42,13 +42,7 @@ func TestAlertsAndOverrides(t *testing.T) {
 	if err := s.DeleteBudgetOverride("nobody"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(Options{Dir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, dir)
 
 	var got []*gpuqv1.BudgetAlertEvent
 	if err := s.Alerts(func(a *gpuqv1.BudgetAlertEvent) error { got = append(got, a); return nil }); err != nil {

@@ -128,15 +128,8 @@ func TestMigrate1to2(t *testing.T) {
 	if got := jobRecords(t, s, 5, nil); got != nil {
 		t.Fatalf("index left after its removal: %v", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 	// The longest run survives a restart (checkIndex after the migration).
-
-	if s, err = Open(Options{Dir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, dir)
 	checkIndex(t, s)
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keySchema)

@@ -252,14 +252,7 @@ func TestFlatten(t *testing.T) {
 	if err := s.Flatten(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, dir)
 	if got := ends(s); len(want) == 0 || !cmp.Equal(got, want) {
 		t.Errorf("after Flatten: %v, want %v", got, want)
 	}

@@ -11,6 +11,21 @@ import (
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
 
+// reopen closes s and opens the store in dir again, as gpuqd does after a
+// restart; the new one is closed when the test ends.
+func reopen(t *testing.T, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
@@ -42,15 +57,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := s.Update(func(tx *Tx) error { _ = tx.SetNextID(999); return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Update = %v, want boom", err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, dir)
 	snap, err := s.Load()
 	if err != nil {
 		t.Fatal(err)
