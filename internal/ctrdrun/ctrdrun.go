@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/cgroups/v3"
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
 	v2 "github.com/containerd/cgroups/v3/cgroup2/stats"
 	apievents "github.com/containerd/containerd/api/events"
@@ -29,7 +30,6 @@ import (
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"tags.cncf.io/container-device-interface/pkg/cdi"
@@ -508,7 +508,7 @@ func (r *Runtime) specOpts(img containerd.Image, s jobrun.Spec) []oci.SpecOpts {
 		oci.WithHostResolvconf,
 		oci.WithMounts(mounts),
 	}
-	if cgroupV2() {
+	if cgroups.Mode() == cgroups.Unified {
 		// A cgroup namespace of its own, as Docker and Kubernetes give
 		// containers on cgroup v2 hosts: the job sees its own cgroup at
 		// /sys/fs/cgroup (memory.max, cpu.max: what frameworks read to
@@ -610,13 +610,6 @@ func envValue(env []string, key string) (string, bool) {
 	}
 	return "", false
 }
-
-// cgroupV2 reports whether the host mounts the unified cgroup hierarchy
-// (v2 only) at /sys/fs/cgroup.
-var cgroupV2 = sync.OnceValue(func() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-})
 
 // CDIDevices returns, for each of names (fully qualified CDI device
 // names, "nvidia.com/gpu=0") that the runtime's CDI specs define now, the

@@ -282,9 +282,9 @@ const renewCheck = time.Hour
 
 // keepRenewed renews the node's credentials whenever they are due, checking
 // every renewCheck, until ctx ends.
-func (n *nodeCreds) keepRenewed(ctx context.Context, r credentialRenewer, log *slog.Logger, now func() time.Time) {
+func (n *nodeCreds) keepRenewed(ctx context.Context, r credentialRenewer, log *slog.Logger) {
 	for {
-		if n.renewDue(now()) {
+		if n.renewDue(time.Now()) {
 			err := n.renew(ctx, r)
 			switch {
 			case ctx.Err() != nil:

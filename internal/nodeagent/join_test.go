@@ -187,7 +187,7 @@ func TestKeepRenewed(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() {
-			creds.keepRenewed(ctx, gpuqd, slog.New(slog.DiscardHandler), time.Now)
+			creds.keepRenewed(ctx, gpuqd, slog.New(slog.DiscardHandler))
 			close(done)
 		}()
 		synctest.Wait()

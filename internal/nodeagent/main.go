@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -133,7 +132,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer cl.Close()
 	renewCtx, stopRenewing := context.WithCancel(ctx)
 	var renewing sync.WaitGroup
-	renewing.Go(func() { creds.keepRenewed(renewCtx, cl, log, time.Now) })
+	renewing.Go(func() { creds.keepRenewed(renewCtx, cl, log) })
 	defer renewing.Wait()
 	defer stopRenewing()
 	var sampler *gpu.Sampler

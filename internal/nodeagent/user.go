@@ -133,7 +133,9 @@ func (c *CachedUsers) LookupUser(name string) (Identity, error) {
 			}
 			c.sweepAt = 2 * len(c.entries)
 		}
-		c.entries[name] = cachedUser{id: Identity{Name: id.Name, UID: id.UID, GID: id.GID, Groups: slices.Clone(id.Groups), Home: id.Home}, err: err, expires: t.Add(ttl)}
+		kept := id
+		kept.Groups = slices.Clone(id.Groups)
+		c.entries[name] = cachedUser{id: kept, err: err, expires: t.Add(ttl)}
 		c.mu.Unlock()
 	}
 	return id, err

@@ -21,10 +21,6 @@ func TestCachedUsers(t *testing.T) {
 	db := &countingUsers{db: fakeUsers{"alice": {Name: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}}, calls: map[string]int{}}
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	c := &CachedUsers{DB: db, Positive: time.Minute, Negative: 15 * time.Second, Now: func() time.Time { return now }}
-	look := func(name string) (Identity, error) {
-		t.Helper()
-		return c.LookupUser(name)
-	}
 	steps := []struct {
 		advance time.Duration
 		name    string
@@ -43,7 +39,7 @@ func TestCachedUsers(t *testing.T) {
 	}
 	for i, s := range steps {
 		now = now.Add(s.advance)
-		id, err := look(s.name)
+		id, err := c.LookupUser(s.name)
 		switch {
 		case s.unknown && !errors.Is(err, ErrUnknownUser), s.failed && !errors.Is(err, errDirectory),
 			!s.unknown && !s.failed && (err != nil || id.UID != 1000):
@@ -54,9 +50,9 @@ func TestCachedUsers(t *testing.T) {
 		}
 	}
 	// What a caller does with the groups it got stays with it.
-	id, _ := look("alice")
+	id, _ := c.LookupUser("alice")
 	id.Groups[0] = 0
-	if again, _ := look("alice"); again.Groups[0] != 1000 {
+	if again, _ := c.LookupUser("alice"); again.Groups[0] != 1000 {
 		t.Errorf("the cache handed out its own groups: %v", again.Groups)
 	}
 }
