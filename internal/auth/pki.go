@@ -61,7 +61,7 @@ func Init(dir string, hosts []string, now time.Time) (InitResult, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return res, fmt.Errorf("tls directory: %w", err)
 	}
-	caCert, caKey, err := loadPair(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile))
+	caCert, caKey, err := LoadPair(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile))
 	if errors.Is(err, os.ErrNotExist) {
 		caCert, caKey, err = newCA(now)
 		if err == nil {
@@ -138,7 +138,7 @@ type CA struct {
 
 // LoadCA reads the CA that Init wrote into dir.
 func LoadCA(dir string) (*CA, error) {
-	c, k, err := loadPair(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile))
+	c, k, err := LoadPair(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +432,9 @@ func writePair(dir, certName, keyName string, c *x509.Certificate, k crypto.Sign
 	return WriteCert(filepath.Join(dir, certName), c.Raw)
 }
 
-func loadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
+// LoadPair reads a certificate and its signing key; os.ErrNotExist when
+// the certificate file is missing.
+func LoadPair(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
 	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		if _, statErr := os.Stat(certPath); errors.Is(statErr, os.ErrNotExist) {

@@ -152,27 +152,8 @@ var errMalformedPage = errors.New("malformed page of records")
 // Ordered is whether gpuqd sent the page's records, and those of every
 // page of its stream, in the order ListRecordsRequest.ordered asks for.
 func (p RecordPage) Ordered() bool {
-	ordered := false
-	for b := p.b; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		if num == 2 && typ == protowire.VarintType { // ListRecordsResponse.ordered
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return false
-			}
-			b, ordered = b[n:], v != 0
-			continue
-		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return false
-		}
-		b = b[n:]
-	}
-	return ordered
+	v, _, _, _, ok := wire.VarintPair(p.b, 2, 2) // ListRecordsResponse.ordered
+	return ok && v != 0
 }
 
 // rawPage is a ListRecordsResponse as received, decoded later; its buffer

@@ -120,9 +120,9 @@ func (r *Renewable) Certificate() *tls.Certificate { return r.cert.Load() }
 func (r *Renewable) Token() string { return *r.token.Load() }
 
 // GetRequestMetadata sends the token, if any.
-func (r *Renewable) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+func (r *Renewable) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	if t := r.Token(); t != "" {
-		return map[string]string{"authorization": "Bearer " + t}, nil
+		return bearer(t).GetRequestMetadata(ctx)
 	}
 	return nil, nil
 }

@@ -159,23 +159,15 @@ type nodeCreds struct {
 // when the node has not joined (or joined under another name).
 func loadNodeCreds(cfg Config) (*nodeCreds, error) {
 	dir := cfg.tlsDir()
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
-	if err != nil {
-		if _, statErr := os.Stat(filepath.Join(dir, nodeCertFile)); errors.Is(statErr, os.ErrNotExist) {
-			return nil, statErr
-		}
-		return nil, fmt.Errorf("node certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
+	leaf, key, err := auth.LoadPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("node certificate: %w", err)
 	}
 	if id, err := auth.IdentityFromCert(leaf); err != nil || id.Kind != auth.KindNode || id.Name != cfg.Name {
 		return nil, fmt.Errorf("the certificate in %s is not node %s's: %w", dir, cfg.Name, os.ErrNotExist)
-	}
-	key, ok := pair.PrivateKey.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("node key in %s: not a signing key", dir)
 	}
 	roots, err := auth.ReadCertPool(filepath.Join(dir, nodeCAFile))
 	if err != nil {
@@ -185,7 +177,7 @@ func loadNodeCreds(cfg Config) (*nodeCreds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node token: %w", err)
 	}
-	pair.Leaf = leaf
+	pair := tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
 	n := &nodeCreds{cfg: cfg, key: key, roots: roots, leaf: leaf,
 		useToken: cfg.InsecurePlaintext || client.IsUnix(cfg.Server)}
 	n.live = client.NewRenewable(n.present(&pair, strings.TrimSpace(string(tok))))

@@ -195,7 +195,7 @@ func New(opts Options) (*Queue, error) {
 
 // insert adds a new job to the index; the caller holds mu or is New.
 func (q *Queue) insert(j *gpuqv1.Job) {
-	q.share(j)
+	q.share(j, true)
 	r := job.RefOf(j)
 	q.jobs[r] = j
 	q.tasks[r.ID] = append(q.tasks[r.ID], r)
@@ -329,7 +329,7 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			}
 			// A changed record is a deep clone (see withReason): share its
 			// values again, but never change a spec a held record still has.
-			q.shareRecord(r, old == nil || r.Spec != old.Spec)
+			q.share(r, old == nil || r.Spec != old.Spec)
 			q.jobs[ref] = r
 			if active(r) {
 				q.allocs[r.AllocationId] = ref

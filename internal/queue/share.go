@@ -28,17 +28,14 @@ type (
 // changed, as a submission makes it: a restart reads them back as two).
 // With 100,000 queued jobs gpuqd's peak RSS went from 284-288 MB to
 // 274-282 MB (BenchmarkRestart100k): less live heap, which the collector
-// lets grow by half again (daemon.GCPercent). insert
-// shares new records, commitRecords changed ones (deep clones). It changes
-// j, which must not be published yet (the caller holds mu); sharing is safe
-// because the queue never changes a record or its messages in place once it
-// holds them (every change clones first, see withReason). Messages with
-// fields this gpuqd does not know are left as they are.
-func (q *Queue) share(j *gpuqv1.Job) { q.shareRecord(j, true) }
-
-// shareRecord is share; with spec false it leaves j's spec as it is (a
-// spec another held record has too).
-func (q *Queue) shareRecord(j *gpuqv1.Job, spec bool) {
+// lets grow by half again (daemon.GCPercent). insert shares new records,
+// commitRecords changed ones (deep clones); with spec false the spec is
+// left as it is (one a held record still has). It changes j, which must
+// not be published yet (the caller holds mu); sharing is safe because the
+// queue never changes a record or its messages in place once it holds them
+// (every change clones first, see withReason). Messages with fields this
+// gpuqd does not know are left as they are.
+func (q *Queue) share(j *gpuqv1.Job, spec bool) {
 	if s, u := j.SubmitTime, j.UpdateTime; s != nil && u != nil && s != u &&
 		s.Seconds == u.Seconds && s.Nanos == u.Nanos &&
 		len(s.ProtoReflect().GetUnknown()) == 0 && len(u.ProtoReflect().GetUnknown()) == 0 {

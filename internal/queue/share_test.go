@@ -45,7 +45,7 @@ func TestShare(t *testing.T) {
 	odd := &gpuqv1.JobSpec{Gpus: &gpuqv1.GPURequest{Type: "a100", Count: 4}}
 	odd.Gpus.ProtoReflect().SetUnknown([]byte{0xb8, 0x3e, 0x01}) // field 999, varint 1
 	q.mu.Lock()
-	q.share(&gpuqv1.Job{Spec: odd})
+	q.share(&gpuqv1.Job{Spec: odd}, true)
 	q.mu.Unlock()
 	if odd.Gpus == ja.Gpus || len(odd.Gpus.ProtoReflect().GetUnknown()) != 3 {
 		t.Error("a GPU request with unknown fields was shared")
@@ -78,7 +78,7 @@ func TestShareTimes(t *testing.T) {
 	}
 	x := &gpuqv1.Job{SubmitTime: timestamppb.New(time.Unix(1, 0)), UpdateTime: timestamppb.New(time.Unix(2, 0))}
 	q.mu.Lock()
-	q.share(x)
+	q.share(x, true)
 	q.mu.Unlock()
 	if x.UpdateTime.AsTime() != time.Unix(2, 0).UTC() {
 		t.Errorf("a later update time became %v", x.UpdateTime.AsTime())

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -195,10 +194,6 @@ func minJob(a, b jobKey) jobKey {
 		return b
 	}
 	return a
-}
-
-func compareJobKeys(a, b jobKey) int {
-	return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.task, b.task))
 }
 
 // listKey orders the records EncodedRecordsOrdered keeps: job, run, and

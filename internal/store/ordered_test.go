@@ -208,3 +208,14 @@ func TestEncodedRecordsOrderedFirstRead(t *testing.T) {
 		t.Errorf("EncodedRecordsOrdered = %v, want %v", err, errFirstRead)
 	}
 }
+
+// compareJobKeys orders job keys as jobKey.less does.
+func compareJobKeys(a, b jobKey) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
+}
