@@ -116,8 +116,8 @@ func (r *Registry) RenewNode(id *Identity, now time.Time) (string, *gpuqv1.Token
 			return "", nil, fmt.Errorf("%w: node %s's token", ErrTokenRevoked, id.Name)
 		}
 	default:
-		if at, ok := r.certsRevoked[certKey(KindNode, id.Name)]; ok && !id.Issued.After(at) {
-			return "", nil, fmt.Errorf("%w: node %s's certificates were revoked at %s", ErrCertRevoked, id.Name, at.Format(time.RFC3339))
+		if err := r.checkCertLocked(id, id.Issued); err != nil {
+			return "", nil, err
 		}
 	}
 	tok, info, err := r.newToken(id.Name, RoleNode, nil, NodeValidity, "renewal", now)
@@ -125,14 +125,12 @@ func (r *Registry) RenewNode(id *Identity, now time.Time) (string, *gpuqv1.Token
 		return "", nil, err
 	}
 	r.tokens[info.Id] = info
+	presented := id.Issued.Truncate(time.Second)
 	for tid, t := range r.tokens {
-		if t.Role == string(RoleNode) && t.Subject == id.Name && t.Revoked == nil && t.Issued.AsTime().Before(id.Issued.Truncate(time.Second)) {
-			next := proto.Clone(t).(*gpuqv1.TokenInfo)
-			next.Revoked = timestamppb.New(now)
-			if err := r.store.PutToken(next); err != nil {
-				return "", nil, fmt.Errorf("record revocation: %w", err)
+		if t.Role == string(RoleNode) && t.Subject == id.Name && t.Revoked == nil && t.Issued.AsTime().Before(presented) {
+			if _, err := r.revokeLocked(tid, t, now); err != nil {
+				return "", nil, err
 			}
-			r.tokens[tid] = next
 		}
 	}
 	return tok, proto.Clone(info).(*gpuqv1.TokenInfo), nil
@@ -169,13 +167,23 @@ func (r *Registry) Revoke(id string, now time.Time) (*gpuqv1.TokenInfo, error) {
 	if info.Revoked != nil {
 		return proto.Clone(info).(*gpuqv1.TokenInfo), nil
 	}
+	next, err := r.revokeLocked(id, info, now)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(next).(*gpuqv1.TokenInfo), nil
+}
+
+// revokeLocked records token id (info) revoked at now, durably. The caller
+// holds mu.
+func (r *Registry) revokeLocked(id string, info *gpuqv1.TokenInfo, now time.Time) (*gpuqv1.TokenInfo, error) {
 	next := proto.Clone(info).(*gpuqv1.TokenInfo)
 	next.Revoked = timestamppb.New(now)
 	if err := r.store.PutToken(next); err != nil {
 		return nil, fmt.Errorf("record revocation: %w", err)
 	}
 	r.tokens[id] = next
-	return proto.Clone(next).(*gpuqv1.TokenInfo), nil
+	return next, nil
 }
 
 // List returns the issued tokens, oldest first; without all, only those
@@ -256,9 +264,13 @@ func (r *Registry) RevokeCertificates(kind Kind, name string, now time.Time) ([]
 // the revocation of its certificates.
 func (r *Registry) CheckCert(id *Identity, issued time.Time) error {
 	r.mu.RLock()
-	at, ok := r.certsRevoked[certKey(id.Kind, id.Name)]
-	r.mu.RUnlock()
-	if ok && !issued.After(at) {
+	defer r.mu.RUnlock()
+	return r.checkCertLocked(id, issued)
+}
+
+// checkCertLocked is CheckCert; the caller holds mu.
+func (r *Registry) checkCertLocked(id *Identity, issued time.Time) error {
+	if at, ok := r.certsRevoked[certKey(id.Kind, id.Name)]; ok && !issued.After(at) {
 		return fmt.Errorf("%w: %s's certificates were revoked at %s", ErrCertRevoked, id, at.Format(time.RFC3339))
 	}
 	return nil

@@ -302,6 +302,12 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		return err
 	}
 	var cost, amount []byte
+	// wanted: a record of team and user that the listing shows and the
+	// caller may read.
+	wanted := func(team, user string) bool {
+		return (len(teams) == 0 || slices.Contains(teams, team)) && (len(users) == 0 || slices.Contains(users, user)) &&
+			auth.CanReadRecord(id, team, user)
+	}
 	scan := func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
 		return src.EncodedRecords(r.Start, s.until(r), func(e *accounting.EncodedRecord) error { return fn(e, false) })
 	}
@@ -310,10 +316,7 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 		// readable need not be put in order.
 		var keep func(team, user string) bool
 		if len(teams) > 0 || len(users) > 0 || !id.Operator() {
-			keep = func(team, user string) bool {
-				return (len(teams) == 0 || slices.Contains(teams, team)) && (len(users) == 0 || slices.Contains(users, user)) &&
-					auth.CanReadRecord(id, team, user)
-			}
+			keep = wanted
 		}
 		scan = func(fn func(e *accounting.EncodedRecord, ordered bool) error) error {
 			return o.EncodedRecordsOrdered(r.Start, s.until(r), s.opts.Parallel, OrderedHold, keep, fn)
@@ -326,11 +329,8 @@ func (s *AccountingService) listEncoded(src EncodedRecords, req *gpuqv1.ListReco
 			}
 		}
 		run := &e.Run
-		if !run.Overlaps(r) ||
-			len(teams) > 0 && !slices.Contains(teams, run.Team) ||
-			len(users) > 0 && !slices.Contains(users, run.User) ||
-			len(states) > 0 && !slices.Contains(states, e.State) ||
-			!auth.CanReadRecord(id, run.Team, run.User) {
+		if !run.Overlaps(r) || !wanted(run.Team, run.User) ||
+			len(states) > 0 && !slices.Contains(states, e.State) {
 			return nil
 		}
 		cost = cost[:0]

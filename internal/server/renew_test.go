@@ -3,29 +3,14 @@ package server
 import (
 	"crypto/x509"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gpuq/gpuq/internal/auth"
 	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
-
-// tokenMem is an in-memory auth.TokenStore.
-type tokenMem struct {
-	mu sync.Mutex
-	m  map[string]*gpuqv1.TokenInfo
-}
-
-func (s *tokenMem) PutToken(t *gpuqv1.TokenInfo) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[t.Id] = t
-	return nil
-}
-
-func (s *tokenMem) Tokens() ([]*gpuqv1.TokenInfo, error) { return nil, nil }
 
 // TestRenewCredentials: the handler's rules, with a real CA and token
 // registry and gpuqd's clock set by the test.
@@ -43,7 +28,12 @@ func TestRenewCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := auth.NewRegistry(signer, &tokenMem{m: map[string]*gpuqv1.TokenInfo{}}, auth.Fingerprint(ca.Cert), 365*24*time.Hour)
+	st, err := store.Open(store.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := auth.NewRegistry(signer, st, auth.Fingerprint(ca.Cert), 365*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
