@@ -844,3 +844,42 @@ func TestValidateID(t *testing.T) {
 		}
 	}
 }
+
+// writeJSONAtomic writes v as dir/name, as runs of format version 2 were
+// written, so that a reader sees either no file
+// or the whole of it: a temporary file renamed. With durable, the file
+// also survives a crash once it returns: fsync of the file before the
+// rename and of the directory after.
+func writeJSONAtomic(dir, name string, v any, durable bool) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	b = append(b, '\n')
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if durable {
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package execrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,6 +86,9 @@ type Runtime struct {
 
 	supMu sync.Mutex      // held while connecting to the supervisor
 	sup   *supervisorConn // nil until the first start or wait
+
+	kmu   sync.Mutex
+	known map[string]*knownRun // runs of the journal started or looked up here
 }
 
 // New returns a Runtime keeping its state in opts.StateDir. Runs already
@@ -100,6 +104,7 @@ func New(opts Options) (*Runtime, error) {
 		shimArgs: slices.Clone(opts.ShimArgs),
 		poll:     opts.PollInterval,
 		log:      opts.Logger,
+		known:    map[string]*knownRun{},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -145,14 +150,13 @@ func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) error {
 	if len(spec.Args) == 0 {
 		return fmt.Errorf("start %s: no command", spec.ID)
 	}
-	runDir := r.runDir(spec.ID)
-	if err := os.Mkdir(runDir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("start %s: %w", spec.ID, ErrExists)
-		}
+	if fileExists(r.runDir(spec.ID)) {
+		return fmt.Errorf("start %s: %w", spec.ID, ErrExists) // a run of an older version
+	}
+	st, err := r.start(ctx, spec)
+	if errors.Is(err, ErrExists) {
 		return fmt.Errorf("start %s: %w", spec.ID, err)
 	}
-	st, err := r.start(ctx, spec, runDir)
 	if err != nil {
 		// Undo on a context of its own: ctx may be what ended the start.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*killWait)
@@ -171,20 +175,21 @@ func (r *Runtime) Start(ctx context.Context, spec jobrun.Spec) error {
 
 // start hands spec to the supervisor and returns the state it recorded
 // once the job runs.
-func (r *Runtime) start(ctx context.Context, spec jobrun.Spec, runDir string) (state, error) {
-	if err := writeJSONAtomic(runDir, specFile, shimSpec{Version: formatVersion, Spec: spec, Cgroup: r.cg}, false); err != nil {
-		return state{}, err
-	}
-	if err := ctx.Err(); err != nil {
+func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
+	line, err := json.Marshal(shimSpec{Version: formatVersion, Spec: spec, Cgroup: r.cg})
+	if err != nil {
 		return state{}, err
 	}
 	var res shimReply
 	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return state{}, err
+		}
 		sc, err := r.supervisor(true)
 		if err != nil {
 			return state{}, fmt.Errorf("%w: %w", ErrStartFailed, err)
 		}
-		reply, err := sc.start(spec.ID)
+		reply, err := sc.start(spec.ID, line)
 		if err == nil {
 			select {
 			case res = <-reply:
@@ -201,10 +206,21 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec, runDir string) (s
 		} else {
 			res.err = err
 		}
-		// A supervisor that went away before it took the run (it removes
-		// spec.json when it does) never started it: ask again, a new one
-		// if need be.
-		if !errors.Is(res.err, errSupervisorLost) || attempt == 2 || !fileExists(filepath.Join(runDir, specFile)) {
+		if !errors.Is(res.err, errSupervisorLost) || attempt == 2 {
+			break
+		}
+		// A supervisor that went away before it took the run (the journal
+		// says when it does) never started it: ask again, a new one if
+		// need be.
+		runs, jerr := readJournal(r.dir)
+		if jerr != nil {
+			break
+		}
+		if run := runs[spec.ID]; run != nil {
+			if run.state != nil {
+				res = shimReply{kind: "started", state: run.state}
+				r.noteStart(spec.ID, *run.state)
+			}
 			break
 		}
 		r.log.Warn("execrun: the supervisor went away before it took the run; asking again", "run", spec.ID)
@@ -212,17 +228,134 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec, runDir string) (s
 	switch {
 	case res.err != nil:
 		return state{}, fmt.Errorf("%w: %w; its log: %s", ErrStartFailed, res.err, tail(filepath.Join(r.dir, supervisorLog)))
-	case res.msg == "ok":
-		return r.readState(spec.ID)
+	case res.kind == "started":
+		return *res.state, nil
+	case res.kind == "exists":
+		return state{}, ErrExists
 	default:
-		return state{}, fmt.Errorf("%w: %s", ErrStartFailed, strings.TrimPrefix(res.msg, "error: "))
+		return state{}, fmt.Errorf("%w: %s", ErrStartFailed, res.msg)
 	}
 }
 
-// shimReply is the supervisor's answer to a start.
+// shimReply is the supervisor's answer to a request: its kind (started,
+// exists, failed, forgot) and the rest of its line, or err when the
+// supervisor went away first.
 type shimReply struct {
-	msg string
-	err error
+	kind  string
+	msg   string
+	state *state // started
+	err   error
+}
+
+// runInfo is what the Runtime knows of a run.
+type runInfo struct {
+	// st is how to find the job; zero for a run that was taken by a
+	// supervisor but never recorded as started.
+	st   state
+	exit *exitRecord // nil while running
+	// dir: a run directory of format version 1 or 2, not in the journal.
+	dir bool
+	// kept: from what the Runtime keeps, which the supervisor's reports
+	// update; else read from disk.
+	kept bool
+}
+
+func (ri runInfo) started() bool { return ri.st.PID > 0 }
+
+// knownRun is what the Runtime keeps of a run of the journal that it
+// started or looked up, until it deletes it.
+type knownRun struct {
+	st   state
+	exit *exitRecord
+}
+
+// noteStart and noteExit keep what the supervisor reports.
+func (r *Runtime) noteStart(id string, st state) {
+	r.kmu.Lock()
+	defer r.kmu.Unlock()
+	if k := r.known[id]; k != nil {
+		k.st = st
+		return
+	}
+	r.known[id] = &knownRun{st: st}
+}
+
+func (r *Runtime) noteExit(id string, rec exitRecord) {
+	r.kmu.Lock()
+	defer r.kmu.Unlock()
+	if k := r.known[id]; k != nil {
+		k.exit = &rec
+	}
+}
+
+// lookup finds run id: in what this Runtime keeps (unless fresh), in a
+// run directory of an older version, or in the journal. ErrNotFound when
+// it is in none; a run taken but never started is found, without state.
+func (r *Runtime) lookup(id string, fresh bool) (runInfo, error) {
+	if !fresh {
+		r.kmu.Lock()
+		k := r.known[id]
+		var ri runInfo
+		if k != nil {
+			ri = runInfo{st: k.st, exit: k.exit, kept: true}
+		}
+		r.kmu.Unlock()
+		if k != nil {
+			return ri, nil
+		}
+	}
+	if fileExists(r.runDir(id)) {
+		st, err := r.readDirState(id)
+		if err != nil {
+			return runInfo{}, err
+		}
+		ri := runInfo{st: st, dir: true}
+		if ex, ok, err := r.readDirExit(id); err != nil {
+			return runInfo{}, err
+		} else if ok {
+			ri.exit = &ex
+		}
+		return ri, nil
+	}
+	runs, err := readJournal(r.dir)
+	if err != nil {
+		return runInfo{}, err
+	}
+	run := runs[id]
+	if run == nil {
+		return runInfo{}, ErrNotFound
+	}
+	ri := runInfo{exit: run.exit}
+	if run.state != nil {
+		ri.st = *run.state
+		r.keep(id, run)
+	}
+	return ri, nil
+}
+
+// keep keeps a started run read from the journal. What the supervisor
+// reported meanwhile stays: the journal may have been read before.
+func (r *Runtime) keep(id string, run *journalRun) {
+	r.kmu.Lock()
+	defer r.kmu.Unlock()
+	k := r.known[id]
+	if k == nil {
+		r.known[id] = &knownRun{st: *run.state, exit: run.exit}
+		return
+	}
+	if k.exit == nil {
+		k.exit = run.exit
+	}
+}
+
+// readState is the state of run id; ErrNotFound when it is not there or
+// has not started.
+func (r *Runtime) readState(id string) (state, error) {
+	ri, err := r.lookup(id, false)
+	if err == nil && !ri.started() {
+		err = ErrNotFound
+	}
+	return ri.st, err
 }
 
 // Wait waits for the run to exit and returns how it ended. It can be called
@@ -234,34 +367,46 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 	if err := validateID(id); err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait: %w", err)
 	}
-	st, err := r.readState(id)
+	ri, err := r.lookup(id, false)
+	if err == nil && !ri.started() {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
 	}
+	st := ri.st
 	delay := min(firstPoll, r.poll)
 	var timer *time.Timer
+	// Read the journal, not only what the supervisor reported: at first
+	// when the run was not kept (an exit reported before it was is not),
+	// then after each report or loss of the supervisor.
+	look := !ri.kept
 	for {
 		// Watch before looking, so that an exit in between is not missed.
 		var exited <-chan struct{}
-		if st.Supervised {
+		if st.Supervised && !ri.dir {
 			if sc, err := r.supervisor(false); err == nil && sc != nil && sc.pid == st.ShimPID {
 				exited = sc.watch(id)
 			}
 		}
-		ex, ok, err := r.readExit(id)
-		if err != nil {
+		if exited == nil || look {
+			ri, err = r.lookup(id, true)
+			if errors.Is(err, ErrNotFound) {
+				return jobrun.Exit{}, fmt.Errorf("wait %s: deleted: %w", id, ErrNotFound)
+			}
+			if err != nil {
+				return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
+			}
+		} else if ri, err = r.lookup(id, false); err != nil {
 			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
 		}
-		if ok {
-			return ex, nil
+		if ri.exit != nil {
+			return ri.exit.exit(), nil
 		}
-		if !fileExists(r.runDir(id)) {
-			return jobrun.Exit{}, fmt.Errorf("wait %s: deleted: %w", id, ErrNotFound)
-		}
-		if !alive(st.ShimPID, st.ShimStart) && !alive(st.PID, st.PIDStart) {
-			// The supervisor may have written exit.json just before it exited.
-			if ex, ok, err := r.readExit(id); err != nil || ok {
-				return ex, err
+		if exited == nil && !alive(st.ShimPID, st.ShimStart) && !alive(st.PID, st.PIDStart) {
+			// The supervisor may have recorded the exit just before it exited.
+			if ri, err := r.lookup(id, true); err == nil && ri.exit != nil {
+				return ri.exit.exit(), nil
 			}
 			return jobrun.Exit{}, fmt.Errorf("wait %s: supervisor %d died: %w", id, st.ShimPID, ErrLost)
 		}
@@ -281,7 +426,11 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 		case <-ctx.Done():
 			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, ctx.Err())
 		case <-exited:
+			// An exit that came before this Runtime knew the run, or the
+			// connection's end: the journal says.
+			look = true
 		case <-timer.C:
+			look = false
 		}
 	}
 }
@@ -296,14 +445,17 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	if err := validateID(id); err != nil {
 		return fmt.Errorf("signal: %w", err)
 	}
-	st, err := r.readState(id)
+	ri, err := r.lookup(id, false)
+	if err == nil && !ri.started() {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("signal %s: %w", id, err)
 	}
-	if fileExists(filepath.Join(r.runDir(id), exitFile)) {
+	if ri.exit != nil {
 		return nil
 	}
-	if err := signalRun(st, sig); err != nil {
+	if err := signalRun(ri.st, sig); err != nil {
 		return fmt.Errorf("signal %s: %w", id, err)
 	}
 	return nil
@@ -366,21 +518,22 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) delete(ctx context.Context, id string) error {
-	runDir := r.runDir(id)
-	st, stErr := r.readState(id)
-	if stErr != nil && !errors.Is(stErr, ErrNotFound) {
-		return stErr
+	ri, err := r.lookup(id, false)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
 	}
-	haveState := stErr == nil
+	found := err == nil
+	haveState := found && ri.started()
 	var cgroups []string
 	if haveState {
-		cgroups = st.Cgroups
+		cgroups = ri.st.Cgroups
 	}
 	for _, d := range r.cg.jobDirs(id) {
 		if !slices.Contains(cgroups, d) {
 			cgroups = append(cgroups, d)
 		}
 	}
+	st := ri.st
 	// The supervisor's pid: while it starts a job on cgroup v1 the job's
 	// cgroup lists it, and it must never be killed.
 	spare := 0
@@ -389,58 +542,130 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 	} else if sc, err := r.supervisor(false); err == nil && sc != nil {
 		spare = sc.pid
 	}
-	if !fileExists(filepath.Join(runDir, exitFile)) {
-		if haveState {
-			if err := signalRun(st, syscall.SIGKILL); err != nil {
-				return err
+	// recorded: the run's end is on disk, or nobody is left to write it.
+	recorded := func(fresh bool) bool {
+		if !haveState {
+			return true
+		}
+		if fresh {
+			if ri2, err := r.lookup(id, true); err == nil {
+				ri.exit = ri2.exit
 			}
 		}
-		// Let the supervisor record the exit, so that it does not write
-		// into a directory being removed. A shim of an older version that
-		// does not is killed; the supervisor watches other jobs and never is.
-		recorded := func() bool {
-			return fileExists(filepath.Join(runDir, exitFile)) || !haveState || !alive(st.ShimPID, st.ShimStart)
+		return ri.exit != nil || !alive(st.ShimPID, st.ShimStart)
+	}
+	if haveState && ri.exit == nil && !recorded(true) {
+		if err := signalRun(st, syscall.SIGKILL); err != nil {
+			return err
 		}
+		// Let the supervisor record the exit, so that it does not write
+		// after the run is gone. A shim of version 1 that does not is
+		// killed; the supervisor watches other jobs and never is.
 		deadline := time.Now().Add(killWait)
-		for delay := firstPoll; !recorded() && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
+		for delay := firstPoll; !recorded(true) && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
 			time.Sleep(delay)
 		}
-		if !recorded() && !st.Supervised && sameProcess(st.ShimPID, st.ShimStart) {
+		if !recorded(true) && !st.Supervised && sameProcess(st.ShimPID, st.ShimStart) {
 			syscall.Kill(st.ShimPID, syscall.SIGKILL)
 		}
 	}
 	var errs []error
 	for _, d := range cgroups {
+		if !fileExists(d) {
+			continue // the supervisor removed it
+		}
 		drainCgroup(d, len(r.cg.Unified) > 0 || (haveState && st.CgroupV2), cgroupDrainTimeout, spare)
 		if err := removeCgroup(d, cgroupDrainTimeout); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.RemoveAll(runDir); err != nil {
-		errs = append(errs, err)
+	switch {
+	case ri.dir:
+		if err := os.RemoveAll(r.runDir(id)); err != nil {
+			errs = append(errs, err)
+		}
+	case found:
+		if err := r.forget(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	r.kmu.Lock()
+	delete(r.known, id)
+	r.kmu.Unlock()
 	return errors.Join(errs...)
 }
 
+// forget has the supervisor (a new one if none runs) remove run id from
+// the journal.
+func (r *Runtime) forget(ctx context.Context, id string) error {
+	var res shimReply
+	for attempt := 0; attempt < 3; attempt++ {
+		sc, err := r.supervisor(true)
+		if err != nil {
+			return fmt.Errorf("forget: %w", err)
+		}
+		reply, err := sc.forget(id)
+		if err != nil {
+			res.err = err
+			continue
+		}
+		select {
+		case res = <-reply:
+		case <-ctx.Done():
+			return fmt.Errorf("forget: %w", ctx.Err())
+		}
+		if !errors.Is(res.err, errSupervisorLost) {
+			break
+		}
+	}
+	switch {
+	case res.err != nil:
+		return fmt.Errorf("forget: %w", res.err)
+	case res.kind != "forgot":
+		return fmt.Errorf("forget: %s", res.msg)
+	}
+	return nil
+}
+
 // List returns the runs in the state directory, sorted by id: running, and
-// exited but not yet deleted. A run whose start has not finished (no
-// state.json yet) is left out; one whose supervisor died without recording
-// the exit shows Exited nil, and Wait says ErrLost.
+// exited but not yet deleted. A run whose start has not finished is left
+// out; one whose supervisor died without recording the exit shows Exited
+// nil, and Wait says ErrLost.
 func (r *Runtime) List(ctx context.Context) ([]jobrun.Running, error) {
 	if err := r.open(); err != nil {
 		return nil, err
 	}
+	var runs []jobrun.Running
+	add := func(id string, st state, exit *exitRecord) {
+		run := jobrun.Running{ID: id, Labels: st.Labels, Started: st.Started.UTC()}
+		if exit != nil {
+			ex := exit.exit()
+			run.Exited = &ex
+		}
+		runs = append(runs, run)
+	}
+	journal, err := readJournal(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	for id, run := range journal {
+		if run.state == nil {
+			continue
+		}
+		add(id, *run.state, run.exit)
+		r.keep(id, run)
+	}
+	// Runs of format versions 1 and 2, a directory each.
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	var runs []jobrun.Running
 	for _, e := range entries {
 		if !e.IsDir() || validateID(e.Name()) != nil {
 			continue
 		}
 		id := e.Name()
-		st, err := r.readState(id)
+		st, err := r.readDirState(id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -449,16 +674,17 @@ func (r *Runtime) List(ctx context.Context) ([]jobrun.Running, error) {
 			r.log.Error("execrun: list: run left out", "run", id, "err", err)
 			continue
 		}
-		run := jobrun.Running{ID: id, Labels: st.Labels, Started: st.Started.UTC()}
-		ex, ok, err := r.readExit(id)
+		ex, ok, err := r.readDirExit(id)
 		if err != nil {
 			r.log.Error("execrun: list: exit unreadable", "run", id, "err", err)
 		}
+		var exit *exitRecord
 		if ok {
-			run.Exited = &ex
+			exit = &ex
 		}
-		runs = append(runs, run)
+		add(id, st, exit)
 	}
+	slices.SortFunc(runs, func(a, b jobrun.Running) int { return strings.Compare(a.ID, b.ID) })
 	return runs, nil
 }
 
@@ -489,9 +715,9 @@ func (r *Runtime) open() error {
 
 func (r *Runtime) runDir(id string) string { return filepath.Join(r.dir, id) }
 
-// readState reads the run's state.json; ErrNotFound when the run, or its
-// state, is not there.
-func (r *Runtime) readState(id string) (state, error) {
+// readDirState reads the state.json of a run directory (format versions
+// 1 and 2); ErrNotFound when the run, or its state, is not there.
+func (r *Runtime) readDirState(id string) (state, error) {
 	var st state
 	err := readJSON(filepath.Join(r.runDir(id), stateFile), &st)
 	switch {
@@ -505,19 +731,19 @@ func (r *Runtime) readState(id string) (state, error) {
 	return st, nil
 }
 
-// readExit reads the run's exit.json; ok is false while there is none.
-func (r *Runtime) readExit(id string) (ex jobrun.Exit, ok bool, err error) {
-	var rec exitRecord
+// readDirExit reads the exit.json of a run directory (format versions 1
+// and 2); ok is false while there is none.
+func (r *Runtime) readDirExit(id string) (rec exitRecord, ok bool, err error) {
 	err = readJSON(filepath.Join(r.runDir(id), exitFile), &rec)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return ex, false, nil
+		return rec, false, nil
 	case err != nil:
-		return ex, false, err
+		return rec, false, err
 	case rec.Version > formatVersion:
-		return ex, false, fmt.Errorf("%s: version %d is newer than this gpuq-node's %d", exitFile, rec.Version, formatVersion)
+		return rec, false, fmt.Errorf("%s: version %d is newer than this gpuq-node's %d", exitFile, rec.Version, formatVersion)
 	}
-	return rec.exit(), true, nil
+	return rec, true, nil
 }
 
 // validateID accepts ids that are safe as one file name: letters, digits,

@@ -4,35 +4,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/gpuq/gpuq/internal/jobrun"
 )
 
-// Files in a run's directory, StateDir/<id>/. See the package comment for
-// who writes each and when.
+// Files in a run's directory, StateDir/<id>/, of format versions 1 and 2,
+// which are still waited for, signalled and deleted. See the package
+// comment.
 const (
-	specFile  = "spec.json"
 	stateFile = "state.json"
 	exitFile  = "exit.json"
 
-	// formatVersion is written into every JSON file; a change to their
-	// fields that an older reader would misread bumps it. Version 2: runs
-	// watched by the node's supervisor (state.json's supervised), which
-	// Delete must never kill; version 1 runs had a shim each.
-	formatVersion = 2
+	// formatVersion is written into every record; a change to their
+	// fields that an older reader would misread bumps it. Version 3: the
+	// journal; version 2: runs watched by the node's supervisor
+	// (state.json's supervised), which Delete must never kill; version 1
+	// runs had a shim each.
+	formatVersion = 3
 )
 
-// shimSpec is spec.json: what Start hands to the supervisor.
+// shimSpec is what Start hands to the supervisor.
 type shimSpec struct {
 	Version int          `json:"version"`
 	Spec    jobrun.Spec  `json:"spec"`
 	Cgroup  cgroupConfig `json:"cgroup"`
 }
 
-// state is state.json, written by the supervisor once the job has started.
+// state is how to find a job, recorded by the supervisor once the job has
+// started (state.json of old).
 type state struct {
 	Version int               `json:"version"`
 	ID      string            `json:"id"`
@@ -60,7 +61,8 @@ type state struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// exitRecord is exit.json, written by the supervisor when the job has ended.
+// exitRecord is how a job ended, recorded by the supervisor (exit.json of
+// old).
 type exitRecord struct {
 	Version int       `json:"version"`
 	Code    int       `json:"code"`
@@ -91,44 +93,6 @@ func exitFromStatus(ws syscall.WaitStatus) (code, sig int) {
 	default:
 		return -1, 0
 	}
-}
-
-// writeJSONAtomic writes v as dir/name so that a reader sees either no file
-// or the whole of it: a temporary file renamed. With durable, the file
-// also survives a crash once it returns: fsync of the file before the
-// rename and of the directory after.
-func writeJSONAtomic(dir, name string, v any, durable bool) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	b = append(b, '\n')
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if durable {
-		if d, err := os.Open(dir); err == nil {
-			d.Sync()
-			d.Close()
-		}
-	}
-	return nil
 }
 
 // readJSON reads the JSON file at path into v. A missing file gives an

@@ -3,6 +3,7 @@ package execrun
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,17 +32,27 @@ type supervisorConn struct {
 	c   net.Conn
 	pid int // the supervisor's
 	wmu sync.Mutex
+	// notes is told each start and exit the supervisor reports, before
+	// the request's answer goes out and the run's watchers wake; may be nil.
+	notes runNotes
 
 	mu      sync.Mutex
 	broken  bool
 	pending map[string]chan shimReply // start requests without an answer
+	forgets map[string]chan shimReply // forget requests without an answer
 	exits   map[string]chan struct{}  // closed when the run has exited
+}
+
+// runNotes keeps what a supervisor reports of runs (the Runtime).
+type runNotes interface {
+	noteStart(id string, st state)
+	noteExit(id string, rec exitRecord)
 }
 
 // dialSupervisor connects to the supervisor listening in dir and reads its
 // hello. An error means no supervisor took the connection: none listens,
-// or it was going away.
-func dialSupervisor(dir string) (*supervisorConn, error) {
+// or it was going away. notes (may be nil) is told of starts and exits.
+func dialSupervisor(dir string, notes runNotes) (*supervisorConn, error) {
 	c, err := net.Dial("unix", filepath.Join(dir, supervisorSock))
 	if err != nil {
 		return nil, err
@@ -64,7 +75,8 @@ func dialSupervisor(dir string) (*supervisorConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("supervisor hello %q: %w", strings.TrimSpace(line), err)
 	}
-	sc := &supervisorConn{c: c, pid: pid, pending: map[string]chan shimReply{}, exits: map[string]chan struct{}{}}
+	sc := &supervisorConn{c: c, pid: pid, notes: notes,
+		pending: map[string]chan shimReply{}, forgets: map[string]chan shimReply{}, exits: map[string]chan struct{}{}}
 	go sc.read(br)
 	return sc, nil
 }
@@ -79,16 +91,35 @@ func (sc *supervisorConn) read(br *bufio.Reader) {
 		}
 		kind, rest, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		id, msg, _ := strings.Cut(rest, " ")
+		reply := shimReply{kind: kind, msg: msg}
+		switch kind {
+		case "started":
+			reply.state = &state{}
+			if err := json.Unmarshal([]byte(msg), reply.state); err != nil {
+				reply = shimReply{kind: "failed", msg: fmt.Sprintf("the supervisor's state of the run: %v", err)}
+			} else if sc.notes != nil {
+				sc.notes.noteStart(id, *reply.state)
+			}
+		case "exited":
+			var rec exitRecord
+			if err := json.Unmarshal([]byte(msg), &rec); err == nil && sc.notes != nil {
+				sc.notes.noteExit(id, rec)
+			}
+		}
 		sc.mu.Lock()
 		switch kind {
-		case "started", "failed":
+		case "started", "failed", "exists":
 			if ch, ok := sc.pending[id]; ok {
 				delete(sc.pending, id)
-				if kind == "started" {
-					ch <- shimReply{msg: "ok"}
-				} else {
-					ch <- shimReply{msg: "error: " + msg}
-				}
+				ch <- reply
+			} else if ch, ok := sc.forgets[id]; ok && kind == "failed" {
+				delete(sc.forgets, id)
+				ch <- reply
+			}
+		case "forgot":
+			if ch, ok := sc.forgets[id]; ok {
+				delete(sc.forgets, id)
+				ch <- reply
 			}
 		case "exited":
 			if ch, ok := sc.exits[id]; ok {
@@ -110,9 +141,11 @@ func (sc *supervisorConn) close() {
 		return
 	}
 	sc.broken = true
-	for id, ch := range sc.pending {
-		ch <- shimReply{err: errSupervisorLost}
-		delete(sc.pending, id)
+	for _, m := range []map[string]chan shimReply{sc.pending, sc.forgets} {
+		for id, ch := range m {
+			ch <- shimReply{err: errSupervisorLost}
+			delete(m, id)
+		}
 	}
 	for id, ch := range sc.exits {
 		close(ch)
@@ -126,20 +159,33 @@ func (sc *supervisorConn) isBroken() bool {
 	return sc.broken
 }
 
-// start asks the supervisor to start run id; the answer comes on the
-// channel: "ok", "error: <message>", or errSupervisorLost.
-func (sc *supervisorConn) start(id string) (<-chan shimReply, error) {
+// start asks the supervisor to start run id from spec (one line of JSON);
+// the answer comes on the channel: started (with the run's state),
+// exists, failed, or errSupervisorLost.
+func (sc *supervisorConn) start(id string, spec []byte) (<-chan shimReply, error) {
+	return sc.request(sc.pending, "start "+id+" "+string(spec)+"\n", id)
+}
+
+// forget asks the supervisor to have the journal forget run id; the
+// answer comes on the channel: forgot, failed, or errSupervisorLost.
+func (sc *supervisorConn) forget(id string) (<-chan shimReply, error) {
+	return sc.request(sc.forgets, "forget "+id+"\n", id)
+}
+
+// request sends line, whose answer about run id is to come on a channel
+// kept in pending.
+func (sc *supervisorConn) request(pending map[string]chan shimReply, line, id string) (<-chan shimReply, error) {
 	ch := make(chan shimReply, 1)
 	sc.mu.Lock()
 	if sc.broken {
 		sc.mu.Unlock()
 		return nil, errSupervisorLost
 	}
-	sc.pending[id] = ch
+	pending[id] = ch
 	sc.mu.Unlock()
 	sc.wmu.Lock()
 	sc.c.SetWriteDeadline(time.Now().Add(sendTimeout))
-	_, err := io.WriteString(sc.c, "start "+id+"\n")
+	_, err := io.WriteString(sc.c, line)
 	sc.wmu.Unlock()
 	if err != nil {
 		// Whether the supervisor read it cannot be told: the answer, or
@@ -178,7 +224,7 @@ func (r *Runtime) supervisor(spawn bool) (*supervisorConn, error) {
 	var err error
 	for range 3 {
 		var sc *supervisorConn
-		if sc, err = dialSupervisor(r.dir); err == nil {
+		if sc, err = dialSupervisor(r.dir, r); err == nil {
 			r.mu.Lock()
 			closed := r.closed
 			r.mu.Unlock()

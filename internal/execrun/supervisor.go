@@ -2,6 +2,7 @@ package execrun
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,12 +41,14 @@ const SupervisorCommand = "exec-supervisor"
 
 // The supervisor's files in the state directory, and its protocol.
 const (
-	supervisorSock = "supervisor.sock"
-	supervisorLock = "supervisor.lock"
+	supervisorSock = "supervisor3.sock"
+	supervisorLock = "supervisor3.lock"
 	supervisorLog  = "supervisor.log"
 	// supervisorHello is the first line the supervisor sends a client,
-	// followed by its pid; a change to the protocol changes it.
-	supervisorHello = "gpuq-supervisor/1"
+	// followed by its pid; a change to the protocol changes it (and the
+	// names of the socket and the lock, so that a supervisor of an older
+	// version can finish its jobs beside a new one).
+	supervisorHello = "gpuq-supervisor/2"
 )
 
 // Timing of the supervisor.
@@ -76,24 +79,32 @@ var errBusy = errors.New("another supervisor holds the state directory")
 //
 // The contract with Runtime: the supervisor is started in a session of its
 // own with fd 3 the write end of a pipe and stdout and stderr the state
-// directory's supervisor.log. It takes supervisor.lock (waiting a little
-// for a supervisor that is exiting), listens on supervisor.sock, writes
-// "ready\n" to fd 3 and closes it; when another supervisor holds the lock
-// it writes "busy\n" instead and exits 0, and on failure "error: <message>\n"
-// and exits 1.
+// directory's supervisor.log. It takes supervisor3.lock (waiting a little
+// for a supervisor that is exiting), opens the journal runs.log, listens
+// on supervisor3.sock, writes "ready\n" to fd 3 and closes it; when
+// another supervisor holds the lock it writes "busy\n" instead and exits
+// 0, and on failure "error: <message>\n" and exits 1.
 //
-// On each connection it first sends "gpuq-supervisor/1 <pid>\n", then reads
-// requests, one a line: "start <id>" starts the run in <StateDir>/<id>
-// from its spec.json. It answers "started <id>" once the job runs (its
-// state.json written) or "failed <id> <message>" when it did not start
-// (nothing left behind). When a job it started has ended and its
-// exit.json is written, it sends "exited <id>" to every connection.
-// Requests are served concurrently.
+// On each connection it first sends "gpuq-supervisor/2 <pid>\n", then reads
+// requests, one a line, and answers each with a line:
 //
-// For each job it opens the job's output files, makes its cgroups, starts
-// it in a process group of its own, waits for it, kills what is left of
-// its process group and cgroup, writes exit.json and removes the cgroups.
-// It exits once it has had no job and no connection for a second.
+//	start <id> <spec>   the run's spec.json of old as one line of JSON:
+//	                    "started <id> <state>" once the job runs and the
+//	                    journal says so (state as one line of JSON),
+//	                    "exists <id>" when the journal has the run, or
+//	                    "failed <id> <message>" when it did not start
+//	                    (nothing left behind)
+//	forget <id>         "forgot <id>" once the journal has forgotten it
+//
+// When a job it started has ended and the journal's exit record is on
+// disk, it sends "exited <id> <exit>" (one line of JSON) to every
+// connection. Requests are served concurrently.
+//
+// For each job it records that it took the run, opens the job's output
+// files, makes its cgroups, starts it in a process group of its own,
+// records the start, waits for it, kills what is left of its process group
+// and cgroup, removes the cgroups and records the exit. It exits once it
+// has had no job and no connection for a second.
 func SupervisorMain(args []string) int {
 	// The main goroutine keeps the main thread: no job is forked from it
 	// and no file-system identity is changed on it (see lockedThread).
@@ -145,6 +156,7 @@ type supervisor struct {
 	start uint64 // the supervisor's start time in clock ticks
 	ln    *net.UnixListener
 	lock  *os.File
+	jr    *journal
 
 	mu      sync.Mutex
 	clients map[*supervisorClientConn]bool
@@ -182,7 +194,7 @@ func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
 			break
 		}
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			if sc, derr := dialSupervisor(dir); derr == nil {
+			if sc, derr := dialSupervisor(dir, nil); derr == nil {
 				sc.close()
 				err = errBusy
 			}
@@ -196,21 +208,29 @@ func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	jr, err := openJournal(dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	sock := filepath.Join(dir, supervisorSock)
 	if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		jr.close()
 		lock.Close()
 		return nil, err
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
+		jr.close()
 		lock.Close()
 		return nil, err
 	}
-	s := &supervisor{dir: dir, log: log, pid: os.Getpid(), ln: ln, lock: lock,
+	s := &supervisor{dir: dir, log: log, pid: os.Getpid(), ln: ln, lock: lock, jr: jr,
 		clients: map[*supervisorClientConn]bool{}, runs: map[string]bool{}}
 	ps, err := readProcStat(s.pid)
 	if err != nil {
 		ln.Close()
+		jr.close()
 		lock.Close()
 		return nil, err
 	}
@@ -221,7 +241,8 @@ func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
 // serve accepts clients until the supervisor has been idle for
 // supervisorLinger.
 func (s *supervisor) serve() {
-	defer s.lock.Close() // after the socket is gone
+	defer s.lock.Close() // after the socket and the journal are gone
+	defer s.jr.close()
 	s.mu.Lock()
 	s.idleLocked()
 	s.mu.Unlock()
@@ -286,48 +307,82 @@ func (s *supervisor) serveClient(cl *supervisorClientConn) {
 	}()
 	cl.send(fmt.Sprintf("%s %d", supervisorHello, s.pid))
 	sc := bufio.NewScanner(cl.c)
+	sc.Buffer(make([]byte, 0, 64<<10), maxRequest)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 || f[0] != "start" {
+		kind, rest, _ := strings.Cut(sc.Text(), " ")
+		id, arg, _ := strings.Cut(rest, " ")
+		if kind != "start" && kind != "forget" {
 			s.log.Warn("unknown request", "line", sc.Text())
 			continue
 		}
-		id := f[1]
 		if err := validateID(id); err != nil {
 			cl.send(fmt.Sprintf("failed %s %s", strings.ReplaceAll(id, " ", "_"), oneLine(err.Error())))
 			continue
 		}
-		s.mu.Lock()
-		dup := s.runs[id]
-		s.runs[id] = true
-		s.idleLocked()
-		s.mu.Unlock()
-		if dup {
-			cl.send(fmt.Sprintf("failed %s %s", id, ErrExists))
+		if kind == "forget" {
+			s.forget(cl, id)
 			continue
 		}
-		go s.run(cl, id)
+		s.mu.Lock()
+		dup := s.runs[id] || s.jr.has(id)
+		if !dup {
+			s.runs[id] = true
+			s.idleLocked()
+		}
+		s.mu.Unlock()
+		if dup {
+			cl.send("exists " + id)
+			continue
+		}
+		go s.run(cl, id, arg)
+	}
+	if err := sc.Err(); err != nil {
+		s.log.Warn("client dropped", "err", err)
 	}
 }
 
-// run starts the job of run id, answers cl, waits for the job and tells
-// every client that it exited.
-func (s *supervisor) run(cl *supervisorClientConn, id string) {
+// maxRequest bounds a request line: a job's spec with its environment.
+const maxRequest = 16 << 20
+
+// forget has the journal forget run id, and answers cl.
+func (s *supervisor) forget(cl *supervisorClientConn, id string) {
+	if err := s.jr.append(journalRecord{Op: opForget, ID: id}, false); err != nil {
+		s.log.Error("forget run", "run", id, "err", err)
+		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
+		return
+	}
+	if err := s.jr.compact(); err != nil {
+		s.log.Error("compact the journal", "err", err)
+	}
+	cl.send("forgot " + id)
+}
+
+// run starts the job of run id from its spec (JSON), answers cl, waits for
+// the job and tells every client that it exited.
+func (s *supervisor) run(cl *supervisorClientConn, id, spec string) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.runs, id)
 		s.idleLocked()
 		s.mu.Unlock()
 	}()
-	j := &watchedJob{dir: filepath.Join(s.dir, id), log: s.log.With("run", id), sup: s}
-	if err := j.start(); err != nil {
+	j := &watchedJob{id: id, log: s.log.With("run", id), sup: s}
+	st, err := j.start(spec)
+	if err != nil {
 		j.log.Error("start job", "err", err)
+		if j.taken {
+			if ferr := s.jr.append(journalRecord{Op: opForget, ID: id}, false); ferr != nil {
+				j.log.Error("forget the run that did not start", "err", ferr)
+			}
+		}
 		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
 		return
 	}
-	cl.send("started " + id)
-	if j.wait() {
-		s.broadcast("exited " + id)
+	b, _ := json.Marshal(st)
+	cl.send("started " + id + " " + string(b))
+	if rec, ok := j.wait(); ok {
+		b, _ := json.Marshal(rec)
+		s.broadcast("exited " + id + " " + string(b))
 	}
 }
 
@@ -349,36 +404,63 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // watchedJob is one job of the supervisor.
 type watchedJob struct {
-	dir string
-	log *slog.Logger
-	sup *supervisor
+	id    string
+	log   *slog.Logger
+	sup   *supervisor
+	taken bool // the journal says it was taken
 
 	proc    *os.Process
 	started time.Time
 	cg      jobCgroup
 }
 
-// start starts the job and writes state.json.
-func (s *watchedJob) start() error {
+// start starts the job from its spec (JSON) and records the start in the
+// journal.
+func (s *watchedJob) start(spec string) (state, error) {
 	var ss shimSpec
-	if err := readJSON(filepath.Join(s.dir, specFile), &ss); err != nil {
-		return err
-	}
-	// Taking the run: once spec.json is gone, its Runtime does not ask
-	// again, and no other supervisor can take it.
-	if err := os.Remove(filepath.Join(s.dir, specFile)); err != nil {
-		return fmt.Errorf("take the run: %w", err)
+	if err := json.Unmarshal([]byte(spec), &ss); err != nil {
+		return state{}, fmt.Errorf("spec: %w", err)
 	}
 	if ss.Version != formatVersion {
-		return fmt.Errorf("%s: version %d, want %d", specFile, ss.Version, formatVersion)
+		return state{}, fmt.Errorf("spec: version %d, want %d", ss.Version, formatVersion)
 	}
 	sp := ss.Spec
+	if sp.ID != s.id {
+		return state{}, fmt.Errorf("spec: id %q, want %q", sp.ID, s.id)
+	}
+	// Taking the run: a Runtime that loses this supervisor now does not
+	// ask another one to start it.
+	if err := s.sup.jr.append(journalRecord{Op: opTake, ID: s.id}, false); err != nil {
+		return state{}, fmt.Errorf("take the run: %w", err)
+	}
+	s.taken = true
+	st, err := s.startJob(ss)
+	if err != nil {
+		return state{}, err
+	}
+	// Not synced: it outlives a killed gpuq-node or supervisor (the page
+	// cache is the kernel's), and after a crash of the machine the job is
+	// gone whether it was written or not.
+	if err := s.sup.jr.append(journalRecord{Op: opStart, ID: s.id, State: &st}, false); err != nil {
+		syscall.Kill(-s.proc.Pid, syscall.SIGKILL)
+		s.proc.Wait()
+		s.drainCgroups()
+		s.removeCgroups()
+		return state{}, err
+	}
+	s.log.Debug("job started", "pid", st.PID)
+	return st, nil
+}
+
+// startJob starts the job of ss and returns its state.
+func (s *watchedJob) startJob(ss shimSpec) (state, error) {
+	sp := ss.Spec
 	if len(sp.Args) == 0 {
-		return errors.New("no command")
+		return state{}, errors.New("no command")
 	}
 	cred, err := credential(sp.UID, sp.GID, sp.Groups)
 	if err != nil {
-		return err
+		return state{}, err
 	}
 	env := sp.Env
 	if env == nil {
@@ -389,19 +471,19 @@ func (s *watchedJob) start() error {
 		// child reports a missing directory as the command missing.
 		fi, err := os.Stat(sp.Dir)
 		if err != nil {
-			return fmt.Errorf("job directory: %w", err)
+			return state{}, fmt.Errorf("job directory: %w", err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("job directory %s: not a directory", sp.Dir)
+			return state{}, fmt.Errorf("job directory %s: not a directory", sp.Dir)
 		}
 	}
 	path, err := lookPath(sp.Args[0], env, sp.Dir)
 	if err != nil {
-		return err
+		return state{}, err
 	}
 	files, err := openFiles(sp, cred)
 	if err != nil {
-		return err
+		return state{}, err
 	}
 	defer func() {
 		for _, f := range files {
@@ -419,7 +501,7 @@ func (s *watchedJob) start() error {
 		cgdir, oerr := os.Open(s.cg.dirs[0])
 		if oerr != nil {
 			s.removeCgroups()
-			return fmt.Errorf("open cgroup: %w", oerr)
+			return state{}, fmt.Errorf("open cgroup: %w", oerr)
 		}
 		defer cgdir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(cgdir.Fd())
@@ -454,7 +536,7 @@ func (s *watchedJob) start() error {
 	}
 	if err != nil {
 		s.removeCgroups()
-		return err
+		return state{}, err
 	}
 	st := state{
 		Version:    formatVersion,
@@ -470,26 +552,20 @@ func (s *watchedJob) start() error {
 		Warnings:   warn,
 	}
 	ps, err := readProcStat(st.PID)
-	if err == nil {
-		st.PIDStart = ps.Start
-		// Not synced: it outlives a killed gpuq-node or supervisor (the
-		// page cache is the kernel's), and after a crash of the machine
-		// the job is gone whether it was written or not.
-		err = writeJSONAtomic(s.dir, stateFile, st, false)
-	}
 	if err != nil {
 		syscall.Kill(-s.proc.Pid, syscall.SIGKILL)
 		s.proc.Wait()
 		s.drainCgroups()
 		s.removeCgroups()
-		return err
+		return state{}, err
 	}
-	s.log.Debug("job started", "pid", st.PID)
-	return nil
+	st.PIDStart = ps.Start
+	return st, nil
 }
 
-// wait waits for the job and writes exit.json; it reports whether it did.
-func (s *watchedJob) wait() bool {
+// wait waits for the job and records its exit, on disk before it returns;
+// ok is false when it could not.
+func (s *watchedJob) wait() (rec exitRecord, ok bool) {
 	pid := s.proc.Pid
 	// Wait without reaping: while the job's first process is a zombie its
 	// pid, and so its process group id, cannot be reused.
@@ -502,19 +578,19 @@ func (s *watchedJob) wait() bool {
 	ended := time.Now().UTC()
 	if err != nil {
 		s.log.Error("reap job", "err", err)
-		return false
+		return rec, false
 	}
-	rec := exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
+	rec = exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
 	rec.Code, rec.Signal = exitFromStatus(ps.Sys().(syscall.WaitStatus))
 	s.drainCgroups()
 	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
 	s.removeCgroups()
-	if err = writeJSONAtomic(s.dir, exitFile, rec, true); err != nil {
+	if err = s.sup.jr.append(journalRecord{Op: opExit, ID: s.id, Exit: &rec}, true); err != nil {
 		s.log.Error("record exit", "err", err)
-		return false
+		return rec, false
 	}
 	s.log.Debug("job exited", "code", rec.Code, "signal", rec.Signal, "oom", rec.OOM)
-	return true
+	return rec, true
 }
 
 // waitExit waits, without reaping, until the child pid has exited: on a
