@@ -389,15 +389,14 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 				exited = sc.watch(id)
 			}
 		}
-		if exited == nil || look {
+		ri, err = r.lookup(id, false)
+		if (exited == nil || look) && (err != nil || ri.exit == nil) {
 			ri, err = r.lookup(id, true)
-			if errors.Is(err, ErrNotFound) {
-				return jobrun.Exit{}, fmt.Errorf("wait %s: deleted: %w", id, ErrNotFound)
-			}
-			if err != nil {
-				return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
-			}
-		} else if ri, err = r.lookup(id, false); err != nil {
+		}
+		if errors.Is(err, ErrNotFound) {
+			return jobrun.Exit{}, fmt.Errorf("wait %s: deleted: %w", id, ErrNotFound)
+		}
+		if err != nil {
 			return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
 		}
 		if ri.exit != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/gpuq/gpuq/internal/gpu"
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/jobrun"
+	"github.com/gpuq/gpuq/internal/reclog"
 	"github.com/gpuq/gpuq/internal/sdnotify"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
 )
@@ -74,8 +75,9 @@ type Agent struct {
 
 	mu       sync.Mutex
 	runs     map[string]*run
-	finished map[string]*gpuqv1.JobUpdate
-	out      chan *gpuqv1.NodeMessage // the current session's sender; nil when disconnected
+	finished map[string]*gpuqv1.JobUpdate // ends not acknowledged, kept in ends
+	ends     *reclog.Log                  // opened by Run
+	out      chan *gpuqv1.NodeMessage     // the current session's sender; nil when disconnected
 	wg       sync.WaitGroup
 	starting chan struct{} // bounds the jobs being started at once
 }
@@ -123,7 +125,7 @@ func New(opts Options) (*Agent, error) {
 		}
 		opts.Users = u
 	}
-	for _, d := range []string{opts.StateDir, filepath.Join(opts.StateDir, "jobs"), filepath.Join(opts.StateDir, "finished"), opts.CheckpointDir} {
+	for _, d := range []string{opts.StateDir, filepath.Join(opts.StateDir, "jobs"), opts.CheckpointDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}

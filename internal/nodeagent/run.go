@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/proto"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gpuq/gpuq/internal/fsuser"
@@ -98,12 +98,18 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		}
 		return os.Lchown(path, int(id.UID), int(id.GID))
 	}
-	dir := filepath.Join(a.opts.StateDir, "jobs", r.alloc)
-	if err := mkdirOwned(dir, own); err != nil {
-		return jobrun.Spec{}, fmt.Errorf("job directory: %w", err)
+	// The script: in a job directory, which is the working directory of a
+	// job without one, or else a file beside those directories (a
+	// directory less to make and remove per job).
+	script, scriptMount := scriptPaths(a.opts.StateDir, r.alloc, sp.Chdir == "")
+	workDir := sp.Chdir
+	if workDir == "" {
+		workDir = scriptMount
+		if err := mkdirOwned(workDir, own); err != nil {
+			return jobrun.Spec{}, fmt.Errorf("job directory: %w", err)
+		}
 	}
-	script := filepath.Join(dir, "script")
-	if err := os.WriteFile(script, sp.Script, 0o700); err != nil {
+	if err := writeScript(script, sp.Script); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("write script: %w", err)
 	}
 	if err := own(script); err != nil {
@@ -112,10 +118,6 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 	ckpt := filepath.Join(a.opts.CheckpointDir, checkpointName(j))
 	if err := mkdirOwned(ckpt, own); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("checkpoint directory: %w", err)
-	}
-	workDir := sp.Chdir
-	if workDir == "" {
-		workDir = dir
 	}
 	stdout := outputPath(sp.Output, j, a.opts.Info.Name)
 	stderr := stdout
@@ -177,7 +179,7 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 		Args:        args,
 		Env:         jobEnv(as, a.opts.Info.Name, ckpt, gpu.VisibleDevicesEnv(devs), userEnv(id)),
 		Dir:         workDir,
-		Mounts:      []jobrun.Mount{{Source: dir, Target: dir, ReadOnly: true}, {Source: workDir, Target: workDir}, {Source: ckpt, Target: ckpt}},
+		Mounts:      []jobrun.Mount{{Source: scriptMount, Target: scriptMount, ReadOnly: true}, {Source: workDir, Target: workDir}, {Source: ckpt, Target: ckpt}},
 		Devices:     nodes,
 		CDIDevices:  cdiNames,
 		Stdout:      stdout,
@@ -255,6 +257,61 @@ func (a *Agent) logGPUInjection() {
 		"cdi_kind", a.opts.CDIKind, "device_files", strings.Join(nodes, ","))
 }
 
+// scriptPaths are where the script of run alloc goes, and what a
+// container mounts for it: StateDir/jobs/<alloc>/script in the job
+// directory with dir, else the file StateDir/jobs/<alloc>.sh.
+func scriptPaths(stateDir, alloc string, dir bool) (script, mount string) {
+	jobs := filepath.Join(stateDir, "jobs")
+	if dir {
+		d := filepath.Join(jobs, alloc)
+		return filepath.Join(d, "script"), d
+	}
+	p := filepath.Join(jobs, alloc+".sh")
+	return p, p
+}
+
+// removeJobFiles removes what runSpec made in the state directory for run
+// alloc, whichever of the two it was.
+func removeJobFiles(stateDir, alloc string) {
+	for _, dir := range []bool{false, true} {
+		_, p := scriptPaths(stateDir, alloc, dir)
+		_ = os.RemoveAll(p)
+	}
+}
+
+// writeScript writes a job's script, mode 0700, replacing what a failed
+// start of the same run left; its directory is made when missing.
+func writeScript(path string, b []byte) error {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags, 0o700)
+	if errors.Is(err, unix.ENOENT) {
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			fd, err = unix.Open(path, flags, 0o700)
+		}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	for len(b) > 0 {
+		n, werr := unix.Write(fd, b)
+		if errors.Is(werr, unix.EINTR) {
+			continue
+		}
+		if werr != nil {
+			err = werr
+			break
+		}
+		b = b[n:]
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
+}
+
 // mkdirOwned makes dir (mode 0700; its parents 0755) when missing, then
 // hands it over with own. Its parent must be gpuq-node's (state_dir,
 // checkpoint_dir), so no user can swap dir for a link in between.
@@ -317,7 +374,7 @@ func (a *Agent) watch(ctx context.Context, r *run) {
 		if err := a.opts.Runtime.Delete(context.WithoutCancel(ctx), r.alloc); err != nil {
 			a.log.Warn("delete run", "allocation", r.alloc, "err", err)
 		}
-		_ = os.RemoveAll(filepath.Join(a.opts.StateDir, "jobs", r.alloc))
+		removeJobFiles(a.opts.StateDir, r.alloc)
 		a.mu.Lock()
 		delete(a.runs, r.alloc)
 		a.mu.Unlock()
@@ -392,79 +449,6 @@ func (a *Agent) stop(alloc string, why gpuqv1.StopJob_Reason, sigName string, gr
 			}
 		})
 	})
-}
-
-// finish keeps a run's end on disk until gpuqd acknowledges it, and reports it.
-func (a *Agent) finish(u *gpuqv1.JobUpdate) {
-	b, err := proto.Marshal(u)
-	if err == nil {
-		err = writeFileAtomic(a.finishedPath(u.AllocationId), b)
-	}
-	if err != nil {
-		a.log.Error("record the end of a run", "allocation", u.AllocationId, "err", err)
-	}
-	a.mu.Lock()
-	a.finished[u.AllocationId] = u
-	a.mu.Unlock()
-	a.log.Info("job ended", "allocation", u.AllocationId, "state", job.StateName(u.State), "exit", u.ExitCode)
-	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: u}})
-}
-
-// acked forgets a run's end once gpuqd has recorded it.
-func (a *Agent) acked(alloc string) {
-	a.mu.Lock()
-	delete(a.finished, alloc)
-	a.mu.Unlock()
-	if err := os.Remove(a.finishedPath(alloc)); err != nil && !os.IsNotExist(err) {
-		a.log.Warn("forget acknowledged run", "allocation", alloc, "err", err)
-	}
-}
-
-func (a *Agent) finishedPath(alloc string) string {
-	return filepath.Join(a.opts.StateDir, "finished", alloc+".pb")
-}
-
-// loadFinished reads the ends of runs an earlier agent had not had
-// acknowledged.
-func (a *Agent) loadFinished() error {
-	files, err := filepath.Glob(filepath.Join(a.opts.StateDir, "finished", "*.pb"))
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f, err)
-		}
-		u := &gpuqv1.JobUpdate{}
-		if err := proto.Unmarshal(b, u); err != nil {
-			a.log.Warn("unreadable run record; removing it", "file", f, "err", err)
-			_ = os.Remove(f)
-			continue
-		}
-		a.finished[u.AllocationId] = u
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // sample reads the run's GPUs every SampleEvery until stop is called; the

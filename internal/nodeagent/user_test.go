@@ -212,13 +212,16 @@ func TestRunSpecUser(t *testing.T) {
 	if users.Switches() && !env["HOME="+home] {
 		t.Errorf("environment lacks HOME=%s", home)
 	}
-	dir := filepath.Join(state, "jobs", as.AllocationId)
+	// With a working directory, the script is a file of its own.
+	script, _ := scriptPaths(state, as.AllocationId, false)
+	if spec.Args[0] != script {
+		t.Errorf("runs %s, want the script %s", spec.Args[0], script)
+	}
 	for _, f := range []struct {
 		path string
 		mode os.FileMode
 	}{
-		{dir, 0o700},
-		{filepath.Join(dir, "script"), 0o700},
+		{script, 0o700},
 		{filepath.Join(state, "checkpoints", "42"), 0o700},
 		{filepath.Join(work, "logs"), 0o755},
 	} {
@@ -241,7 +244,14 @@ func TestRunSpecUser(t *testing.T) {
 	if !errors.Is(err, ErrUnknownUser) {
 		t.Fatalf("runSpec for an unknown user: %v, want ErrUnknownUser", err)
 	}
-	if _, err := os.Stat(filepath.Join(state, "jobs", as.AllocationId)); !os.IsNotExist(err) {
-		t.Errorf("a refused job left its directory: %v", err)
+	for _, dir := range []bool{false, true} {
+		if _, p := scriptPaths(state, as.AllocationId, dir); exists(p) {
+			t.Errorf("a refused job left %s", p)
+		}
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
