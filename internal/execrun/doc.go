@@ -108,10 +108,11 @@
 // the job is born in its cgroup (CLONE_INTO_CGROUP). On v1 a thread of the
 // supervisor of its own, never its main thread, steps into the job's
 // cgroups (their tasks files) and forks the job there, so the job and its
-// children are inside from their first instruction, and then ends: the
+// children are inside from their first instruction, and then steps back
+// to the main thread's cgroups (or ends, when it cannot): the
 // supervisor's memory stays charged to its own cgroup (v1 charges a
-// process's memory where its main thread is), and while that thread lives
-// the job's cgroup lists the supervisor, which nothing here kills. When the
+// process's memory where its main thread is), and while that thread is
+// inside, the job's cgroup lists the supervisor, which nothing here kills. When the
 // cgroups cannot be made (not root, read-only, not mounted) jobs run
 // without them, with a logged warning: limits are not applied, and a
 // process that leaves the job's process group (setsid) is not killed with

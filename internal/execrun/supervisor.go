@@ -510,17 +510,21 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 	if len(s.cg.dirs) > 0 && !s.cg.v2 {
 		// v1 has no CLONE_INTO_CGROUP: a thread of its own steps into the
 		// job's cgroups and forks the job there, so the job and all it
-		// forks are inside from the start; the thread then ends, rather
-		// than step out (each move of a task is costly on v1). Only that
-		// thread: the supervisor's memory stays charged where it was.
+		// forks are inside from the start; the thread then steps back out,
+		// or ends when it cannot. Only that thread: the supervisor's
+		// memory stays charged where it was.
 		lockedThread(func() bool {
 			if eerr := s.cg.enterThread(); eerr != nil {
 				warn = append(warn, fmt.Sprintf("job runs without cgroup: %v", eerr))
 				s.cg = jobCgroup{}
-			} else {
-				s.proc, err = os.StartProcess(path, sp.Args, attr)
+				return false
 			}
-			return false
+			s.proc, err = os.StartProcess(path, sp.Args, attr)
+			if lerr := s.cg.leaveThread(); lerr != nil {
+				s.log.Warn("a thread stays in a job's cgroup until it ends", "err", lerr)
+				return false
+			}
+			return true
 		})
 		if len(s.cg.dirs) == 0 {
 			// The thread that failed to enter may be in some of them.

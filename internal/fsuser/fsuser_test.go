@@ -2,8 +2,10 @@ package fsuser_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -87,6 +89,36 @@ func TestDo(t *testing.T) {
 		}
 		if uid, _ := owner(t, p); uid != 0 {
 			t.Errorf("a file made after Do is owned by %d, want 0", uid)
+		}
+	})
+	t.Run("threads that served Do are the process's again", func(t *testing.T) {
+		for range 20 {
+			if err := fsuser.Do(id, func() error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Goroutines on threads of their own, some of them those Do used.
+		errc := make(chan error, 20)
+		for i := range 20 {
+			go func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				p := filepath.Join(dir, fmt.Sprintf("reused-%d", i))
+				if err := os.WriteFile(p, nil, 0o600); err != nil {
+					errc <- err
+					return
+				}
+				fi, err := os.Lstat(p)
+				if err == nil && fi.Sys().(*syscall.Stat_t).Uid != 0 {
+					err = fmt.Errorf("%s owned by %d, want 0", p, fi.Sys().(*syscall.Stat_t).Uid)
+				}
+				errc <- err
+			}()
+		}
+		for range 20 {
+			if err := <-errc; err != nil {
+				t.Error(err)
+			}
 		}
 	})
 }
