@@ -63,6 +63,9 @@ type Options struct {
 	MaxBackoff time.Duration
 }
 
+// maxCachedScripts is how many distinct scripts StateDir/scripts keeps.
+const maxCachedScripts = 1024
+
 // DefaultSampleEvery is how often a job's GPUs are sampled unless the
 // config (usage_sample_interval) says otherwise.
 const DefaultSampleEvery = 10 * time.Second
@@ -77,7 +80,8 @@ type Agent struct {
 	runs     map[string]*run
 	finished map[string]*gpuqv1.JobUpdate // ends not acknowledged, kept in ends
 	ends     *reclog.Log                  // opened by Run
-	out      chan *gpuqv1.NodeMessage     // the current session's sender; nil when disconnected
+	scripts  *scriptCache
+	out      chan *gpuqv1.NodeMessage // the current session's sender; nil when disconnected
 	wg       sync.WaitGroup
 	starting chan struct{} // bounds the jobs being started at once
 }
@@ -130,8 +134,13 @@ func New(opts Options) (*Agent, error) {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
 	}
+	scripts, err := newScriptCache(filepath.Join(opts.StateDir, "scripts"), maxCachedScripts)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
 	return &Agent{
 		opts:     opts,
+		scripts:  scripts,
 		log:      opts.Logger.With("node", opts.Info.Name),
 		client:   gpuqv1.NewNodeServiceClient(opts.Conn),
 		runs:     map[string]*run{},

@@ -109,11 +109,8 @@ func (a *Agent) runSpec(as *gpuqv1.Assignment, r *run) (jobrun.Spec, error) {
 			return jobrun.Spec{}, fmt.Errorf("job directory: %w", err)
 		}
 	}
-	if err := writeScript(script, sp.Script); err != nil {
+	if err := a.scripts.install(script, sp.Script, a.opts.Users.Switches(), id.UID, id.GID); err != nil {
 		return jobrun.Spec{}, fmt.Errorf("write script: %w", err)
-	}
-	if err := own(script); err != nil {
-		return jobrun.Spec{}, fmt.Errorf("script: %w", err)
 	}
 	ckpt := filepath.Join(a.opts.CheckpointDir, checkpointName(j))
 	if err := mkdirOwned(ckpt, own); err != nil {

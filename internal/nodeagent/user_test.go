@@ -182,8 +182,12 @@ func TestRunSpecUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := t.TempDir()
+	scripts, err := newScriptCache(filepath.Join(state, "scripts"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := &Agent{opts: Options{StateDir: state, CheckpointDir: filepath.Join(state, "checkpoints"),
-		Info: &gpuqv1.NodeInfo{Name: "n1"}, Users: users}}
+		Info: &gpuqv1.NodeInfo{Name: "n1"}, Users: users}, scripts: scripts}
 	j := testJob(nil)
 	j.Spec.Chdir, j.Spec.Output, j.Spec.Script = work, "logs/%j.out", []byte("#!/bin/sh\nid -u\n")
 	as := &gpuqv1.Assignment{AllocationId: "42.0.ab", Job: j}
