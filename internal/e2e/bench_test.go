@@ -365,7 +365,7 @@ func jobRate(b *testing.B, c *cluster, name string, n int) (float64, [4][]float6
 	}
 	for {
 		// Without states ListJobs lists the jobs that have not ended.
-		res, err := cl.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: &gpuqv1.JobFilter{Names: []string{name}}})
+		res, err := cl.ListJobs(ctx, &gpuqv1.ListJobsRequest{Filter: &gpuqv1.JobFilter{Names: []string{name}}, View: gpuqv1.JobView_JOB_VIEW_BRIEF})
 		if err != nil {
 			b.Fatal(err)
 		}

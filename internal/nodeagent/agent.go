@@ -100,6 +100,10 @@ type run struct {
 
 	stopOnce sync.Once
 	why      gpuqv1.StopJob_Reason // what stopped it; REASON_UNSPECIFIED if it ended by itself
+
+	reportRunning *time.Timer // reports the start; nil for a run found after a restart
+	reportMu      sync.Mutex
+	ended         bool // under reportMu: the end is being reported
 }
 
 // New builds an agent; Run starts it.

@@ -72,11 +72,25 @@ func (a *Agent) start(ctx context.Context, as *gpuqv1.Assignment) {
 		attrs = append(attrs, "device_files", strings.Join(spec.Devices, ","))
 	}
 	a.log.Info("job started", attrs...)
-	a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: &gpuqv1.JobUpdate{
-		AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: timestamppb.New(now),
-	}}})
+	// gpuqd shows the job running from its assignment on; this corrects
+	// its start time. A job that ends before it is due reports only its
+	// end, which carries the start time: a message and a stored update
+	// less for each short job.
+	r.reportRunning = time.AfterFunc(runningReportDelay, func() {
+		r.reportMu.Lock()
+		defer r.reportMu.Unlock()
+		if !r.ended {
+			a.send(&gpuqv1.NodeMessage{Msg: &gpuqv1.NodeMessage_JobUpdate{JobUpdate: &gpuqv1.JobUpdate{
+				AllocationId: r.alloc, Job: ref.Proto(), State: gpuqv1.JobState_JOB_STATE_RUNNING, StartTime: timestamppb.New(now),
+			}}})
+		}
+	})
 	a.watch(ctx, r)
 }
+
+// runningReportDelay is how long after its start a job reports that it
+// runs; see start.
+const runningReportDelay = 500 * time.Millisecond
 
 // runSpec decides whom the job runs as, makes its files and builds what
 // the runtime runs. What gpuq-node makes for the job belongs to the job's
@@ -353,6 +367,13 @@ func (a *Agent) watch(ctx context.Context, r *run) {
 		// while gpuqd is away. It ends with the agent's.
 		exit, err := a.opts.Runtime.Wait(context.WithoutCancel(ctx), r.alloc)
 		stopSampling()
+		// A report of the start that is due now goes before the end.
+		r.reportMu.Lock()
+		r.ended = true
+		r.reportMu.Unlock()
+		if r.reportRunning != nil {
+			r.reportRunning.Stop()
+		}
 		a.mu.Lock()
 		why := r.why
 		a.mu.Unlock()
