@@ -242,7 +242,7 @@ func threadHome(dir string) (string, error) {
 	if home, ok := homes.Load(mount); ok {
 		return home.(string), nil
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
+	b, err := readSmall("/proc/self/cgroup")
 	if err != nil {
 		return "", err
 	}
@@ -260,7 +260,7 @@ func threadHome(dir string) (string, error) {
 
 // cgroupPids lists the processes in the cgroup at dir.
 func cgroupPids(dir string) ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	b, err := readSmall(filepath.Join(dir, "cgroup.procs"))
 	if errors.Is(err, syscall.ENODEV) {
 		// The cgroup was removed while we read it: as good as gone.
 		return nil, fmt.Errorf("read %s: %w", dir, fs.ErrNotExist)
@@ -348,22 +348,49 @@ func (j jobCgroup) oomKills() int {
 
 // writeCgroupFile writes s to an existing control file dir/name.
 func writeCgroupFile(dir, name, s string) error {
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY, 0)
-	if err != nil {
-		return err
+	path := filepath.Join(dir, name)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		_, err = unix.Write(fd, []byte(s))
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
 	}
-	_, err = f.WriteString(s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return fmt.Errorf("write %s to %s: %w", s, filepath.Join(dir, name), err)
+		return fmt.Errorf("write %s to %s: %w", s, path, err)
 	}
 	return nil
 }
 
+// readSmall reads a small file (/proc, cgroup control files) with plain
+// system calls: os.ReadFile costs several more on each open here.
+func readSmall(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 1024)
+	for {
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
 func readString(path string) string {
-	b, _ := os.ReadFile(path)
+	b, _ := readSmall(path)
 	return string(b)
 }
 

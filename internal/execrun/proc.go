@@ -23,7 +23,7 @@ func readProcStat(pid int) (procStat, error) {
 	if pid <= 0 {
 		return procStat{}, fmt.Errorf("pid %d: %w", pid, os.ErrNotExist)
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readSmall("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		if errors.Is(err, syscall.ESRCH) {
 			err = fmt.Errorf("pid %d: %w", pid, os.ErrNotExist)

@@ -109,6 +109,12 @@ func SupervisorMain(args []string) int {
 	// The main goroutine keeps the main thread: no job is forked from it
 	// and no file-system identity is changed on it (see lockedThread).
 	runtime.LockOSThread()
+	// One processor: the supervisor waits for the kernel almost all the
+	// time, and a second one only spins looking for work (on a small VM
+	// ~90 sleeps and wake-ups a job).
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	// Its log lives as long as the node: a line per job would grow it
 	// without end, so jobs are logged only when something goes wrong
 	// (gpuq-node logs each start and end).
@@ -767,6 +773,7 @@ func lookPath(name string, env []string, dir string) (string, error) {
 func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 	type result struct {
 		files [3]*os.File
+		fds   [3]int
 		err   error
 	}
 	open := func() (r result) {
@@ -780,25 +787,26 @@ func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 				r.files = [3]*os.File{}
 			}
 		}()
-		if r.files[0], r.err = os.Open(os.DevNull); r.err != nil {
+		if r.files[0], r.err = openFile(os.DevNull, unix.O_RDONLY); r.err != nil {
 			return r
 		}
 		paths := [3]string{1: resolve(sp.Stdout, sp.Dir), 2: resolve(sp.Stderr, sp.Dir)}
 		for i := 1; i <= 2; i++ {
 			if i == 2 && paths[2] == paths[1] && paths[1] != "" {
-				if r.files[2], r.err = dup(r.files[1]); r.err != nil {
+				if r.files[2], r.err = dup(paths[1], r.fds[1]); r.err != nil {
 					return r
 				}
 				break
 			}
 			if paths[i] == "" {
-				r.files[i], r.err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+				r.files[i], r.err = openFile(os.DevNull, unix.O_WRONLY)
 			} else {
-				r.files[i], r.err = os.OpenFile(paths[i], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				r.files[i], r.err = openFile(paths[i], unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT)
 			}
 			if r.err != nil {
 				return r
 			}
+			r.fds[i] = int(r.files[i].Fd())
 		}
 		return r
 	}
@@ -834,10 +842,20 @@ func resolve(path, dir string) string {
 	return filepath.Join(dir, path)
 }
 
-func dup(f *os.File) (*os.File, error) {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+// openFile opens path (made 0644 with O_CREAT) with plain system calls:
+// os.OpenFile costs several more here.
+func openFile(path string, flags int) (*os.File, error) {
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func dup(name string, fd int) (*os.File, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "dup", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(nfd), name), nil
 }
