@@ -21,7 +21,7 @@ import (
 const cgroupParent = "gpuq"
 
 // cgroupConfig is where job cgroups go. New decides it once and hands it to
-// every shim in spec.json.
+// the supervisor with every spec.
 type cgroupConfig struct {
 	// Version is 0 (no cgroups), 1 or 2.
 	Version int `json:"version"`

@@ -24,9 +24,9 @@
 // format version 1): a Go program costs tens of milliseconds of CPU to start
 // and end on a small virtual machine, several times the job's own process
 // (measured in BenchmarkRunConcurrent and the end-to-end throughput
-// benchmark). The supervisor holds supervisor.lock while it lives, so there
-// is one per state directory; it listens on supervisor.sock, and exits by
-// itself once it has had no job and no client for a second. A Runtime keeps
+// benchmark). The supervisor holds supervisor3.lock while it lives, so
+// there is one per state directory; it listens on supervisor3.sock, and
+// exits by itself once it has had no job and no client for a second. A Runtime keeps
 // one connection to it: starts go out, and each answer and each exit come
 // back at once, so Wait does not poll while the supervisor lives.
 // SupervisorMain documents the protocol.
@@ -47,39 +47,46 @@
 // Signals sent to the supervisor (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 // SIGUSR2) are logged and ignored: they would end the watch of every job.
 //
-// # State directory, format version 2
+// # State directory, format version 3
 //
-//	<StateDir>/supervisor.lock   held by the living supervisor
-//	<StateDir>/supervisor.sock   where it listens
+//	<StateDir>/supervisor3.lock  held by the living supervisor
+//	<StateDir>/supervisor3.sock  where it listens
 //	<StateDir>/supervisor.log    its stdout and stderr
-//	<StateDir>/<id>/spec.json    by Start: the Spec and the cgroup layout; the
-//	                             supervisor removes it when it takes the run
-//	<StateDir>/<id>/state.json   by the supervisor once the job runs: labels,
-//	                             its own and the job's pids and start times
-//	                             (clock ticks after boot, /proc/<pid>/stat
-//	                             field 22), start time, cgroups
-//	<StateDir>/<id>/exit.json    by the supervisor when the job has ended: code,
-//	                             signal, OOM, start and end times (UTC)
+//	<StateDir>/runs.log          the journal of runs, written by the
+//	                             supervisor only (internal/reclog)
 //
-// JSON files are written to a temporary name and renamed, so readers see
-// all of a file or none. exit.json is fsynced, file and directory, before
-// the supervisor reports the exit: the end of a job survives a crash of the
-// machine. state.json is not: it survives a killed gpuq-node or supervisor
-// (the page cache is the kernel's), and after a crash of the machine the
-// job is gone whether it was written or not (gpuq-node then reports the
-// run lost). Each file carries "version": a reader refuses a version newer
-// than its own. Runs of version 1 (a shim each, no "supervised" in
-// state.json) are still waited for, signalled and deleted; Delete kills
-// such a shim that does not record its job's end, never a supervisor. A
-// run's directory is removed by Delete only.
+// The journal has a JSON record a line: "take" when the supervisor takes a
+// run (before it starts anything), "start" once the job runs (labels, its
+// own and the job's pids and start times in clock ticks after boot,
+// /proc/<pid>/stat field 22, start time, cgroups), "exit" when it has ended
+// (code, signal, OOM, start and end times, UTC), "forget" when Delete
+// removes it. No file per run: on a journal-less ext4 each new inode costs
+// hundreds of microseconds of CPU while many were deleted recently (a run
+// used to cost four files and two fsyncs). An exit record is on disk
+// (fdatasync, shared by exits recorded together) before the supervisor
+// reports it: the end of a job survives a crash of the machine. The others
+// are not synced: they survive a killed gpuq-node or supervisor (the page
+// cache is the kernel's), and after a crash of the machine the job is gone
+// whether they were written or not (gpuq-node then reports the run lost).
+// Each state and exit carries "version": a reader refuses a newer one. The
+// supervisor rewrites the journal with the records of its live runs once
+// it holds 4,096 records, four times as many as those runs have.
 //
-// Wait looks for exit.json: when the supervisor reports the exit, and every
-// Options.PollInterval; without a connection to the run's supervisor
-// (it died, or the run is of version 1) it polls with a pause that doubles
+// A Runtime keeps what the supervisor reported of the runs it started or
+// looked up (the spec goes out on the socket, the state and the exit come
+// back), and reads the journal for the others and whenever it has lost the
+// supervisor. Runs of versions 1 and 2, a directory each (<id>/state.json
+// and exit.json, by a shim of their own or a supervisor listening on
+// supervisor.sock), are still waited for, signalled, listed and deleted; a
+// supervisor of version 2 finishes its jobs beside one of version 3.
+//
+// Wait returns when the supervisor reports the exit; without a connection
+// to the run's supervisor (it died, or the run is of an older version) it
+// polls the journal (or the run's directory) with a pause that doubles
 // from 2 ms up to Options.PollInterval. When neither the supervisor nor the
-// job is alive and no exit.json was written, Wait returns ErrLost. List
-// reads the state directory; it is how gpuq-node finds its runs again after
-// a restart.
+// job is alive and no exit was recorded, Wait returns ErrLost. List reads
+// the journal and the state directory; it is how gpuq-node finds its runs
+// again after a restart.
 //
 // # Signals and pids
 //

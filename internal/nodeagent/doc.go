@@ -6,10 +6,12 @@
 //
 // Jobs run as their submitting users (Users: run_as, unknown_user,
 // allow_root), never as root unless configured; what gpuq-node makes for a
-// job (its directory and script, checkpoint directory, output directories)
-// belongs to the job's user. Not as root, gpuq-node runs every job as itself.
+// job (its script, its directory when it has no working directory, its
+// checkpoint directory, output directories) belongs to the job's user. Not
+// as root, gpuq-node runs every job as itself. Jobs of one user and script
+// share one file, each through a hard link (scripts.go).
 //
 // What it must not lose survives its own restart: runs are found again
-// through Runtime.List, and the end of every run is kept on disk until gpuqd
-// acknowledges it.
+// through Runtime.List, and the end of every run is kept on disk, in
+// StateDir/finished.log, until gpuqd acknowledges it (ends.go).
 package nodeagent
