@@ -26,10 +26,10 @@
 // (measured in BenchmarkRunConcurrent and the end-to-end throughput
 // benchmark). The supervisor holds supervisor3.lock while it lives, so
 // there is one per state directory; it listens on supervisor3.sock, and
-// exits by itself once it has had no job and no client for a second. A Runtime keeps
-// one connection to it: starts go out, and each answer and each exit come
-// back at once, so Wait does not poll while the supervisor lives.
-// SupervisorMain documents the protocol.
+// exits by itself once it has had no job and no client for a second. A
+// Runtime keeps one connection to it: starts go out, and each answer and
+// each exit come back at once, so Wait does not poll while the supervisor
+// lives. SupervisorMain documents the protocol.
 //
 // The supervisor starts each job with the Spec's Args (a bare name is
 // looked up in the PATH of the job's Env), Env (exactly: nothing of
