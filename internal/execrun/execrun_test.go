@@ -883,3 +883,93 @@ func writeJSONAtomic(dir, name string, v any, durable bool) error {
 	}
 	return nil
 }
+
+// TestWaitAfterRestartForExitUnseen: a run that a new Runtime found with
+// List, and that ended before that Runtime connected to the supervisor, is
+// not waited for forever: the exit is in the journal.
+func TestWaitAfterRestartForExitUnseen(t *testing.T) {
+	stateDir := t.TempDir()
+	r1, err := New(testOptions(t, stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	short := sh(t, dir, `while [ ! -e "$D/go" ]; do sleep 0.01; done; exit 4`)
+	long := sh(t, t.TempDir(), "sleep 300")
+	for _, spec := range []jobrun.Spec{short, long} {
+		if err := r1.Start(testContext(t), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1.Close()
+	r2, err := New(testOptions(t, stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	defer r2.Delete(context.Background(), long.ID)
+	defer r2.Delete(context.Background(), short.ID)
+	if runs, err := r2.List(testContext(t)); err != nil || len(runs) != 2 {
+		t.Fatalf("List: %+v, %v", runs, err)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		runs, _ := readJournal(stateDir)
+		if run := runs[short.ID]; run != nil && run.exit != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the short run's exit was not recorded")
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ex, err := r2.Wait(ctx, short.ID)
+	if err != nil || ex.Code != 4 {
+		t.Fatalf("Wait: %+v, %v; want exit 4", ex, err)
+	}
+}
+
+// TestStartGivenUpOn: a Start whose context ends while the supervisor is
+// still starting the job (here: its output is a FIFO nobody reads yet)
+// leaves nothing running once the job does start, and nothing listed.
+func TestStartGivenUpOn(t *testing.T) {
+	r := newRuntime(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	marker := fmt.Sprintf("exec sleep 300 # %s", dir) // in the job's command line
+	spec := sh(t, dir, marker)
+	spec.Stdout, spec.Stderr = fifo, fifo
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := r.Start(ctx, spec); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start: %v, want context.DeadlineExceeded", err)
+	}
+	// Now the job can open its output, and start.
+	reader, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(r.dir, journalFile))
+		if strings.Contains(string(b), `{"op":"exit","id":"`+spec.ID+`"`) {
+			break // started after it was forgotten, and ended
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not start and end; journal:\n%s", b)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), marker) {
+			t.Errorf("%s: the job still runs", p)
+		}
+	}
+	if runs, err := r.List(testContext(t)); err != nil || len(runs) != 0 {
+		t.Errorf("List: %+v, %v; want nothing", runs, err)
+	}
+}

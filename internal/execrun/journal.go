@@ -66,15 +66,13 @@ func parseJournal(b []byte) (map[string]*journalRun, error) {
 				runs[rec.ID] = &journalRun{}
 			}
 		case opStart:
-			if rec.State == nil {
+			// Without a take not forgotten since: a run forgotten while it
+			// was starting, which the supervisor kills.
+			if run == nil || rec.State == nil {
 				continue
 			}
 			if rec.State.Version > formatVersion {
 				return nil, newer(n, rec.State.Version)
-			}
-			if run == nil {
-				run = &journalRun{}
-				runs[rec.ID] = run
 			}
 			run.state = rec.State
 		case opExit:
@@ -147,7 +145,7 @@ func (j *journal) append(rec journalRecord, durable bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch rec.Op {
-	case opTake, opStart:
+	case opTake:
 		j.live[rec.ID] = true
 	case opForget:
 		delete(j.live, rec.ID)

@@ -43,6 +43,12 @@ func TestParseJournal(t *testing.T) {
 			journalRecord{Op: opForget, ID: "a"},
 			journalRecord{Op: opExit, ID: "a", Exit: ex}),
 			map[string]*journalRun{}},
+		{"forgotten while it started", journalText(t,
+			journalRecord{Op: opTake, ID: "a"},
+			journalRecord{Op: opForget, ID: "a"},
+			journalRecord{Op: opStart, ID: "a", State: st},
+			journalRecord{Op: opExit, ID: "a", Exit: ex}),
+			map[string]*journalRun{}},
 		{"garbage and a torn end skipped", append(append([]byte("not json\n{\"op\":\"take\",\"id\":\"../x\"}\n"),
 			journalText(t, journalRecord{Op: opTake, ID: "b"}, journalRecord{Op: "later", ID: "b"})...), `{"op":"take","id":"c"`...),
 			map[string]*journalRun{"b": {}}},
@@ -58,8 +64,8 @@ func TestParseJournal(t *testing.T) {
 			}
 		})
 	}
-	newer := journalText(t, journalRecord{Op: opStart, ID: "a", State: &state{Version: formatVersion + 1}})
-	if _, err := parseJournal(newer); err == nil || !strings.Contains(err.Error(), "line 1") {
+	newer := journalText(t, journalRecord{Op: opTake, ID: "a"}, journalRecord{Op: opStart, ID: "a", State: &state{Version: formatVersion + 1}})
+	if _, err := parseJournal(newer); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("a newer version: %v, want an error naming the line", err)
 	}
 }

@@ -181,6 +181,7 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
 		return state{}, err
 	}
 	var res shimReply
+	lost := false // a supervisor went away before it answered
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return state{}, err
@@ -209,6 +210,7 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
 		if !errors.Is(res.err, errSupervisorLost) || attempt == 2 {
 			break
 		}
+		lost = true
 		// A supervisor that went away before it took the run (the journal
 		// says when it does) never started it: ask again, a new one if
 		// need be.
@@ -230,6 +232,20 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
 		return state{}, fmt.Errorf("%w: %w; its log: %s", ErrStartFailed, res.err, tail(filepath.Join(r.dir, supervisorLog)))
 	case res.kind == "started":
 		return *res.state, nil
+	case res.kind == "exists" && lost:
+		// Asked again after a lost connection: the supervisor (alive after
+		// all) may have taken the first request. What it started is ours.
+		for deadline := time.Now().Add(killWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			runs, err := readJournal(r.dir)
+			if err != nil {
+				break
+			}
+			if run := runs[spec.ID]; run != nil && run.state != nil {
+				r.noteStart(spec.ID, *run.state)
+				return *run.state, nil
+			}
+		}
+		return state{}, fmt.Errorf("%w: the supervisor was lost and has the run, but no record of its start", ErrStartFailed)
 	case res.kind == "exists":
 		return state{}, ErrExists
 	default:
@@ -273,10 +289,6 @@ type knownRun struct {
 func (r *Runtime) noteStart(id string, st state) {
 	r.kmu.Lock()
 	defer r.kmu.Unlock()
-	if k := r.known[id]; k != nil {
-		k.st = st
-		return
-	}
 	r.known[id] = &knownRun{st: st}
 }
 
@@ -331,6 +343,28 @@ func (r *Runtime) lookup(id string, fresh bool) (runInfo, error) {
 		r.keep(id, run)
 	}
 	return ri, nil
+}
+
+// refreshKept takes the exits of the kept runs from the journal.
+func (r *Runtime) refreshKept() {
+	r.kmu.Lock()
+	empty := len(r.known) == 0
+	r.kmu.Unlock()
+	if empty {
+		return
+	}
+	runs, err := readJournal(r.dir)
+	if err != nil {
+		r.log.Warn("execrun: read the journal", "err", err)
+		return
+	}
+	r.kmu.Lock()
+	defer r.kmu.Unlock()
+	for id, k := range r.known {
+		if run := runs[id]; run != nil && k.exit == nil {
+			k.exit = run.exit
+		}
+	}
 }
 
 // keep keeps a started run read from the journal. What the supervisor

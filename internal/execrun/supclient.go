@@ -233,6 +233,10 @@ func (r *Runtime) supervisor(spawn bool) (*supervisorConn, error) {
 				return nil, ErrClosed
 			}
 			r.sup = sc
+			// Exits recorded while no connection would have told them:
+			// from the journal, read once this connection hears of later
+			// ones.
+			r.refreshKept()
 			return sc, nil
 		}
 		if !spawn {

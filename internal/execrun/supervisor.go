@@ -167,6 +167,9 @@ type supervisor struct {
 	mu      sync.Mutex
 	clients map[*supervisorClientConn]bool
 	runs    map[string]bool // started or starting, not yet exited
+	// forgotten are runs forgotten while starting: killed once started.
+	forgotten map[string]bool
+	pids      map[string]int // the jobs of runs started, by run
 	closing bool
 	idle    *time.Timer
 }
@@ -232,7 +235,7 @@ func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
 		return nil, err
 	}
 	s := &supervisor{dir: dir, log: log, pid: os.Getpid(), ln: ln, lock: lock, jr: jr,
-		clients: map[*supervisorClientConn]bool{}, runs: map[string]bool{}}
+		clients: map[*supervisorClientConn]bool{}, runs: map[string]bool{}, forgotten: map[string]bool{}, pids: map[string]int{}}
 	ps, err := readProcStat(s.pid)
 	if err != nil {
 		ln.Close()
@@ -350,8 +353,18 @@ func (s *supervisor) serveClient(cl *supervisorClientConn) {
 // maxRequest bounds a request line: a job's spec with its environment.
 const maxRequest = 16 << 20
 
-// forget has the journal forget run id, and answers cl.
+// forget has the journal forget run id, and answers cl. A run still
+// starting (a Start given up on) or running is killed once it has started:
+// its Runtime counts it as gone.
 func (s *supervisor) forget(cl *supervisorClientConn, id string) {
+	s.mu.Lock()
+	if pid, ok := s.pids[id]; ok {
+		s.log.Warn("killing a job whose run was forgotten while it ran", "run", id)
+		syscall.Kill(-pid, syscall.SIGKILL)
+	} else if s.runs[id] {
+		s.forgotten[id] = true
+	}
+	s.mu.Unlock()
 	if err := s.jr.append(journalRecord{Op: opForget, ID: id}, false); err != nil {
 		s.log.Error("forget run", "run", id, "err", err)
 		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
@@ -369,6 +382,8 @@ func (s *supervisor) run(cl *supervisorClientConn, id, spec string) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.runs, id)
+		delete(s.forgotten, id)
+		delete(s.pids, id)
 		s.idleLocked()
 		s.mu.Unlock()
 	}()
@@ -384,6 +399,14 @@ func (s *supervisor) run(cl *supervisorClientConn, id, spec string) {
 		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
 		return
 	}
+	s.mu.Lock()
+	if s.forgotten[id] {
+		j.log.Warn("killing a job whose run was forgotten while it started")
+		syscall.Kill(-st.PID, syscall.SIGKILL)
+	} else {
+		s.pids[id] = st.PID
+	}
+	s.mu.Unlock()
 	b, _ := json.Marshal(st)
 	cl.send("started " + id + " " + string(b))
 	if rec, ok := j.wait(); ok {
@@ -584,6 +607,10 @@ func (s *watchedJob) wait() (rec exitRecord, ok bool) {
 	}
 	// A job ends with its first process: what it left behind goes too.
 	syscall.Kill(-pid, syscall.SIGKILL)
+	// Its pid, and so its process group id, may be reused once reaped.
+	s.sup.mu.Lock()
+	delete(s.sup.pids, s.id)
+	s.sup.mu.Unlock()
 	ps, err := s.proc.Wait()
 	ended := time.Now().UTC()
 	if err != nil {

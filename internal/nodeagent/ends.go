@@ -116,7 +116,11 @@ func (a *Agent) finish(u *gpuqv1.JobUpdate) {
 	log := a.ends
 	a.mu.Unlock()
 	rec, err := endRecord(u)
-	if err == nil && log != nil {
+	switch {
+	case err != nil:
+	case log == nil:
+		err = errors.New("the log of ends is not open")
+	default:
 		err = log.Append(rec, true)
 	}
 	if err != nil {

@@ -290,14 +290,14 @@ func removeJobFiles(stateDir, alloc string) {
 	}
 }
 
-// writeScript writes a job's script, mode 0700, replacing what a failed
-// start of the same run left; its directory is made when missing.
-func writeScript(path string, b []byte) error {
-	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags, 0o700)
+// writeScript makes the file path (which must not exist) holding b, with
+// mode; its directory is made when missing.
+func writeScript(path string, b []byte, mode uint32) error {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open(path, flags, mode)
 	if errors.Is(err, unix.ENOENT) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			fd, err = unix.Open(path, flags, 0o700)
+			fd, err = unix.Open(path, flags, mode)
 		}
 	}
 	if err != nil {

@@ -19,11 +19,12 @@ import (
 // journal-less ext4 where many were deleted recently; a link ~8 us). A
 // job's link is its own path, so the cache may drop a file at any time.
 //
-// The cached file is the user's (mode 0700), as the script of a job was
-// before: a job can write to it through its link. So a cached file is used
-// again only while its inode, size and modification time are those it was
-// made with; else it is made anew, and the jobs that link the old one keep
-// it.
+// The cached file is the user's, read-only (mode 0500, as slurmd writes a
+// batch script), so that a job does not change the script of its siblings
+// by mistake (a shell reads its script as it goes). The user may still
+// make it writable: a cached file is used again only while its inode,
+// mode, size and modification time are those it was made with; else it is
+// made anew, and the jobs that link the old one keep it.
 type scriptCache struct {
 	dir string
 	max int // files kept
@@ -42,6 +43,7 @@ type scriptKey struct {
 type cachedScript struct {
 	path  string
 	ino   uint64
+	mode  uint32
 	size  int64
 	mtime unix.Timespec
 	used  uint64 // clock at its last use
@@ -60,7 +62,7 @@ func newScriptCache(dir string, max int) (*scriptCache, error) {
 }
 
 // install makes path a file holding script, owned by uid:gid when own is
-// set (else by gpuq-node), mode 0700.
+// set (else by gpuq-node), mode 0500.
 func (c *scriptCache) install(path string, script []byte, own bool, uid, gid uint32) error {
 	key := scriptKey{sum: sha256.Sum256(script), owned: own}
 	if own {
@@ -71,7 +73,7 @@ func (c *scriptCache) install(path string, script []byte, own bool, uid, gid uin
 	c.clock++
 	if f := c.files[key]; f != nil {
 		var st unix.Stat_t
-		if unix.Lstat(f.path, &st) == nil && st.Ino == f.ino && st.Size == f.size && st.Mtim == f.mtime {
+		if unix.Lstat(f.path, &st) == nil && st.Ino == f.ino && st.Mode == f.mode && st.Size == f.size && st.Mtim == f.mtime {
 			if err := link(f.path, path); err == nil {
 				f.used = c.clock
 				return nil
@@ -99,7 +101,7 @@ func (c *scriptCache) install(path string, script []byte, own bool, uid, gid uin
 func (c *scriptCache) make(key scriptKey, script []byte, own bool) (*cachedScript, error) {
 	p := filepath.Join(c.dir, fmt.Sprintf("%x-%d-%d", key.sum[:12], key.uid, key.gid))
 	_ = unix.Unlink(p) // a file that changed since it was cached
-	if err := writeScript(p, script); err != nil {
+	if err := writeScript(p, script, 0o500); err != nil {
 		return nil, err
 	}
 	if own {
@@ -113,7 +115,7 @@ func (c *scriptCache) make(key scriptKey, script []byte, own bool) (*cachedScrip
 		unix.Unlink(p)
 		return nil, &fs.PathError{Op: "stat", Path: p, Err: err}
 	}
-	return &cachedScript{path: p, ino: st.Ino, size: st.Size, mtime: st.Mtim}, nil
+	return &cachedScript{path: p, ino: st.Ino, mode: st.Mode, size: st.Size, mtime: st.Mtim}, nil
 }
 
 // link links path to the cached file, replacing what a failed start of the

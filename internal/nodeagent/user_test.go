@@ -225,7 +225,7 @@ func TestRunSpecUser(t *testing.T) {
 		path string
 		mode os.FileMode
 	}{
-		{script, 0o700},
+		{script, 0o500},
 		{filepath.Join(state, "checkpoints", "42"), 0o700},
 		{filepath.Join(work, "logs"), 0o755},
 	} {

@@ -22,7 +22,8 @@ type Log struct {
 	synced uint64 // appends known to be on disk
 
 	mu      sync.Mutex
-	fd      int
+	fd      int    // -1 once closed, or lost by a failed Rewrite
+	size    int64  // of the file: where the next record starts
 	written uint64 // appends made
 	lines   int    // records in the file
 }
@@ -42,6 +43,7 @@ func Open(path string) (*Log, []byte, error) {
 	for range Lines(b) {
 		l.lines++
 	}
+	l.size = int64(len(b))
 	// A torn last line would swallow the next record: cut it off.
 	if end := bytes.LastIndexByte(b, '\n') + 1; end < len(b) {
 		if err := unix.Ftruncate(fd, int64(end)); err != nil {
@@ -49,6 +51,7 @@ func Open(path string) (*Log, []byte, error) {
 			return nil, nil, &fs.PathError{Op: "truncate", Path: path, Err: err}
 		}
 		b = b[:end]
+		l.size = int64(end)
 	}
 	return l, b, nil
 }
@@ -119,10 +122,17 @@ func (l *Log) Append(rec []byte, durable bool) error {
 	line := make([]byte, 0, len(rec)+1)
 	line = append(append(line, rec...), '\n')
 	l.mu.Lock()
+	if l.fd < 0 {
+		l.mu.Unlock()
+		return &fs.PathError{Op: "write", Path: l.path, Err: fs.ErrClosed}
+	}
 	if err := writeAll(l.fd, line); err != nil {
+		// A part written would join the next record: cut it off.
+		unix.Ftruncate(l.fd, l.size)
 		l.mu.Unlock()
 		return &fs.PathError{Op: "write", Path: l.path, Err: err}
 	}
+	l.size += int64(len(line))
 	l.lines++
 	l.written++
 	seq := l.written
@@ -158,11 +168,18 @@ func (l *Log) Rewrite(keep func() ([][]byte, error)) error {
 	if err != nil {
 		return err
 	}
+	if l.fd < 0 {
+		return &fs.PathError{Op: "rewrite", Path: l.path, Err: fs.ErrClosed}
+	}
 	if len(recs) == 0 {
-		if err := unix.Ftruncate(l.fd, 0); err != nil {
+		err := unix.Ftruncate(l.fd, 0)
+		if err == nil {
+			err = unix.Fdatasync(l.fd)
+		}
+		if err != nil {
 			return &fs.PathError{Op: "truncate", Path: l.path, Err: err}
 		}
-		l.lines, l.synced = 0, l.written
+		l.lines, l.size, l.synced = 0, 0, l.written
 		return nil
 	}
 	var out []byte
@@ -191,11 +208,13 @@ func (l *Log) Rewrite(keep func() ([][]byte, error)) error {
 		unix.Close(dfd)
 	}
 	nfd, err := openAppend(l.path)
+	unix.Close(l.fd)
 	if err != nil {
+		// Appends to the file renamed away would be lost: they fail.
+		l.fd = -1
 		return err
 	}
-	unix.Close(l.fd)
-	l.fd, l.lines, l.synced = nfd, len(recs), l.written
+	l.fd, l.lines, l.size, l.synced = nfd, len(recs), int64(len(out)), l.written
 	return nil
 }
 
