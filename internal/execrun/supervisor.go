@@ -170,8 +170,8 @@ type supervisor struct {
 	// forgotten are runs forgotten while starting: killed once started.
 	forgotten map[string]bool
 	pids      map[string]int // the jobs of runs started, by run
-	closing bool
-	idle    *time.Timer
+	closing   bool
+	idle      *time.Timer
 }
 
 // supervisorClientConn is one connection to the supervisor.
