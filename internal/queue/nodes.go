@@ -312,6 +312,11 @@ func (q *Queue) finish(nodeName string, u *gpuqv1.JobUpdate, now time.Time, j *g
 	if c.EndTime == nil {
 		c.EndTime = ts
 	}
+	if u.StartTime != nil {
+		// The node's start: a job that ended soon after reports it only
+		// with its end.
+		c.StartTime = u.StartTime
+	}
 	c.Reason = u.Message
 	if j.Reason == reasonCancelling {
 		c.State, c.Reason = gpuqv1.JobState_JOB_STATE_CANCELLED, "CancelledByUser"
