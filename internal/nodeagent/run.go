@@ -284,10 +284,11 @@ func scriptPaths(stateDir, alloc string, dir bool) (script, mount string) {
 // removeJobFiles removes what runSpec made in the state directory for run
 // alloc, whichever of the two it was.
 func removeJobFiles(stateDir, alloc string) {
-	for _, dir := range []bool{false, true} {
-		_, p := scriptPaths(stateDir, alloc, dir)
-		_ = os.RemoveAll(p)
+	if _, p := scriptPaths(stateDir, alloc, false); unix.Unlink(p) == nil {
+		return
 	}
+	_, dir := scriptPaths(stateDir, alloc, true)
+	_ = os.RemoveAll(dir)
 }
 
 // writeScript makes the file path (which must not exist) holding b, with

@@ -95,3 +95,19 @@ func TestScriptCache(t *testing.T) {
 		t.Error("a script of another owner shares the inode")
 	}
 }
+
+// TestRemoveJobFiles: a run's script file, or its directory with the
+// script, goes when the run ends.
+func TestRemoveJobFiles(t *testing.T) {
+	state := t.TempDir()
+	for _, dir := range []bool{false, true} {
+		script, mount := scriptPaths(state, "7.0.ab", dir)
+		if err := writeScript(script, []byte("#!/bin/sh\n"), 0o500); err != nil {
+			t.Fatal(err)
+		}
+		removeJobFiles(state, "7.0.ab")
+		if _, err := os.Lstat(mount); !os.IsNotExist(err) {
+			t.Errorf("job directory %v: %s left behind (%v)", dir, mount, err)
+		}
+	}
+}
