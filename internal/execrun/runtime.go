@@ -415,6 +415,9 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 	// when the run was not kept (an exit reported before it was is not),
 	// then after each report or loss of the supervisor.
 	look := !ri.kept
+	// The run's supervisor is gone and the journal was read since: it has
+	// said all it will, and only the job's end is left to wait for.
+	said := false
 	for {
 		// Watch before looking, so that an exit in between is not missed.
 		var exited <-chan struct{}
@@ -424,7 +427,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 			}
 		}
 		ri, err = r.lookup(id, false)
-		if (exited == nil || look) && (err != nil || ri.exit == nil) {
+		if (exited == nil && !said || look) && (err != nil || ri.exit == nil) {
 			ri, err = r.lookup(id, true)
 		}
 		if errors.Is(err, ErrNotFound) {
@@ -436,11 +439,16 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 		if ri.exit != nil {
 			return ri.exit.exit(), nil
 		}
-		if exited == nil && !alive(st.ShimPID, st.ShimStart) && !alive(st.PID, st.PIDStart) {
-			// The supervisor may have recorded the exit just before it exited.
+		if exited == nil && !said && !alive(st.ShimPID, st.ShimStart) {
+			// The supervisor may have recorded the exit just before it
+			// exited; none can be recorded after. (Reading the journal on
+			// every poll would cost each orphan's Wait a parse of it.)
 			if ri, err := r.lookup(id, true); err == nil && ri.exit != nil {
 				return ri.exit.exit(), nil
 			}
+			said = true
+		}
+		if said && !alive(st.PID, st.PIDStart) {
 			return jobrun.Exit{}, fmt.Errorf("wait %s: supervisor %d died: %w", id, st.ShimPID, ErrLost)
 		}
 		next := delay
