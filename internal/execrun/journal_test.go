@@ -141,3 +141,20 @@ func TestJournalCompaction(t *testing.T) {
 		t.Errorf("%d records left with no live run", n)
 	}
 }
+
+// TestExitReportedBeforeKept: an exit the supervisor reports of a run this
+// Runtime does not keep yet (a List reading an older journal meanwhile) is
+// not lost when the run is kept.
+func TestExitReportedBeforeKept(t *testing.T) {
+	r := newRuntime(t)
+	ex := exitRecord{Version: formatVersion, Code: 5}
+	r.noteExit("late", ex)
+	r.keep("late", &journalRun{state: &state{Version: formatVersion, ID: "late", PID: 12}})
+	ri, err := r.lookup("late", false)
+	if err != nil || !ri.kept || ri.exit == nil || ri.exit.Code != 5 {
+		t.Fatalf("lookup: %+v, %v; want kept with exit 5", ri, err)
+	}
+	if len(r.unkept) != 0 {
+		t.Errorf("unkept: %v, want empty", r.unkept)
+	}
+}

@@ -87,8 +87,9 @@ type Runtime struct {
 	supMu sync.Mutex      // held while connecting to the supervisor
 	sup   *supervisorConn // nil until the first start or wait
 
-	kmu   sync.Mutex
-	known map[string]*knownRun // runs of the journal started or looked up here
+	kmu    sync.Mutex
+	known  map[string]*knownRun   // runs of the journal started or looked up here
+	unkept map[string]*exitRecord // exits reported of runs not in known
 }
 
 // New returns a Runtime keeping its state in opts.StateDir. Runs already
@@ -105,6 +106,7 @@ func New(opts Options) (*Runtime, error) {
 		poll:     opts.PollInterval,
 		log:      opts.Logger,
 		known:    map[string]*knownRun{},
+		unkept:   map[string]*exitRecord{},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -213,17 +215,13 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
 		lost = true
 		// A supervisor that went away before it took the run (the journal
 		// says when it does) never started it: ask again, a new one if
-		// need be.
+		// need be. One that took it may still be starting it.
 		runs, jerr := readJournal(r.dir)
 		if jerr != nil {
 			break
 		}
-		if run := runs[spec.ID]; run != nil {
-			if run.state != nil {
-				res = shimReply{kind: "started", state: run.state}
-				r.noteStart(spec.ID, *run.state)
-			}
-			break
+		if runs[spec.ID] != nil {
+			return r.awaitStart(ctx, spec.ID)
 		}
 		r.log.Warn("execrun: the supervisor went away before it took the run; asking again", "run", spec.ID)
 	}
@@ -234,22 +232,40 @@ func (r *Runtime) start(ctx context.Context, spec jobrun.Spec) (state, error) {
 		return *res.state, nil
 	case res.kind == "exists" && lost:
 		// Asked again after a lost connection: the supervisor (alive after
-		// all) may have taken the first request. What it started is ours.
-		for deadline := time.Now().Add(killWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			runs, err := readJournal(r.dir)
-			if err != nil {
-				break
-			}
-			if run := runs[spec.ID]; run != nil && run.state != nil {
-				r.noteStart(spec.ID, *run.state)
-				return *run.state, nil
-			}
-		}
-		return state{}, fmt.Errorf("%w: the supervisor was lost and has the run, but no record of its start", ErrStartFailed)
+		// all) had taken the first request. What it starts is ours.
+		return r.awaitStart(ctx, spec.ID)
 	case res.kind == "exists":
 		return state{}, ErrExists
 	default:
 		return state{}, fmt.Errorf("%w: %s", ErrStartFailed, res.msg)
+	}
+}
+
+// awaitStart waits, up to killWait, for the journal to record the start of
+// run id, which a supervisor has taken but whose answer was lost.
+func (r *Runtime) awaitStart(ctx context.Context, id string) (state, error) {
+	deadline := time.NewTimer(killWait)
+	defer deadline.Stop()
+	for {
+		runs, err := readJournal(r.dir)
+		if err != nil {
+			return state{}, fmt.Errorf("%w: %w", ErrStartFailed, err)
+		}
+		run := runs[id]
+		if run != nil && run.state != nil {
+			r.keep(id, run)
+			return *run.state, nil
+		}
+		if run == nil {
+			return state{}, fmt.Errorf("%w: the supervisor was lost and did not start the run", ErrStartFailed)
+		}
+		select {
+		case <-ctx.Done():
+			return state{}, ctx.Err()
+		case <-deadline.C:
+			return state{}, fmt.Errorf("%w: the supervisor was lost and has the run, but no record of its start", ErrStartFailed)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -292,13 +308,23 @@ func (r *Runtime) noteStart(id string, st state) {
 	r.known[id] = &knownRun{st: st}
 }
 
+// noteExit keeps the exit of a run kept here, or, of one not kept (yet: a
+// List or lookup may be reading an older journal), in unkept.
 func (r *Runtime) noteExit(id string, rec exitRecord) {
 	r.kmu.Lock()
 	defer r.kmu.Unlock()
 	if k := r.known[id]; k != nil {
 		k.exit = &rec
+		return
 	}
+	if len(r.unkept) >= maxUnkept {
+		clear(r.unkept) // other Runtimes' runs, mostly; the journal has them
+	}
+	r.unkept[id] = &rec
 }
+
+// maxUnkept bounds the exits kept of runs not kept.
+const maxUnkept = 4096
 
 // lookup finds run id: in what this Runtime keeps (unless fresh), in a
 // run directory of an older version, or in the journal. ErrNotFound when
@@ -374,12 +400,16 @@ func (r *Runtime) keep(id string, run *journalRun) {
 	defer r.kmu.Unlock()
 	k := r.known[id]
 	if k == nil {
-		r.known[id] = &knownRun{st: *run.state, exit: run.exit}
-		return
+		k = &knownRun{st: *run.state, exit: run.exit}
+		r.known[id] = k
 	}
 	if k.exit == nil {
 		k.exit = run.exit
 	}
+	if k.exit == nil {
+		k.exit = r.unkept[id]
+	}
+	delete(r.unkept, id)
 }
 
 // readState is the state of run id; ErrNotFound when it is not there or
@@ -632,6 +662,7 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 	}
 	r.kmu.Lock()
 	delete(r.known, id)
+	delete(r.unkept, id)
 	r.kmu.Unlock()
 	return errors.Join(errs...)
 }

@@ -22,7 +22,8 @@ type Log struct {
 	synced uint64 // appends known to be on disk
 
 	mu      sync.Mutex
-	fd      int    // -1 once closed, or lost by a failed Rewrite
+	fd      int // -1 once closed, or after a Rewrite could not reopen it
+	closed  bool
 	size    int64  // of the file: where the next record starts
 	written uint64 // appends made
 	lines   int    // records in the file
@@ -122,9 +123,9 @@ func (l *Log) Append(rec []byte, durable bool) error {
 	line := make([]byte, 0, len(rec)+1)
 	line = append(append(line, rec...), '\n')
 	l.mu.Lock()
-	if l.fd < 0 {
+	if err := l.reopenLocked(); err != nil {
 		l.mu.Unlock()
-		return &fs.PathError{Op: "write", Path: l.path, Err: fs.ErrClosed}
+		return err
 	}
 	if err := writeAll(l.fd, line); err != nil {
 		// A part written would join the next record: cut it off.
@@ -168,18 +169,18 @@ func (l *Log) Rewrite(keep func() ([][]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	if l.fd < 0 {
-		return &fs.PathError{Op: "rewrite", Path: l.path, Err: fs.ErrClosed}
+	if err := l.reopenLocked(); err != nil {
+		return err
 	}
 	if len(recs) == 0 {
-		err := unix.Ftruncate(l.fd, 0)
-		if err == nil {
-			err = unix.Fdatasync(l.fd)
-		}
-		if err != nil {
+		if err := unix.Ftruncate(l.fd, 0); err != nil {
 			return &fs.PathError{Op: "truncate", Path: l.path, Err: err}
 		}
-		l.lines, l.size, l.synced = 0, 0, l.written
+		l.lines, l.size = 0, 0
+		if err := unix.Fdatasync(l.fd); err != nil {
+			return &fs.PathError{Op: "sync", Path: l.path, Err: err}
+		}
+		l.synced = l.written
 		return nil
 	}
 	var out []byte
@@ -207,21 +208,40 @@ func (l *Log) Rewrite(keep func() ([][]byte, error)) error {
 		unix.Fsync(dfd)
 		unix.Close(dfd)
 	}
-	nfd, err := openAppend(l.path)
 	unix.Close(l.fd)
+	l.fd, l.lines, l.size, l.synced = -1, len(recs), int64(len(out)), l.written
+	// Appends to the file renamed away would be lost: until the new one
+	// opens, they fail (and try it again).
+	return l.reopenLocked()
+}
+
+// reopenLocked opens the log again after a Rewrite could not; the caller
+// holds mu.
+func (l *Log) reopenLocked() error {
+	switch {
+	case l.closed:
+		return &fs.PathError{Op: "write", Path: l.path, Err: fs.ErrClosed}
+	case l.fd >= 0:
+		return nil
+	}
+	fd, err := openAppend(l.path)
 	if err != nil {
-		// Appends to the file renamed away would be lost: they fail.
-		l.fd = -1
 		return err
 	}
-	l.fd, l.lines, l.size, l.synced = nfd, len(recs), int64(len(out)), l.written
+	l.fd = fd
 	return nil
 }
 
 // Close closes the log's file.
 func (l *Log) Close() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	if l.fd < 0 {
 		return nil
 	}

@@ -152,3 +152,17 @@ func TestConcurrentAppends(t *testing.T) {
 		t.Fatalf("%d records, want %d", len(got), len(want))
 	}
 }
+
+func TestAppendAfterClose(t *testing.T) {
+	l, _, err := Open(filepath.Join(t.TempDir(), "x.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if err := l.Append([]byte("late"), true); err == nil {
+		t.Error("an append after Close was taken")
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+}
