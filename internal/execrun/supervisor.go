@@ -596,8 +596,9 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 	return st, nil
 }
 
-// wait waits for the job and records its exit, on disk before it returns;
-// ok is false when it could not.
+// wait waits for the job and records its exit, on disk before it returns
+// (unless the journal cannot be written); ok is false when the job could
+// not be reaped.
 func (s *watchedJob) wait() (rec exitRecord, ok bool) {
 	pid := s.proc.Pid
 	// Wait without reaping: while the job's first process is a zombie its
@@ -623,8 +624,9 @@ func (s *watchedJob) wait() (rec exitRecord, ok bool) {
 	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
 	s.removeCgroups()
 	if err = s.sup.jr.append(journalRecord{Op: opExit, ID: s.id, Exit: &rec}, true); err != nil {
+		// Reported all the same: gpuq-node keeps it until gpuqd has it.
+		// Only a restart of gpuq-node before then loses it (ErrLost).
 		s.log.Error("record exit", "err", err)
-		return rec, false
 	}
 	s.log.Debug("job exited", "code", rec.Code, "signal", rec.Signal, "oom", rec.OOM)
 	return rec, true
