@@ -133,14 +133,16 @@ func (j *journal) has(id string) bool {
 	return j.live[id]
 }
 
-// append records rec; with durable it returns once rec is on disk.
-func (j *journal) append(rec journalRecord, durable bool) error {
+// append records rec; with durable it returns once rec is on disk. It
+// returns the record as written (one line of JSON), which the supervisor
+// also sends its clients; nil when rec could not be encoded.
+func (j *journal) append(rec journalRecord, durable bool) ([]byte, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("%s: %w", journalFile, err)
+		return nil, fmt.Errorf("%s: %w", journalFile, err)
 	}
 	if err := j.log.Append(b, durable); err != nil {
-		return err
+		return b, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -150,7 +152,7 @@ func (j *journal) append(rec journalRecord, durable bool) error {
 	case opForget:
 		delete(j.live, rec.ID)
 	}
-	return nil
+	return b, nil
 }
 
 // compact rewrites the journal with the records of its live runs when it

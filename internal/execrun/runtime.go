@@ -412,13 +412,20 @@ func (r *Runtime) keep(id string, run *journalRun) {
 	delete(r.unkept, id)
 }
 
-// readState is the state of run id; ErrNotFound when it is not there or
-// has not started.
-func (r *Runtime) readState(id string) (state, error) {
+// startedRun is lookup of a run that has started; ErrNotFound when it is
+// not there or has not started.
+func (r *Runtime) startedRun(id string) (runInfo, error) {
 	ri, err := r.lookup(id, false)
 	if err == nil && !ri.started() {
 		err = ErrNotFound
 	}
+	return ri, err
+}
+
+// readState is the state of run id; ErrNotFound when it is not there or
+// has not started.
+func (r *Runtime) readState(id string) (state, error) {
+	ri, err := r.startedRun(id)
 	return ri.st, err
 }
 
@@ -431,10 +438,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {
 	if err := validateID(id); err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait: %w", err)
 	}
-	ri, err := r.lookup(id, false)
-	if err == nil && !ri.started() {
-		err = ErrNotFound
-	}
+	ri, err := r.startedRun(id)
 	if err != nil {
 		return jobrun.Exit{}, fmt.Errorf("wait %s: %w", id, err)
 	}
@@ -516,10 +520,7 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	if err := validateID(id); err != nil {
 		return fmt.Errorf("signal: %w", err)
 	}
-	ri, err := r.lookup(id, false)
-	if err == nil && !ri.started() {
-		err = ErrNotFound
-	}
+	ri, err := r.startedRun(id)
 	if err != nil {
 		return fmt.Errorf("signal %s: %w", id, err)
 	}
@@ -614,18 +615,13 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 		spare = sc.pid
 	}
 	// recorded: the run's end is on disk, or nobody is left to write it.
-	recorded := func(fresh bool) bool {
-		if !haveState {
-			return true
-		}
-		if fresh {
-			if ri2, err := r.lookup(id, true); err == nil {
-				ri.exit = ri2.exit
-			}
+	recorded := func() bool {
+		if ri2, err := r.lookup(id, true); err == nil {
+			ri.exit = ri2.exit
 		}
 		return ri.exit != nil || !alive(st.ShimPID, st.ShimStart)
 	}
-	if haveState && ri.exit == nil && !recorded(true) {
+	if haveState && ri.exit == nil && !recorded() {
 		if err := signalRun(st, syscall.SIGKILL); err != nil {
 			return err
 		}
@@ -633,10 +629,10 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 		// after the run is gone. A shim of version 1 that does not is
 		// killed; the supervisor watches other jobs and never is.
 		deadline := time.Now().Add(killWait)
-		for delay := firstPoll; !recorded(true) && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
+		for delay := firstPoll; !recorded() && time.Now().Before(deadline) && ctx.Err() == nil; delay = min(2*delay, 50*time.Millisecond) {
 			time.Sleep(delay)
 		}
-		if !recorded(true) && !st.Supervised && sameProcess(st.ShimPID, st.ShimStart) {
+		if !recorded() && !st.Supervised && sameProcess(st.ShimPID, st.ShimStart) {
 			syscall.Kill(st.ShimPID, syscall.SIGKILL)
 		}
 	}

@@ -92,18 +92,20 @@ func (sc *supervisorConn) read(br *bufio.Reader) {
 		kind, rest, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 		id, msg, _ := strings.Cut(rest, " ")
 		reply := shimReply{kind: kind, msg: msg}
+		var rec journalRecord // of "started" and "exited": the journal's
 		switch kind {
 		case "started":
-			reply.state = &state{}
-			if err := json.Unmarshal([]byte(msg), reply.state); err != nil {
-				reply = shimReply{kind: "failed", msg: fmt.Sprintf("the supervisor's state of the run: %v", err)}
-			} else if sc.notes != nil {
-				sc.notes.noteStart(id, *reply.state)
+			if err := json.Unmarshal([]byte(msg), &rec); err != nil || rec.State == nil {
+				reply = shimReply{kind: "failed", msg: fmt.Sprintf("the supervisor's record of the start: %q: %v", msg, err)}
+			} else {
+				reply.state = rec.State
+				if sc.notes != nil {
+					sc.notes.noteStart(id, *rec.State)
+				}
 			}
 		case "exited":
-			var rec exitRecord
-			if err := json.Unmarshal([]byte(msg), &rec); err == nil && sc.notes != nil {
-				sc.notes.noteExit(id, rec)
+			if err := json.Unmarshal([]byte(msg), &rec); err == nil && rec.Exit != nil && sc.notes != nil {
+				sc.notes.noteExit(id, *rec.Exit)
 			}
 		}
 		sc.mu.Lock()

@@ -89,15 +89,15 @@ var errBusy = errors.New("another supervisor holds the state directory")
 // requests, one a line, and answers each with a line:
 //
 //	start <id> <spec>   the run's spec.json of old as one line of JSON:
-//	                    "started <id> <state>" once the job runs and the
-//	                    journal says so (state as one line of JSON),
+//	                    "started <id> <record>" once the job runs, with
+//	                    the journal's record of the start,
 //	                    "exists <id>" when the journal has the run, or
 //	                    "failed <id> <message>" when it did not start
 //	                    (nothing left behind)
 //	forget <id>         "forgot <id>" once the journal has forgotten it
 //
 // When a job it started has ended and the journal's exit record is on
-// disk, it sends "exited <id> <exit>" (one line of JSON) to every
+// disk, it sends "exited <id> <record>" with that record to every
 // connection. Requests are served concurrently.
 //
 // For each job it records that it took the run, opens the job's output
@@ -365,7 +365,7 @@ func (s *supervisor) forget(cl *supervisorClientConn, id string) {
 		s.forgotten[id] = true
 	}
 	s.mu.Unlock()
-	if err := s.jr.append(journalRecord{Op: opForget, ID: id}, false); err != nil {
+	if _, err := s.jr.append(journalRecord{Op: opForget, ID: id}, false); err != nil {
 		s.log.Error("forget run", "run", id, "err", err)
 		cl.send(fmt.Sprintf("failed %s %s", id, oneLine(err.Error())))
 		return
@@ -388,11 +388,11 @@ func (s *supervisor) run(cl *supervisorClientConn, id, spec string) {
 		s.mu.Unlock()
 	}()
 	j := &watchedJob{id: id, log: s.log.With("run", id), sup: s}
-	st, err := j.start(spec)
+	st, started, err := j.start(spec)
 	if err != nil {
 		j.log.Error("start job", "err", err)
 		if j.taken {
-			if ferr := s.jr.append(journalRecord{Op: opForget, ID: id}, false); ferr != nil {
+			if _, ferr := s.jr.append(journalRecord{Op: opForget, ID: id}, false); ferr != nil {
 				j.log.Error("forget the run that did not start", "err", ferr)
 			}
 		}
@@ -407,11 +407,9 @@ func (s *supervisor) run(cl *supervisorClientConn, id, spec string) {
 		s.pids[id] = st.PID
 	}
 	s.mu.Unlock()
-	b, _ := json.Marshal(st)
-	cl.send("started " + id + " " + string(b))
-	if rec, ok := j.wait(); ok {
-		b, _ := json.Marshal(rec)
-		s.broadcast("exited " + id + " " + string(b))
+	cl.send("started " + id + " " + string(started))
+	if exited := j.wait(); exited != nil {
+		s.broadcast("exited " + id + " " + string(exited))
 	}
 }
 
@@ -444,41 +442,42 @@ type watchedJob struct {
 }
 
 // start starts the job from its spec (JSON) and records the start in the
-// journal.
-func (s *watchedJob) start(spec string) (state, error) {
+// journal; it returns the job's state and the journal's record of it.
+func (s *watchedJob) start(spec string) (state, []byte, error) {
 	var ss shimSpec
 	if err := json.Unmarshal([]byte(spec), &ss); err != nil {
-		return state{}, fmt.Errorf("spec: %w", err)
+		return state{}, nil, fmt.Errorf("spec: %w", err)
 	}
 	if ss.Version != formatVersion {
-		return state{}, fmt.Errorf("spec: version %d, want %d", ss.Version, formatVersion)
+		return state{}, nil, fmt.Errorf("spec: version %d, want %d", ss.Version, formatVersion)
 	}
 	sp := ss.Spec
 	if sp.ID != s.id {
-		return state{}, fmt.Errorf("spec: id %q, want %q", sp.ID, s.id)
+		return state{}, nil, fmt.Errorf("spec: id %q, want %q", sp.ID, s.id)
 	}
 	// Taking the run: a Runtime that loses this supervisor now does not
 	// ask another one to start it.
-	if err := s.sup.jr.append(journalRecord{Op: opTake, ID: s.id}, false); err != nil {
-		return state{}, fmt.Errorf("take the run: %w", err)
+	if _, err := s.sup.jr.append(journalRecord{Op: opTake, ID: s.id}, false); err != nil {
+		return state{}, nil, fmt.Errorf("take the run: %w", err)
 	}
 	s.taken = true
 	st, err := s.startJob(ss)
 	if err != nil {
-		return state{}, err
+		return state{}, nil, err
 	}
 	// Not synced: it outlives a killed gpuq-node or supervisor (the page
 	// cache is the kernel's), and after a crash of the machine the job is
 	// gone whether it was written or not.
-	if err := s.sup.jr.append(journalRecord{Op: opStart, ID: s.id, State: &st}, false); err != nil {
+	rec, err := s.sup.jr.append(journalRecord{Op: opStart, ID: s.id, State: &st}, false)
+	if err != nil {
 		syscall.Kill(-s.proc.Pid, syscall.SIGKILL)
 		s.proc.Wait()
 		s.drainCgroups()
 		s.removeCgroups()
-		return state{}, err
+		return state{}, nil, err
 	}
 	s.log.Debug("job started", "pid", st.PID)
-	return st, nil
+	return st, rec, nil
 }
 
 // startJob starts the job of ss and returns its state.
@@ -597,9 +596,9 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 }
 
 // wait waits for the job and records its exit, on disk before it returns
-// (unless the journal cannot be written); ok is false when the job could
-// not be reaped.
-func (s *watchedJob) wait() (rec exitRecord, ok bool) {
+// (unless the journal cannot be written); it returns the journal's record
+// of the exit, nil when the job could not be reaped.
+func (s *watchedJob) wait() []byte {
 	pid := s.proc.Pid
 	// Wait without reaping: while the job's first process is a zombie its
 	// pid, and so its process group id, cannot be reused.
@@ -616,20 +615,21 @@ func (s *watchedJob) wait() (rec exitRecord, ok bool) {
 	ended := time.Now().UTC()
 	if err != nil {
 		s.log.Error("reap job", "err", err)
-		return rec, false
+		return nil
 	}
-	rec = exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
+	rec := exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
 	rec.Code, rec.Signal = exitFromStatus(ps.Sys().(syscall.WaitStatus))
 	s.drainCgroups()
 	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
 	s.removeCgroups()
-	if err = s.sup.jr.append(journalRecord{Op: opExit, ID: s.id, Exit: &rec}, true); err != nil {
+	exited, err := s.sup.jr.append(journalRecord{Op: opExit, ID: s.id, Exit: &rec}, true)
+	if err != nil {
 		// Reported all the same: gpuq-node keeps it until gpuqd has it.
 		// Only a restart of gpuq-node before then loses it (ErrLost).
 		s.log.Error("record exit", "err", err)
 	}
 	s.log.Debug("job exited", "code", rec.Code, "signal", rec.Signal, "oom", rec.OOM)
-	return rec, true
+	return exited
 }
 
 // waitExit waits, without reaping, until the child pid has exited: on a
