@@ -90,14 +90,6 @@ func parseJournal(b []byte) (map[string]*journalRun, error) {
 	return runs, nil
 }
 
-// Compaction: once the journal holds compactAfter records, at least
-// compactRatio times as many as it has live runs, it is rewritten with
-// the live runs' records only (or emptied when there are none).
-const (
-	compactAfter = 4096
-	compactRatio = 4
-)
-
 // journal is the supervisor's writer of the journal.
 type journal struct {
 	dir string
@@ -155,13 +147,14 @@ func (j *journal) append(rec journalRecord, durable bool) ([]byte, error) {
 	return b, nil
 }
 
-// compact rewrites the journal with the records of its live runs when it
-// has grown enough; see compactAfter.
+// compact rewrites the journal with the records of its live runs (or
+// empties it when there are none) once it has grown enough
+// (reclog.Log.CompactionDue).
 func (j *journal) compact() error {
 	j.mu.Lock()
 	live := len(j.live)
 	j.mu.Unlock()
-	if n := j.log.Records(); n < compactAfter || live*compactRatio > n {
+	if !j.log.CompactionDue(live) {
 		return nil
 	}
 	return j.log.Rewrite(func() ([][]byte, error) {

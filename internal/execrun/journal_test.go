@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gpuq/gpuq/internal/reclog"
 )
 
 func journalText(t testing.TB, recs ...journalRecord) []byte {
@@ -96,7 +98,7 @@ func TestJournalCompaction(t *testing.T) {
 	}
 	defer j.close()
 	ex := &exitRecord{Version: formatVersion, Code: 1}
-	for i := range compactAfter / 3 {
+	for i := range reclog.CompactAfter / 3 {
 		id := fmt.Sprintf("r%d", i)
 		j.append(journalRecord{Op: opTake, ID: id}, false)
 		j.append(journalRecord{Op: opStart, ID: id, State: &state{Version: formatVersion, ID: id, PID: 100 + i}}, false)
@@ -131,7 +133,7 @@ func TestJournalCompaction(t *testing.T) {
 	for id := range before {
 		j.append(journalRecord{Op: opForget, ID: id}, false)
 	}
-	for range compactAfter {
+	for range reclog.CompactAfter {
 		j.append(journalRecord{Op: opForget, ID: "x"}, false)
 	}
 	if err := j.compact(); err != nil {

@@ -29,11 +29,9 @@ import (
 // moved into the log and removed.
 const endsFile = "finished.log"
 
-// Compaction of the log of ends: see rewriteEnds.
-const (
-	endsCompactAfter = 4096
-	endsCompactRatio = 4
-)
+// emptyEndsAfter is how many records the log of ends may hold with every
+// end acknowledged before it is emptied; see rewriteEnds.
+const emptyEndsAfter = 256
 
 // parseEnds parses the log of ends: those not acknowledged, by allocation.
 // A line that is not a record is skipped.
@@ -151,15 +149,13 @@ func (a *Agent) acked(alloc string) {
 }
 
 // rewriteEnds empties the log of ends once all are acknowledged and it
-// holds endsCompactAfter/16 records, or rewrites it with the ends not
-// acknowledged once it holds endsCompactAfter, endsCompactRatio times as
-// many as those.
+// holds emptyEndsAfter records, or rewrites it with the ends not
+// acknowledged once compaction is due (reclog.Log.CompactionDue).
 func (a *Agent) rewriteEnds(log *reclog.Log) error {
 	a.mu.Lock()
 	pending := len(a.finished)
 	a.mu.Unlock()
-	n := log.Records()
-	if !(pending == 0 && n >= endsCompactAfter/16) && !(n >= endsCompactAfter && pending*endsCompactRatio <= n) {
+	if !(pending == 0 && log.Records() >= emptyEndsAfter) && !log.CompactionDue(pending) {
 		return nil
 	}
 	return log.Rewrite(func() ([][]byte, error) {

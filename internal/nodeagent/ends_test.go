@@ -65,21 +65,21 @@ func TestEndsCompaction(t *testing.T) {
 	if err := a.loadFinished(); err != nil {
 		t.Fatal(err)
 	}
-	for i := range endsCompactAfter / 32 {
+	for i := range emptyEndsAfter / 2 {
 		alloc := fmt.Sprintf("%d.0.a", i)
 		a.finish(endOf(alloc, 1))
 		a.acked(alloc)
 	}
-	if n := a.ends.Records(); n >= endsCompactAfter/16 {
+	if n := a.ends.Records(); n >= emptyEndsAfter {
 		t.Errorf("%d records with every end acknowledged", n)
 	}
 	a.finish(endOf("kept", 3))
-	for i := range endsCompactAfter {
+	for i := range reclog.CompactAfter {
 		alloc := fmt.Sprintf("%d.1.a", i)
 		a.finish(endOf(alloc, 1))
 		a.acked(alloc)
 	}
-	if n := a.ends.Records(); n >= endsCompactAfter {
+	if n := a.ends.Records(); n >= reclog.CompactAfter {
 		t.Errorf("%d records with one end outstanding", n)
 	}
 	b, err := reclog.Read(filepath.Join(state, endsFile))

@@ -107,6 +107,20 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
+// A log is worth compacting once it holds CompactAfter records, at least
+// CompactRatio times as many as are live.
+const (
+	CompactAfter = 4096
+	CompactRatio = 4
+)
+
+// CompactionDue reports whether the log, of whose records those of live
+// items are still needed (a record or a few each), is worth a Rewrite.
+func (l *Log) CompactionDue(live int) bool {
+	n := l.Records()
+	return n >= CompactAfter && live*CompactRatio <= n
+}
+
 // Records is the number of records in the log.
 func (l *Log) Records() int {
 	l.mu.Lock()

@@ -166,3 +166,26 @@ func TestAppendAfterClose(t *testing.T) {
 		t.Errorf("a second Close: %v", err)
 	}
 }
+
+func TestCompactionDue(t *testing.T) {
+	l, _, err := Open(filepath.Join(t.TempDir(), "x.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for range CompactAfter - 1 {
+		l.Append([]byte("r"), false)
+	}
+	if l.CompactionDue(0) {
+		t.Errorf("due at %d records", l.Records())
+	}
+	l.Append([]byte("r"), false)
+	for _, tt := range []struct {
+		live int
+		want bool
+	}{{0, true}, {CompactAfter / CompactRatio, true}, {CompactAfter/CompactRatio + 1, false}} {
+		if got := l.CompactionDue(tt.live); got != tt.want {
+			t.Errorf("CompactionDue(%d) at %d records = %v, want %v", tt.live, l.Records(), got, tt.want)
+		}
+	}
+}
