@@ -291,38 +291,6 @@ func removeJobFiles(stateDir, alloc string) {
 	_ = os.RemoveAll(dir)
 }
 
-// writeScript makes the file path (which must not exist) holding b, with
-// mode; its directory is made when missing.
-func writeScript(path string, b []byte, mode uint32) error {
-	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags, mode)
-	if errors.Is(err, unix.ENOENT) {
-		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			fd, err = unix.Open(path, flags, mode)
-		}
-	}
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	for len(b) > 0 {
-		n, werr := unix.Write(fd, b)
-		if errors.Is(werr, unix.EINTR) {
-			continue
-		}
-		if werr != nil {
-			err = werr
-			break
-		}
-		b = b[n:]
-	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return &fs.PathError{Op: "write", Path: path, Err: err}
-	}
-	return nil
-}
 
 // mkdirOwned makes dir (mode 0700; its parents 0755) when missing, then
 // hands it over with own. Its parent must be gpuq-node's (state_dir,

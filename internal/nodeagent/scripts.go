@@ -121,22 +121,47 @@ func (c *scriptCache) make(key scriptKey, script []byte, own bool) (*cachedScrip
 // link links path to the cached file, replacing what a failed start of the
 // same run left at path.
 func link(cached, path string) error {
-	err := unix.Link(cached, path)
-	if errors.Is(err, unix.EEXIST) {
-		unix.Unlink(path)
-		err = unix.Link(cached, path)
-	}
-	if errors.Is(err, unix.ENOENT) {
+	return inDir(path, func() error {
+		err := unix.Link(cached, path)
+		if errors.Is(err, unix.EEXIST) {
+			unix.Unlink(path)
+			err = unix.Link(cached, path)
+		}
+		if err != nil {
+			return &os.LinkError{Op: "link", Old: cached, New: path, Err: err}
+		}
+		return nil
+	})
+}
+
+// writeScript makes the file path (which must not exist) holding b, with
+// mode. Once per cached script: plain os calls.
+func writeScript(path string, b []byte, mode os.FileMode) error {
+	return inDir(path, func() error {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, mode)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// inDir runs op, which makes path, and once more after making path's
+// directory when that is missing (removed while gpuq-node ran).
+func inDir(path string, op func() error) error {
+	err := op()
+	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(filepath.Dir(path)); serr != nil {
 			if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-				err = unix.Link(cached, path)
+				err = op()
 			}
 		}
 	}
-	if err != nil {
-		return &os.LinkError{Op: "link", Old: cached, New: path, Err: err}
-	}
-	return nil
+	return err
 }
 
 // drop forgets the cached file of key and removes it; jobs that link it
