@@ -291,7 +291,6 @@ func removeJobFiles(stateDir, alloc string) {
 	_ = os.RemoveAll(dir)
 }
 
-
 // mkdirOwned makes dir (mode 0700; its parents 0755) when missing, then
 // hands it over with own. Its parent must be gpuq-node's (state_dir,
 // checkpoint_dir), so no user can swap dir for a link in between.
