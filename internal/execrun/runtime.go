@@ -88,7 +88,7 @@ type Runtime struct {
 	sup   *supervisorConn // nil until the first start or wait
 
 	kmu    sync.Mutex
-	known  map[string]*knownRun   // runs of the journal started or looked up here
+	known  map[string]*runInfo    // runs of the journal started or looked up here, until deleted
 	unkept map[string]*exitRecord // exits reported of runs not in known
 }
 
@@ -105,7 +105,7 @@ func New(opts Options) (*Runtime, error) {
 		shimArgs: slices.Clone(opts.ShimArgs),
 		poll:     opts.PollInterval,
 		log:      opts.Logger,
-		known:    map[string]*knownRun{},
+		known:    map[string]*runInfo{},
 		unkept:   map[string]*exitRecord{},
 	}
 	if r.log == nil {
@@ -294,18 +294,11 @@ type runInfo struct {
 
 func (ri runInfo) started() bool { return ri.st.PID > 0 }
 
-// knownRun is what the Runtime keeps of a run of the journal that it
-// started or looked up, until it deletes it.
-type knownRun struct {
-	st   state
-	exit *exitRecord
-}
-
 // noteStart and noteExit keep what the supervisor reports.
 func (r *Runtime) noteStart(id string, st state) {
 	r.kmu.Lock()
 	defer r.kmu.Unlock()
-	r.known[id] = &knownRun{st: st}
+	r.known[id] = &runInfo{st: st}
 }
 
 // noteExit keeps the exit of a run kept here, or, of one not kept (yet: a
@@ -335,7 +328,8 @@ func (r *Runtime) lookup(id string, fresh bool) (runInfo, error) {
 		k := r.known[id]
 		var ri runInfo
 		if k != nil {
-			ri = runInfo{st: k.st, exit: k.exit, kept: true}
+			ri = *k
+			ri.kept = true
 		}
 		r.kmu.Unlock()
 		if k != nil {
@@ -400,7 +394,7 @@ func (r *Runtime) keep(id string, run *journalRun) {
 	defer r.kmu.Unlock()
 	k := r.known[id]
 	if k == nil {
-		k = &knownRun{st: *run.state, exit: run.exit}
+		k = &runInfo{st: *run.state, exit: run.exit}
 		r.known[id] = k
 	}
 	if k.exit == nil {
