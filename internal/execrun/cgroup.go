@@ -217,7 +217,7 @@ func (j jobCgroup) enterThread() error {
 // leaveThread moves the calling thread out of the job's v1 cgroups, back
 // to where the process's main thread is, so that it can serve other
 // goroutines again (a move costs ~25 us of CPU here, a thread made and
-// ended ~100 us).
+// ended ~100 us: measured by hand).
 func (j jobCgroup) leaveThread() error {
 	tid := strconv.Itoa(unix.Gettid())
 	for _, dir := range j.dirs {
