@@ -9,9 +9,13 @@ import (
 
 	"github.com/gpuq/gpuq/internal/execrun"
 	"github.com/gpuq/gpuq/internal/nodeagent"
+	"github.com/gpuq/gpuq/internal/timerslack"
 )
 
 func main() {
+	if !timerslack.Setup("gpuq-node", os.Stderr) {
+		os.Exit(2)
+	}
 	// The exec runtime's jobs are children of a supervisor: gpuq-shim, or
 	// without it this same binary.
 	if len(os.Args) > 1 && os.Args[1] == execrun.SupervisorCommand {

@@ -77,9 +77,9 @@ func TestExamplesNodeConfigs(t *testing.T) {
 var unitRules = map[string][]string{
 	// gpuqd sends READY=1; its data_dir and socket are /var/lib/gpuq and
 	// /run/gpuq in examples/gpuqd.yaml.
-	"gpuqd.service": {"Type=notify", "StateDirectory=gpuq", "RuntimeDirectory=gpuq"},
+	"gpuqd.service": {"Type=notify", "StateDirectory=gpuq", "RuntimeDirectory=gpuq", "TimerSlackNSec=1ms"},
 	// Jobs outlive gpuq-node: stopping it must not kill them.
-	"gpuq-node.service": {"KillMode=process", "Delegate=yes"},
+	"gpuq-node.service": {"KillMode=process", "Delegate=yes", "TimerSlackNSec=1ms"},
 }
 
 // TestExamplesSystemdUnits checks every examples/systemd/*.service with

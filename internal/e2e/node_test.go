@@ -43,7 +43,7 @@ func TestJobsRunOnNodes(t *testing.T) {
 	c.waitNodes(t, 2)
 
 	script := filepath.Join(c.dir, "env.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\n#GPUQ --team=sf --gpus=a100:2 -o out-%j.txt\necho \"job=$GPUQ_JOB_ID slurm=$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES ckpt=$GPUQ_CHECKPOINT_DIR\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n#GPUQ --team=sf --gpus=a100:2 -o out-%j.txt\necho \"job=$GPUQ_JOB_ID slurm=$SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES ckpt=$GPUQ_CHECKPOINT_DIR slack=$(cat /proc/self/timerslack_ns)\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := c.ctl("submit", "--wait", script)
@@ -56,6 +56,16 @@ func TestJobsRunOnNodes(t *testing.T) {
 	}
 	if s := string(got); !strings.Contains(s, "job=1 slurm=1 gpus=GPU-") || !strings.Contains(s, "ckpt=/") {
 		t.Errorf("job output = %q", s)
+	}
+	// The daemons run with a timer slack of 1 ms (internal/timerslack),
+	// the job with the kernel's 50 µs.
+	if s := string(got); !strings.Contains(s, "slack=50000\n") {
+		t.Errorf("job's timer slack: %q, want 50000 ns", s)
+	}
+	for name, pid := range map[string]int{"gpuqd": c.cmd.Process.Pid, "gpuq-node": n1.cmd.Process.Pid} {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", pid)); err != nil || string(b) != "1000000\n" {
+			t.Errorf("%s's timer slack: %q %v, want 1000000 ns", name, b, err)
+		}
 	}
 	if _, _, code := c.ctl("submit", "--wait", "--team=sf", "--gpus=a100:1", "--wrap", "exit 3"); code != 3 {
 		t.Errorf("submit --wait of a job exiting 3: exit %d", code)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gpuq/gpuq/internal/jobrun"
+	"github.com/gpuq/gpuq/internal/timerslack"
 )
 
 // testCgroupRoot is where the tests look for cgroups: GPUQ_TEST_CGROUP_ROOT,
@@ -971,5 +973,31 @@ func TestStartGivenUpOn(t *testing.T) {
 	}
 	if runs, err := r.List(testContext(t)); err != nil || len(runs) != 0 {
 		t.Errorf("List: %+v, %v; want nothing", runs, err)
+	}
+}
+
+// TestJobTimerSlack: a job starts with the kernel's timer slack, whatever
+// its supervisor's (gpuq's daemons raise theirs: internal/timerslack).
+func TestJobTimerSlack(t *testing.T) {
+	// The supervisor is forked from this thread and takes its slack.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prev, err := timerslack.Thread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := timerslack.SetThread(3 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	defer timerslack.SetThread(prev)
+	r := newRuntime(t)
+	dir := t.TempDir()
+	spec := sh(t, dir, `echo "job=$(cat /proc/self/timerslack_ns) supervisor=$(cat /proc/$PPID/timerslack_ns)"`)
+	if ex := run(t, r, spec); ex.Code != 0 {
+		t.Fatalf("exit %d: %s", ex.Code, readFile(t, spec.Stderr))
+	}
+	want := fmt.Sprintf("job=%d supervisor=3000000\n", timerslack.Job.Nanoseconds())
+	if got := readFile(t, spec.Stdout); got != want {
+		t.Errorf("stdout %q, want %q", got, want)
 	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gpuq/gpuq/internal/fsuser"
 	"github.com/gpuq/gpuq/internal/jobrun"
+	"github.com/gpuq/gpuq/internal/timerslack"
 )
 
 // SupervisorCommand is the first argument that makes a binary the
@@ -535,6 +536,10 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 		sys.UseCgroupFD, sys.CgroupFD = true, int(cgdir.Fd())
 	}
 	attr := &os.ProcAttr{Dir: sp.Dir, Env: env, Files: files[:], Sys: sys}
+	// The job starts with the kernel's timer slack, not the supervisor's.
+	start := func() {
+		timerslack.ForJob(func() { s.proc, err = os.StartProcess(path, sp.Args, attr) })
+	}
 	if len(s.cg.dirs) > 0 && !s.cg.v2 {
 		// v1 has no CLONE_INTO_CGROUP: a thread of its own steps into the
 		// job's cgroups and forks the job there, so the job and all it
@@ -547,7 +552,7 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 				s.cg = jobCgroup{}
 				return false
 			}
-			s.proc, err = os.StartProcess(path, sp.Args, attr)
+			start()
 			if lerr := s.cg.leaveThread(); lerr != nil {
 				s.log.Warn("a thread stays in a job's cgroup until it ends", "err", lerr)
 				return false
@@ -557,10 +562,10 @@ func (s *watchedJob) startJob(ss shimSpec) (state, error) {
 		if len(s.cg.dirs) == 0 {
 			// The thread that failed to enter may be in some of them.
 			s.removeCgroupsAfter(ss.Cgroup, sp.ID)
-			s.proc, err = os.StartProcess(path, sp.Args, attr)
+			start()
 		}
 	} else {
-		s.proc, err = os.StartProcess(path, sp.Args, attr)
+		start()
 	}
 	s.started = time.Now().UTC()
 	for _, w := range warn {

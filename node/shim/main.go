@@ -11,9 +11,13 @@ import (
 	"os"
 
 	"github.com/gpuq/gpuq/internal/execrun"
+	"github.com/gpuq/gpuq/internal/timerslack"
 )
 
 func main() {
+	if !timerslack.Setup("gpuq-shim", os.Stderr) {
+		os.Exit(2)
+	}
 	if len(os.Args) < 2 || os.Args[1] != execrun.SupervisorCommand {
 		fmt.Fprintf(os.Stderr, "gpuq-shim is started by gpuq-node: %s %s STATE-DIR\n", os.Args[0], execrun.SupervisorCommand)
 		os.Exit(2)
