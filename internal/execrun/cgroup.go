@@ -219,17 +219,44 @@ func (j jobCgroup) enterThread() error {
 // goroutines again (a move costs ~25 us of CPU here, a thread made and
 // ended ~100 us: measured by hand).
 func (j jobCgroup) leaveThread() error {
-	tid := strconv.Itoa(unix.Gettid())
+	tid := []byte(strconv.Itoa(unix.Gettid()))
 	for _, dir := range j.dirs {
-		home, err := threadHome(dir)
+		fd, err := homeTasks(dir)
 		if err == nil {
-			err = writeCgroupFile(home, "tasks", tid)
+			_, err = unix.Write(fd, tid)
 		}
 		if err != nil {
 			return fmt.Errorf("leave cgroup: %w", err)
 		}
 	}
 	return nil
+}
+
+// homeFDs holds the tasks files of the main thread's v1 cgroups open,
+// written at every job's start (homeTasks).
+var homeFDs sync.Map // mount -> fd
+
+// homeTasks is an open descriptor of the tasks file of the main thread's
+// cgroup in the v1 hierarchy that holds the job cgroup dir (threadHome).
+func homeTasks(dir string) (int, error) {
+	mount := filepath.Dir(filepath.Dir(dir))
+	if fd, ok := homeFDs.Load(mount); ok {
+		return fd.(int), nil
+	}
+	home, err := threadHome(dir)
+	if err != nil {
+		return -1, err
+	}
+	path := filepath.Join(home, "tasks")
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if prev, loaded := homeFDs.LoadOrStore(mount, fd); loaded {
+		unix.Close(fd)
+		return prev.(int), nil
+	}
+	return fd, nil
 }
 
 // homes caches threadHome: the process's cgroups do not change.

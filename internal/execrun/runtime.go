@@ -632,8 +632,8 @@ func (r *Runtime) delete(ctx context.Context, id string) error {
 	}
 	var errs []error
 	for _, d := range cgroups {
-		if !fileExists(d) {
-			continue // the supervisor removed it
+		if err := syscall.Rmdir(d); err == nil || errors.Is(err, syscall.ENOENT) {
+			continue // empty, or the supervisor removed it
 		}
 		drainCgroup(d, len(r.cg.Unified) > 0 || (haveState && st.CgroupV2), cgroupDrainTimeout, spare)
 		if err := removeCgroup(d, cgroupDrainTimeout); err != nil {

@@ -624,9 +624,14 @@ func (s *watchedJob) wait() []byte {
 	}
 	rec := exitRecord{Version: formatVersion, Started: s.started, Ended: ended}
 	rec.Code, rec.Signal = exitFromStatus(ps.Sys().(syscall.WaitStatus))
-	s.drainCgroups()
-	rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
-	s.removeCgroups()
+	// Most jobs leave nothing behind, and their cgroups go at the first
+	// try (rmdir fails while a process is in one); else what is left is
+	// killed before they go.
+	if rec.Code != 0 || !s.removeEmptyCgroups() {
+		s.drainCgroups()
+		rec.OOM = rec.Code != 0 && s.cg.oomKills() > 0
+		s.removeCgroups()
+	}
 	exited, err := s.sup.jr.append(journalRecord{Op: opExit, ID: s.id, Exit: &rec}, true)
 	if err != nil {
 		// Reported all the same: gpuq-node keeps it until gpuqd has it.
@@ -707,6 +712,17 @@ func (s *watchedJob) removeCgroupsAfter(c cgroupConfig, id string) {
 			s.log.Warn("remove cgroup", "err", err)
 		}
 	}
+}
+
+// removeEmptyCgroups removes the job's cgroups if no process is left in
+// them, and reports whether it did.
+func (s *watchedJob) removeEmptyCgroups() bool {
+	for _, dir := range s.cg.dirs {
+		if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *watchedJob) removeCgroups() {

@@ -295,10 +295,14 @@ func removeJobFiles(stateDir, alloc string) {
 // hands it over with own. Its parent must be gpuq-node's (state_dir,
 // checkpoint_dir), so no user can swap dir for a link in between.
 func mkdirOwned(dir string, own func(string) error) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The parents, made at start, are gone: made again.
+		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
+			err = os.Mkdir(dir, 0o700)
+		}
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return own(dir)
