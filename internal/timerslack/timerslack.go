@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,19 +73,27 @@ func Setup(prog string, stderr io.Writer) bool {
 
 // Ensure gives the process the slack want on every thread (0 leaves it
 // alone): when the calling thread's differs, it sets it and executes the
-// program again (/proc/self/exe, same arguments and environment, same
-// process), so that the threads Go's runtime made before main have it
-// too. Call it first thing in main, before anything else starts: it
-// returns nil when the slack is as asked, and otherwise an error the
-// caller reports before going on with the slack it has.
+// program again (same file, arguments, environment and process), so that
+// the threads Go's runtime made before main have it too. Call it first
+// thing in main, before anything else starts: it returns nil when the
+// slack is as asked, and otherwise an error the caller reports before
+// going on with the slack it has.
 func Ensure(want time.Duration) error {
-	again := os.Getenv(reexecVar) == strconv.Itoa(os.Getpid())
+	pid, name, _ := strings.Cut(os.Getenv(reexecVar), " ")
+	again := pid == strconv.Itoa(os.Getpid())
 	os.Unsetenv(reexecVar) // not for the daemon's children
-	if want == 0 || again {
+	runtime.LockOSThread() // the slack (and the name) are the thread's
+	defer runtime.UnlockOSThread()
+	if again {
+		if name != "" {
+			// Executed as /proc/self/exe: named "exe" but for this.
+			_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(unsafe.StringData(name+"\x00"))), 0, 0, 0)
+		}
 		return nil
 	}
-	runtime.LockOSThread() // the slack is the thread's; exec keeps the caller's
-	defer runtime.UnlockOSThread()
+	if want == 0 {
+		return nil
+	}
 	cur, err := Thread()
 	if err != nil {
 		return err
@@ -93,17 +104,45 @@ func Ensure(want time.Duration) error {
 	if err := SetThread(want); err != nil {
 		return err
 	}
-	// The program's file by its name, so that the process keeps its name
-	// (ps, pgrep); else /proc/self/exe, the program running even when
-	// its file was removed since.
-	env := append(os.Environ(), reexecVar+"="+strconv.Itoa(os.Getpid()))
-	if exe, eerr := os.Executable(); eerr == nil {
-		err = syscall.Exec(exe, os.Args, env)
+	if cur, err := Thread(); err != nil || cur != want {
+		// Linux keeps real-time threads' slack at 0.
+		return fmt.Errorf("timer slack: %v asked, the kernel keeps %v", want, cur)
 	}
+	env := append(os.Environ(), reexecVar+"="+strconv.Itoa(os.Getpid()))
+	// The file by the name it was started by, so that the process keeps
+	// its name (ps, pgrep) even through a symbolic link; else
+	// /proc/self/exe, the program running even when its file was
+	// removed since, named back after.
+	if p := self(); p != "" {
+		err = syscall.Exec(p, os.Args, env)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	env[len(env)-1] += " " + strings.TrimSpace(string(comm))
 	err = errors.Join(err, syscall.Exec("/proc/self/exe", os.Args, env))
 	// Still here: the calling thread has the slack, and threads made from
 	// it from now on.
 	return fmt.Errorf("timer slack: execute the program again: %w", err)
+}
+
+// self is the path the program was started by (os.Args[0], looked up in
+// PATH when it has no slash) when that is the file running, else "".
+func self() string {
+	var running, st unix.Stat_t
+	if unix.Stat("/proc/self/exe", &running) != nil {
+		return ""
+	}
+	p := os.Args[0]
+	if !strings.Contains(p, "/") {
+		lp, err := exec.LookPath(p)
+		if err != nil {
+			return ""
+		}
+		p = lp
+	}
+	if unix.Stat(p, &st) != nil || st.Dev != running.Dev || st.Ino != running.Ino {
+		return ""
+	}
+	return p
 }
 
 // Thread is the calling thread's timer slack. Callers lock the goroutine
@@ -144,6 +183,6 @@ func ForJob(fn func()) {
 		fn()
 		return
 	}
+	defer SetThread(prev)
 	fn()
-	_ = SetThread(prev)
 }

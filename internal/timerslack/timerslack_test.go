@@ -65,7 +65,14 @@ func child() int {
 
 func runChild(t *testing.T, env ...string) map[string]string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "extra")
+	return runChildAs(t, os.Args[0], os.Args[0], env...)
+}
+
+// runChildAs runs the child from the file path with argv[0] arg0.
+func runChildAs(t *testing.T, path, arg0 string, env ...string) map[string]string {
+	t.Helper()
+	cmd := exec.Command(path, "-test.run=^$", "extra")
+	cmd.Args[0] = arg0
 	cmd.Env = append(os.Environ(), append(env, childVar+"=1")...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -97,8 +104,8 @@ func TestEnsure(t *testing.T) {
 			if got["args"] != "-test.run=^$,extra" {
 				t.Errorf("arguments %q lost", got["args"])
 			}
-			if want := filepath.Base(os.Args[0]); got["comm"] != want[:min(len(want), 15)] {
-				t.Errorf("process name %q, want %q", got["comm"], want)
+			if got["comm"] != comm(os.Args[0]) {
+				t.Errorf("process name %q, want %q", got["comm"], comm(os.Args[0]))
 			}
 			if got["marker"] != "false" {
 				t.Errorf("%s left in the environment", reexecVar)
@@ -217,5 +224,35 @@ func TestSetupBadEnv(t *testing.T) {
 	}
 	if want := "child: " + EnvVar + `: "fast" is not a duration`; !strings.HasPrefix(string(out), want) {
 		t.Errorf("output %q, want it to start %q", out, want)
+	}
+}
+
+// comm is the process name Linux gives a program started from path.
+func comm(path string) string {
+	b := filepath.Base(path)
+	return b[:min(len(b), 15)]
+}
+
+// TestEnsureKeepsName: the process executed again keeps the name it was
+// started by, through a symbolic link, and when its argv[0] names no file
+// of it (executed as /proc/self/exe, then named back).
+func TestEnsureKeepsName(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "gpuqd-link")
+	if err := os.Symlink(os.Args[0], link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, arg0, want string }{
+		{"link", link, link, "gpuqd-link"},
+		{"argv0 elsewhere", os.Args[0], "no-such-program", comm(os.Args[0])},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runChildAs(t, tc.path, tc.arg0)
+			if got["comm"] != tc.want {
+				t.Errorf("process name %q, want %q", got["comm"], tc.want)
+			}
+			if got["main"] != strconv.FormatInt(Default.Nanoseconds(), 10) {
+				t.Errorf("slack %s ns, want %d", got["main"], Default.Nanoseconds())
+			}
+		})
 	}
 }
