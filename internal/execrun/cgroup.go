@@ -273,16 +273,44 @@ func threadHome(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	home, err := cgroupHome(b, mount)
+	if err == nil {
+		err = listsProcess(home, os.Getpid())
+	}
+	if err != nil {
+		return "", err
+	}
+	homes.Store(mount, home)
+	return home, nil
+}
+
+// cgroupHome is the directory under mount of the cgroup that
+// /proc/self/cgroup (b) names in mount's v1 hierarchy.
+func cgroupHome(b []byte, mount string) (string, error) {
 	ctrl := filepath.Base(mount)
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.SplitN(line, ":", 3)
 		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), ctrl) {
-			home := filepath.Join(mount, f[2])
-			homes.Store(mount, home)
-			return home, nil
+			return filepath.Join(mount, f[2]), nil
 		}
 	}
 	return "", fmt.Errorf("no %s hierarchy in /proc/self/cgroup", ctrl)
+}
+
+// listsProcess checks that the cgroup at dir holds process pid. The paths
+// in /proc/self/cgroup are relative to the cgroup namespace's root: where
+// that is not the root of the mount (a host's hierarchy mounted into a
+// container with a cgroup namespace of its own), home would name another
+// cgroup, and threads sent there would leave the process's.
+func listsProcess(dir string, pid int) error {
+	pids, err := cgroupPids(dir)
+	if err != nil {
+		return fmt.Errorf("the supervisor's cgroup: %w", err)
+	}
+	if !slices.Contains(pids, pid) {
+		return fmt.Errorf("the supervisor's cgroup by /proc/self/cgroup, %s, does not list it (a cgroup namespace rooted elsewhere than the mount?)", dir)
+	}
+	return nil
 }
 
 // cgroupPids lists the processes in the cgroup at dir.

@@ -1001,3 +1001,52 @@ func TestJobTimerSlack(t *testing.T) {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
 }
+
+func TestCgroupHome(t *testing.T) {
+	self := []byte("12:pids:/system.slice/gpuq-node.service\n4:cpu,cpuacct:/system.slice\n3:memory:/a/b\n0::/\n")
+	for _, tc := range []struct{ mount, want string }{
+		{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/a/b"},
+		{"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu/system.slice"},
+		{"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpuacct/system.slice"},
+		{"/sys/fs/cgroup/freezer", ""},
+	} {
+		got, err := cgroupHome(self, tc.mount)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("%s: %q, %v; want %q", tc.mount, got, err, tc.want)
+		}
+	}
+}
+
+// TestListsProcess: a home cgroup that does not list the supervisor (its
+// path read inside a cgroup namespace rooted elsewhere) is refused.
+func TestListsProcess(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte("1\n4242\n77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := listsProcess(dir, 4242); err != nil {
+		t.Errorf("listed: %v", err)
+	}
+	if err := listsProcess(dir, 42); err == nil || !strings.Contains(err.Error(), "does not list it") {
+		t.Errorf("not listed: %v", err)
+	}
+	if err := listsProcess(filepath.Join(dir, "gone"), 4242); err == nil {
+		t.Error("no cgroup: no error")
+	}
+}
+
+// TestThreadHome: on cgroup v1 the supervisor's own cgroup, where a
+// thread that forked a job goes back to, is found and lists it.
+func TestThreadHome(t *testing.T) {
+	mount := "/sys/fs/cgroup/memory"
+	if !fileExists(filepath.Join(mount, "cgroup.procs")) || fileExists("/sys/fs/cgroup/cgroup.controllers") {
+		t.Skip("no cgroup v1 memory hierarchy here")
+	}
+	home, err := threadHome(filepath.Join(mount, "gpuq", "some-job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(home, mount) {
+		t.Errorf("home %s is not under %s", home, mount)
+	}
+}
