@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -127,4 +128,21 @@ func ParseTaskList(s string) ([]uint32, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// Compare orders refs by job id, then task: -1, 0 or +1.
+func (r Ref) Compare(o Ref) int {
+	if c := cmp.Compare(r.ID, o.ID); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.Task, o.Task); c != 0 {
+		return c
+	}
+	switch {
+	case r.HasTask == o.HasTask:
+		return 0
+	case o.HasTask:
+		return -1
+	}
+	return 1
 }

@@ -77,7 +77,7 @@ func (q *Queue) Cycle() {
 }
 
 // snapshot builds the scheduler's input from the jobs that have not ended
-// and the ended jobs that pending jobs depend on.
+// and the ended jobs that pending jobs depend on, in ref order.
 func (q *Queue) snapshot() *sched.Snapshot {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
@@ -85,25 +85,30 @@ func (q *Queue) snapshot() *sched.Snapshot {
 	s := &sched.Snapshot{Now: now, Nodes: q.schedNodes(), Teams: q.schedTeams(now), Policy: q.opts.Policy}
 	needed := map[uint64]bool{}
 	live := 0
-	for _, r := range q.order {
+	for _, r := range q.live {
 		j := q.jobs[r]
+		if job.Ended(j.State) {
+			continue
+		}
+		live++
 		if j.State == gpuqv1.JobState_JOB_STATE_PENDING {
 			for _, d := range j.Spec.Dependencies {
 				needed[d.JobId] = true
 			}
 		}
-		if !job.Ended(j.State) {
-			live++
+	}
+	var ended []job.Ref
+	for id := range needed {
+		for _, r := range q.tasks[id] {
+			if job.Ended(q.jobs[r].State) {
+				ended = append(ended, r)
+			}
 		}
 	}
 	// Sized once: growing a slice of 100,000 jobs by appends allocates
 	// five times its size each cycle, and that garbage set gpuqd's RSS.
-	s.Jobs = make([]sched.Job, 0, live+len(needed))
-	for _, r := range q.order {
-		j := q.jobs[r]
-		if job.Ended(j.State) && !needed[r.ID] {
-			continue
-		}
+	s.Jobs = make([]sched.Job, 0, live+len(ended))
+	add := func(j *gpuqv1.Job) {
 		sj := schedJob(j)
 		if active(j) {
 			for _, t := range q.preemptions[sj.Ref] {
@@ -114,6 +119,17 @@ func (q *Queue) snapshot() *sched.Snapshot {
 			sj.StoppingFor, sj.Stopping = q.stopping[sj.Ref]
 		}
 		s.Jobs = append(s.Jobs, sj)
+	}
+	for _, r := range q.live {
+		if j := q.jobs[r]; !job.Ended(j.State) {
+			add(j)
+		}
+	}
+	if len(ended) > 0 {
+		for _, r := range ended {
+			add(q.jobs[r])
+		}
+		slices.SortFunc(s.Jobs, func(a, b sched.Job) int { return a.Ref.Compare(b.Ref) })
 	}
 	return s
 }

@@ -436,9 +436,7 @@ func (q *Queue) Nodes() []NodeView {
 	out := make([]NodeView, 0, len(q.nodes))
 	for name, n := range q.nodes {
 		refs := jobs[name]
-		sort.Slice(refs, func(a, b int) bool {
-			return refs[a].ID < refs[b].ID || refs[a].ID == refs[b].ID && refs[a].Task < refs[b].Task
-		})
+		slices.SortFunc(refs, job.Ref.Compare)
 		out = append(out, NodeView{Info: n.info, State: n.state, Reason: n.reason, LastSeen: n.lastSeen,
 			Connected: n.out != nil, Jobs: refs, UsedGPUs: used[name]})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,14 +120,22 @@ type Queue struct {
 	// writeMu serialises writers (store first, then memory).
 	writeMu sync.Mutex
 	// mu guards the fields below for readers; writers take it only to apply.
-	mu       sync.RWMutex
-	jobs     map[job.Ref]*gpuqv1.Job
-	tasks    map[uint64][]job.Ref // refs of each job id, in task order
-	order    []job.Ref            // every ref, ascending
-	requests map[string]uint64
-	nextID   uint64
-	nodes    map[string]*node
-	allocs   map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
+	mu    sync.RWMutex
+	jobs  map[job.Ref]*gpuqv1.Job
+	tasks map[uint64][]job.Ref // refs of each job id, in task order
+	order []job.Ref            // every ref, ascending
+	// live holds the refs of the jobs that have not ended, ascending, and
+	// of some that have ended since (liveEnded of them), dropped once they
+	// are half of it: a cycle reads these rather than every job gpuqd
+	// holds, ended ones included. liveUnsorted says a ref came back or
+	// came late (a record that left an ended state), sorted at the drop.
+	live         []job.Ref
+	liveEnded    int
+	liveUnsorted bool
+	requests     map[string]uint64
+	nextID       uint64
+	nodes        map[string]*node
+	allocs       map[string]job.Ref // allocation id -> job, for RUNNING and COMPLETING jobs
 	// Pending jobs and array tasks per user ("team/user") and per team,
 	// for the limits in Rules.
 	pendingUser, pendingTeam map[string]int
@@ -200,7 +209,37 @@ func (q *Queue) insert(j *gpuqv1.Job) {
 	q.jobs[r] = j
 	q.tasks[r.ID] = append(q.tasks[r.ID], r)
 	q.order = append(q.order, r)
+	if !job.Ended(j.State) {
+		q.live = append(q.live, r)
+	}
 	q.countPending(nil, j)
+}
+
+// trackLive keeps live right when a job's record goes from old (nil for
+// none) to j; the caller holds mu.
+func (q *Queue) trackLive(old, j *gpuqv1.Job) {
+	was, is := old != nil && !job.Ended(old.State), !job.Ended(j.State)
+	switch {
+	case was && !is:
+		q.liveEnded++
+	case !was && is:
+		q.live = append(q.live, job.RefOf(j))
+		q.liveUnsorted = true
+	}
+	if q.liveEnded > len(q.live)/2 || q.liveUnsorted {
+		q.dropEnded()
+	}
+}
+
+// dropEnded drops the ended jobs' refs from live (and any ref twice),
+// sorted; the caller holds mu.
+func (q *Queue) dropEnded() {
+	if q.liveUnsorted {
+		slices.SortFunc(q.live, job.Ref.Compare)
+		q.live = slices.Compact(q.live)
+	}
+	q.live = slices.DeleteFunc(q.live, func(r job.Ref) bool { return job.Ended(q.jobs[r].State) })
+	q.liveEnded, q.liveUnsorted = 0, false
 }
 
 // countPending keeps the pending counts right when a job's record goes from
@@ -331,6 +370,7 @@ func (q *Queue) commitRecords(recs []*gpuqv1.Job) error {
 			// values again, but never change a spec a held record still has.
 			q.share(r, old == nil || r.Spec != old.Spec)
 			q.jobs[ref] = r
+			q.trackLive(old, r)
 			if active(r) {
 				q.allocs[r.AllocationId] = ref
 			} else {
