@@ -101,6 +101,10 @@ type Defaults struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	NodeDownAfter     Duration `yaml:"node_down_after"`
 	Team              string   `yaml:"team,omitempty"` // for submissions that name no team; "" for none
+	// MinJobAge is how long an ended job stays in the queue (gpuqctl queue
+	// --state, show job) before gpuqd drops it, as Slurm's MinJobAge; its
+	// accounting records (acct, cost) stay. 0 keeps ended jobs for good.
+	MinJobAge Duration `yaml:"min_job_age"`
 }
 
 // Budgets configures what gpuqd does as teams spend their monthly budgets
@@ -137,6 +141,7 @@ func Default() Config {
 			KillWait:          Duration(30 * time.Second),
 			HeartbeatInterval: Duration(10 * time.Second),
 			NodeDownAfter:     Duration(60 * time.Second),
+			MinJobAge:         Duration(300 * time.Second),
 		},
 		Security:   DefaultSecurity(),
 		Limits:     DefaultLimits(),

@@ -275,6 +275,9 @@ func (c *Config) validateDefaults(v *validator) {
 	if d.HeartbeatInterval > 0 && d.NodeDownAfter > 0 && d.NodeDownAfter < 2*d.HeartbeatInterval {
 		v.add("defaults.node_down_after", "%s is less than two heartbeat intervals (%s)", d.NodeDownAfter, d.HeartbeatInterval)
 	}
+	if d.MinJobAge < 0 {
+		v.add("defaults.min_job_age", "must not be negative, got %s (0: ended jobs stay)", d.MinJobAge)
+	}
 	if d.Team != "" {
 		if _, ok := c.Team(d.Team); !ok {
 			v.add("defaults.team", "unknown team %q", d.Team)

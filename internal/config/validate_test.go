@@ -240,6 +240,8 @@ func TestValidateProblems(t *testing.T) {
 		}},
 		{"grace negative", func(c *Config) { c.Defaults.GracePeriod = Duration(-5 * time.Second) },
 			[]Problem{{"defaults.grace_period", "must be positive, got -5s"}}},
+		{"min job age negative", func(c *Config) { c.Defaults.MinJobAge = Duration(-time.Minute) },
+			[]Problem{{"defaults.min_job_age", "must not be negative, got -1m (0: ended jobs stay)"}}},
 		{"default team unknown", func(c *Config) { c.Defaults.Team = "tokyo" },
 			[]Problem{{"defaults.team", `unknown team "tokyo"`}}},
 		{"budgets", func(c *Config) {

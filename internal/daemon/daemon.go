@@ -175,7 +175,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	q, err := queue.New(queue.Options{Store: st, Rules: Rules(&cfg), Logger: log, Teams: teams, Policy: policy,
 		GracePeriod: time.Duration(cfg.Defaults.GracePeriod), KillWait: time.Duration(cfg.Defaults.KillWait),
 		HeartbeatInterval: time.Duration(cfg.Defaults.HeartbeatInterval), NodeDownAfter: time.Duration(cfg.Defaults.NodeDownAfter),
-		Budget: budgets})
+		MinJobAge: time.Duration(cfg.Defaults.MinJobAge), Budget: budgets})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,11 @@ func (q *Queue) scheduleLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 			q.checkNodes()
+			if n, err := q.Purge(); err != nil {
+				q.log.Error("purge", "err", err)
+			} else if n > 0 {
+				q.log.Info("purged ended jobs", "jobs", n, "min_job_age", q.opts.MinJobAge)
+			}
 			if time.Since(last) < q.opts.CycleInterval {
 				continue
 			}

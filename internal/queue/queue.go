@@ -60,6 +60,10 @@ type Options struct {
 	GracePeriod, KillWait time.Duration
 	// Budget watches the teams' budgets (internal/budget); nil for none.
 	Budget Budget
+	// MinJobAge is how long an ended job stays in the queue (listed by
+	// gpuqctl queue --state, shown by show job) before Purge drops it;
+	// its accounting records stay. 0 keeps ended jobs for good.
+	MinJobAge time.Duration
 }
 
 // Budget is what the queue needs of gpuqd's budget watcher.
@@ -231,14 +235,17 @@ func (q *Queue) trackLive(old, j *gpuqv1.Job) {
 	}
 }
 
-// dropEnded drops the ended jobs' refs from live (and any ref twice),
-// sorted; the caller holds mu.
+// dropEnded drops the refs of ended and purged jobs from live (and any ref
+// twice), sorted; the caller holds mu.
 func (q *Queue) dropEnded() {
 	if q.liveUnsorted {
 		slices.SortFunc(q.live, job.Ref.Compare)
 		q.live = slices.Compact(q.live)
 	}
-	q.live = slices.DeleteFunc(q.live, func(r job.Ref) bool { return job.Ended(q.jobs[r].State) })
+	q.live = slices.DeleteFunc(q.live, func(r job.Ref) bool {
+		j := q.jobs[r]
+		return j == nil || job.Ended(j.State) // nil: purged
+	})
 	q.liveEnded, q.liveUnsorted = 0, false
 }
 

@@ -229,6 +229,21 @@ func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	return err
 }
 
+// DeleteJob removes a job (its spec and payload) and the records of its
+// tasks refs from the queue's keys; its accounting records stay.
+func (tx *Tx) DeleteJob(id uint64, refs []job.Ref) error {
+	keys := [][]byte{idKey(prefixSpec, id), idKey(prefixPayload, id)}
+	for _, r := range refs {
+		keys = append(keys, taskKey(r))
+	}
+	for _, k := range keys {
+		if err := tx.txn.Delete(k); err != nil {
+			return fmt.Errorf("delete %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
 // PutRecord stores the accounting record of one run, and its entry in the
 // job-id index. A job that never ran has a record without an allocation id.
 func (tx *Tx) PutRecord(r *gpuqv1.RunRecord) error {

@@ -1,0 +1,99 @@
+package queue
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gpuq/gpuq/internal/job"
+	"github.com/gpuq/gpuq/internal/store"
+	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
+)
+
+// Purge drops the jobs that ended more than MinJobAge ago from memory and
+// the store, as slurmctld drops a job's record MinJobAge after its end:
+// gpuqctl queue and show no longer find them, their accounting records
+// stay. An array job goes once all its tasks have; an ended job that a
+// pending job depends on stays until that one has its answer. Nothing
+// goes when MinJobAge is 0. It returns how many job ids went.
+func (q *Queue) Purge() (int, error) {
+	if q.opts.MinJobAge <= 0 {
+		return 0, nil
+	}
+	q.writeMu.Lock()
+	defer q.writeMu.Unlock()
+	cutoff := q.now().Add(-q.opts.MinJobAge)
+	q.mu.RLock()
+	needed := map[uint64]bool{}
+	for _, r := range q.live {
+		if j := q.jobs[r]; j.State == gpuqv1.JobState_JOB_STATE_PENDING {
+			for _, d := range j.Spec.Dependencies {
+				needed[d.JobId] = true
+			}
+		}
+	}
+	var ids []uint64
+	for id, refs := range q.tasks {
+		if !needed[id] && !slices.ContainsFunc(refs, func(r job.Ref) bool { return !endedBefore(q.jobs[r], cutoff) }) {
+			ids = append(ids, id)
+		}
+	}
+	q.mu.RUnlock()
+	slices.Sort(ids)
+	purged, records := 0, 0
+	for len(ids) > 0 && records < maxPurge {
+		// Transactions of at most maxTxnRecords task records.
+		n, inTxn := 0, 0
+		for n < len(ids) && (n == 0 || inTxn+len(q.tasks[ids[n]]) <= maxTxnRecords) {
+			inTxn += len(q.tasks[ids[n]])
+			n++
+		}
+		records += inTxn
+		part := ids[:n]
+		ids = ids[n:]
+		err := q.store.Update(func(tx *store.Tx) error {
+			for _, id := range part {
+				if err := tx.DeleteJob(id, q.tasks[id]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("purge ended jobs: %w", err)
+		}
+		q.mu.Lock()
+		gone := map[uint64]bool{}
+		for _, id := range part {
+			gone[id] = true
+			for _, r := range q.tasks[id] {
+				delete(q.jobs, r)
+				delete(q.preemptions, r)
+			}
+			delete(q.tasks, id)
+		}
+		q.order = slices.DeleteFunc(q.order, func(r job.Ref) bool { return gone[r.ID] })
+		q.dropEnded()
+		q.mu.Unlock()
+		purged += len(part)
+	}
+	return purged, nil
+}
+
+// maxPurge bounds the task records one Purge drops (the rest go at the
+// next): it holds the writers' lock throughout, and the first purge after
+// an upgrade may find millions.
+const maxPurge = 4 * maxTxnRecords
+
+// endedBefore reports whether j ended before cutoff (by its end time, or
+// its last change for a record without one).
+func endedBefore(j *gpuqv1.Job, cutoff time.Time) bool {
+	if !job.Ended(j.State) {
+		return false
+	}
+	t := j.EndTime
+	if t == nil {
+		t = j.UpdateTime
+	}
+	return t != nil && t.AsTime().Before(cutoff)
+}
