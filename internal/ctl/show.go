@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -56,6 +57,10 @@ func (r *runner) showJob(c *cli.Context) error {
 		return err
 	}
 	jobs, err := cl.Get(c.Context, refs[0])
+	if errors.Is(err, job.ErrNotFound) {
+		// As scontrol: a job leaves the queue a while after it ends.
+		return fmt.Errorf("%w (an ended job leaves the queue defaults.min_job_age after its end; gpuqctl acct -j %s has its record)", err, refs[0])
+	}
 	if err != nil {
 		return err
 	}

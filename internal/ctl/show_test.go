@@ -38,8 +38,11 @@ func TestShowGolden(t *testing.T) {
 func TestShowNotFound(t *testing.T) {
 	e := newEnv(t)
 	e.srv.AddJobs(fixtureJobs()...)
-	e.run(t, "show", "job", "999").check(t, 1, "", "gpuqctl: error: job 999: not found\n")
-	e.run(t, "show", "job", "44_77").check(t, 1, "", "gpuqctl: error: job 44_77: not found\n")
+	hint := func(id string) string {
+		return " (an ended job leaves the queue defaults.min_job_age after its end; gpuqctl acct -j " + id + " has its record)\n"
+	}
+	e.run(t, "show", "job", "999").check(t, 1, "", "gpuqctl: error: job 999: not found"+hint("999"))
+	e.run(t, "show", "job", "44_77").check(t, 1, "", "gpuqctl: error: job 44_77: not found"+hint("44_77"))
 }
 
 func TestCancel(t *testing.T) {
