@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -230,5 +231,44 @@ func TestJobUser(t *testing.T) {
 	out, _ := os.ReadFile(filepath.Join(c.dir, "user.out"))
 	if code != 0 || !strings.Contains(string(out), fmt.Sprintf("uid=%d ", os.Getuid())) {
 		t.Errorf("job not as root: exit %d %s, output %q, want it run as uid %d\nnode log:\n%s", code, errOut, out, os.Getuid(), n.log())
+	}
+}
+
+// TestEndedJobsLeaveTheQueue: gpuqd drops an ended job min_job_age after
+// its end (2 s here), as slurmctld does after MinJobAge; show job then
+// says where the record is, and acct still has it.
+func TestEndedJobsLeaveTheQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := newCluster(t)
+	cfg, err := os.ReadFile(c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = bytes.Replace(cfg, []byte("  grace_period: 2s\n"), []byte("  grace_period: 2s\n  min_job_age: 2s\n"), 1)
+	if err := os.WriteFile(c.config, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.start()
+	c.startNode("n1", "a100-us-west1", "a100:2")
+	c.waitNodes(t, 1)
+	if out, errOut, code := c.ctl("submit", "--wait", "--team=sf", "--wrap", "true"); code != 0 {
+		t.Fatalf("submit --wait: exit %d: %s %s", code, out, errOut)
+	}
+	if out, errOut, code := c.ctl("show", "job", "1"); code != 0 || !strings.Contains(out, "COMPLETED") {
+		t.Fatalf("show job 1 right after its end: exit %d: %s %s", code, out, errOut)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, errOut, code := c.ctl("show", "job", "1")
+		if code == 1 && strings.Contains(errOut, "job 1: not found") && strings.Contains(errOut, "gpuqctl acct -j 1 has its record") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job 1 still in the queue 30 s after its end: exit %d %s", code, errOut)
+		}
+	}
+	if out, errOut, code := c.ctl("acct", "-j", "1", "-n", "-P", "-o", "JobID,State"); code != 0 || strings.TrimSpace(out) != "1|COMPLETED" {
+		t.Errorf("acct -j 1 after the purge: exit %d: %q %s", code, out, errOut)
 	}
 }
