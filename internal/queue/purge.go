@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/gpuq/gpuq/internal/job"
 	"github.com/gpuq/gpuq/internal/store"
 	gpuqv1 "github.com/gpuq/gpuq/proto/gpuq/v1"
@@ -14,8 +16,9 @@ import (
 // the store, as slurmctld drops a job's record MinJobAge after its end:
 // gpuqctl queue and show no longer find them, their accounting records
 // stay. An array job goes once all its tasks have; an ended job that a
-// pending job depends on stays until that one has its answer. Nothing
-// goes when MinJobAge is 0. It returns how many job ids went.
+// job that has not ended depends on stays (a running one may be requeued
+// and decided on again). Nothing goes when MinJobAge is 0. It returns how
+// many job ids went.
 func (q *Queue) Purge() (int, error) {
 	if q.opts.MinJobAge <= 0 {
 		return 0, nil
@@ -24,9 +27,11 @@ func (q *Queue) Purge() (int, error) {
 	defer q.writeMu.Unlock()
 	cutoff := q.now().Add(-q.opts.MinJobAge)
 	q.mu.RLock()
+	// The dependencies of every job that has not ended: a running job may
+	// be requeued, and is then decided on again.
 	needed := map[uint64]bool{}
 	for _, r := range q.live {
-		if j := q.jobs[r]; j.State == gpuqv1.JobState_JOB_STATE_PENDING {
+		if j := q.jobs[r]; !job.Ended(j.State) {
 			for _, d := range j.Spec.Dependencies {
 				needed[d.JobId] = true
 			}
@@ -60,7 +65,7 @@ func (q *Queue) Purge() (int, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, fmt.Errorf("purge ended jobs: %w", err)
+			return purged, fmt.Errorf("purge ended jobs: %w", err)
 		}
 		q.mu.Lock()
 		gone := map[uint64]bool{}
@@ -85,15 +90,18 @@ func (q *Queue) Purge() (int, error) {
 // an upgrade may find millions.
 const maxPurge = 4 * maxTxnRecords
 
-// endedBefore reports whether j ended before cutoff (by its end time, or
-// its last change for a record without one).
+// endedBefore reports whether j ended before cutoff: by gpuqd's clock (its
+// last change), and by its end time, which a node reports (an end reported
+// late, by a node whose clock is behind or after gpuqd was down, still
+// stays its while).
 func endedBefore(j *gpuqv1.Job, cutoff time.Time) bool {
 	if !job.Ended(j.State) {
 		return false
 	}
-	t := j.EndTime
-	if t == nil {
-		t = j.UpdateTime
+	for _, t := range []*timestamppb.Timestamp{j.EndTime, j.UpdateTime} {
+		if t != nil && !t.AsTime().Before(cutoff) {
+			return false
+		}
 	}
-	return t != nil && t.AsTime().Before(cutoff)
+	return j.EndTime != nil || j.UpdateTime != nil
 }

@@ -130,3 +130,69 @@ func TestPurgeOff(t *testing.T) {
 		t.Errorf("Get: %v", err)
 	}
 }
+
+// TestPurgeKeepsWhatMayBeDecidedAgain: an ended job stays while a running
+// job depends on it (that one may be requeued and its dependencies read
+// again), and an end reported late stays min_job_age from when gpuqd
+// heard of it.
+func TestPurgeKeepsWhatMayBeDecidedAgain(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	q, _ := startQueue(t, "", Options{Rules: testRules, Clock: clock, CycleInterval: time.Hour, MinJobAge: 5 * time.Minute})
+	n, _ := register(t, q, "n1", 4)
+	one := func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }
+	update := func(alloc string, st gpuqv1.JobState, end time.Time) {
+		t.Helper()
+		if err := q.JobUpdate("n1", &gpuqv1.JobUpdate{AllocationId: alloc, State: st, EndTime: timestamppb.New(end)}); err != nil {
+			t.Fatal(err)
+		}
+		n.next() // ack
+	}
+	a := submit(t, q, spec(one))
+	b := submit(t, q, spec(one, func(s *gpuqv1.JobSpec) {
+		s.Dependencies = []*gpuqv1.Dependency{{Type: gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_OK, JobId: a}}
+	}))
+	q.Cycle()
+	ra := n.next().GetAssignment()
+	// An end a node reports an hour late (its clock behind, or gpuqd was down).
+	update(ra.GetAllocationId(), gpuqv1.JobState_JOB_STATE_COMPLETED, clock.Now().Add(-time.Hour))
+	q.Cycle()
+	rb := n.next().GetAssignment()
+	if rb.GetJob().GetId() != b {
+		t.Fatalf("assignment %v, want job %d", rb, b)
+	}
+	clock.Add(6 * time.Minute)
+	if got, err := q.Purge(); got != 0 || err != nil {
+		t.Fatalf("Purge = %d, %v; want nothing while job %d runs", got, err, b)
+	}
+	update(rb.GetAllocationId(), gpuqv1.JobState_JOB_STATE_PREEMPTED, clock.Now())
+	q.Cycle()
+	if again := n.next().GetAssignment(); again.GetJob().GetId() != b {
+		t.Fatalf("after the requeue: %v, want job %d to run again", again, b)
+	}
+	if j := jobState(q, b); j.State != gpuqv1.JobState_JOB_STATE_RUNNING {
+		t.Errorf("job %d = %s %s, want RUNNING", b, job.StateName(j.State), j.Reason)
+	}
+}
+
+func TestEndedBefore(t *testing.T) {
+	at := func(m int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(2026, 11, 27, 9, m, 0, 0, time.UTC))
+	}
+	cutoff := at(10).AsTime()
+	done := gpuqv1.JobState_JOB_STATE_COMPLETED
+	for _, tc := range []struct {
+		name string
+		j    *gpuqv1.Job
+		want bool
+	}{
+		{"ended and heard of before", &gpuqv1.Job{State: done, EndTime: at(1), UpdateTime: at(2)}, true},
+		{"ended before, heard of after", &gpuqv1.Job{State: done, EndTime: at(1), UpdateTime: at(11)}, false},
+		{"no end time", &gpuqv1.Job{State: gpuqv1.JobState_JOB_STATE_CANCELLED, UpdateTime: at(3)}, true},
+		{"no times", &gpuqv1.Job{State: done}, false},
+		{"running", &gpuqv1.Job{State: gpuqv1.JobState_JOB_STATE_RUNNING, UpdateTime: at(1)}, false},
+	} {
+		if got := endedBefore(tc.j, cutoff); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
