@@ -15,7 +15,7 @@ import (
 // Purge drops the jobs that ended more than MinJobAge ago from memory and
 // the store, as slurmctld drops a job's record MinJobAge after its end:
 // gpuqctl queue and show no longer find them, their accounting records
-// stay. An array job goes once all its tasks have; an ended job that a
+// stay, their request ids do not. An array job goes once all its tasks have; an ended job that a
 // job that has not ended depends on stays (a running one may be requeued
 // and decided on again). Nothing goes when MinJobAge is 0. It returns how
 // many job ids went.
@@ -56,9 +56,22 @@ func (q *Queue) Purge() (int, error) {
 		records += inTxn
 		part := ids[:n]
 		ids = ids[n:]
+		// Their request ids go too: a submission retried after its job
+		// left the queue makes a new job.
+		requests := map[uint64][]string{}
+		for _, id := range part {
+			requests[id] = nil
+		}
+		q.mu.RLock()
+		for rid, id := range q.requests {
+			if rs, ok := requests[id]; ok {
+				requests[id] = append(rs, rid)
+			}
+		}
+		q.mu.RUnlock()
 		err := q.store.Update(func(tx *store.Tx) error {
 			for _, id := range part {
-				if err := tx.DeleteJob(id, q.tasks[id]); err != nil {
+				if err := tx.DeleteJob(id, q.tasks[id], requests[id]); err != nil {
 					return err
 				}
 			}
@@ -74,6 +87,9 @@ func (q *Queue) Purge() (int, error) {
 			for _, r := range q.tasks[id] {
 				delete(q.jobs, r)
 				delete(q.preemptions, r)
+			}
+			for _, rid := range requests[id] {
+				delete(q.requests, rid)
 			}
 			delete(q.tasks, id)
 		}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -23,7 +24,11 @@ func TestPurge(t *testing.T) {
 	q, stop := startQueue(t, dir, opts)
 	n, _ := register(t, q, "n1", 4)
 	one := func(s *gpuqv1.JobSpec) { s.Gpus.Count = 1 }
-	a := submit(t, q, spec(one))
+	res, err := q.Submit(context.Background(), spec(one), "request-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.ID
 	arr := submit(t, q, spec(one, func(s *gpuqv1.JobSpec) { s.Array = &gpuqv1.ArraySpec{Expr: "0-1", TaskIds: []uint32{0, 1}} }))
 	c := submit(t, q, spec(one))
 	d := submit(t, q, spec(one, func(s *gpuqv1.JobSpec) {
@@ -90,6 +95,12 @@ func TestPurge(t *testing.T) {
 	if err := q.store.JobRecords(a, nil, func(*gpuqv1.RunRecord) error { recs++; return nil }); err != nil || recs != 1 {
 		t.Errorf("accounting records of the purged job: %d, %v; want 1", recs, err)
 	}
+	q.mu.RLock()
+	_, kept := q.requests["request-a"]
+	q.mu.RUnlock()
+	if kept {
+		t.Error("the purged job's request id is still held")
+	}
 
 	end(task(1))
 	for _, id := range append([]uint64{d}, others...) {
@@ -111,8 +122,10 @@ func TestPurge(t *testing.T) {
 	if got := held(q2); len(got) != 0 {
 		t.Errorf("jobs after a restart: %v, want none", got)
 	}
-	if last := others[len(others)-1]; submit(t, q2, spec(one)) != last+1 {
-		t.Errorf("the next job id is not %d", last+1)
+	// Nor its request id: a retry so late makes a new job.
+	last := others[len(others)-1]
+	if res, err := q2.Submit(context.Background(), spec(one), "request-a"); err != nil || res.Duplicate || res.ID != last+1 {
+		t.Errorf("submission with the purged job's request id: %+v, %v; want job %d, not a duplicate", res, err, last+1)
 	}
 }
 

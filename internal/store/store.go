@@ -229,12 +229,16 @@ func (tx *Tx) PutJob(j *gpuqv1.Job) error {
 	return err
 }
 
-// DeleteJob removes a job (its spec and payload) and the records of its
-// tasks refs from the queue's keys; its accounting records stay.
-func (tx *Tx) DeleteJob(id uint64, refs []job.Ref) error {
+// DeleteJob removes a job (its spec and payload), the records of its
+// tasks refs and the request ids that name it from the queue's keys; its
+// accounting records stay.
+func (tx *Tx) DeleteJob(id uint64, refs []job.Ref, requestIDs []string) error {
 	keys := [][]byte{idKey(prefixSpec, id), idKey(prefixPayload, id)}
 	for _, r := range refs {
 		keys = append(keys, taskKey(r))
+	}
+	for _, rid := range requestIDs {
+		keys = append(keys, requestKey(rid))
 	}
 	for _, k := range keys {
 		if err := tx.txn.Delete(k); err != nil {
