@@ -30,7 +30,7 @@ bench: build ## run the benchmarks and print figures beside their baselines
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Submit$$' -benchtime 4000x ./internal/server
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Array|ListJobs' -benchtime 30x ./internal/server
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 2s ./internal/ctl ./internal/calendar ./internal/sched
-	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Snapshot' -benchtime 300x ./internal/queue
+	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Snapshot' -benchtime 2000x ./internal/queue
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/execrun ./internal/ctrdrun
 	$(GO) test -tags $(TAGS) -run '^$$' -bench 'Accounting' -benchtime 5x -timeout 30m ./internal/server
 
