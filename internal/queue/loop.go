@@ -125,16 +125,21 @@ func (q *Queue) snapshot() *sched.Snapshot {
 		}
 		s.Jobs = append(s.Jobs, sj)
 	}
+	// Both in ref order, merged (live is kept sorted).
+	slices.SortFunc(ended, job.Ref.Compare)
+	i := 0
 	for _, r := range q.live {
-		if j := q.jobs[r]; !job.Ended(j.State) {
-			add(j)
+		j := q.jobs[r]
+		if job.Ended(j.State) {
+			continue
 		}
+		for ; i < len(ended) && ended[i].Compare(r) < 0; i++ {
+			add(q.jobs[ended[i]])
+		}
+		add(j)
 	}
-	if len(ended) > 0 {
-		for _, r := range ended {
-			add(q.jobs[r])
-		}
-		slices.SortFunc(s.Jobs, func(a, b sched.Job) int { return a.Ref.Compare(b.Ref) })
+	for ; i < len(ended); i++ {
+		add(q.jobs[ended[i]])
 	}
 	return s
 }

@@ -110,6 +110,14 @@ func TestSnapshotLiveJobs(t *testing.T) {
 	for range 20 {
 		more = append(more, submit(t, q, spec(one)))
 	}
+	// An ended job in the middle of the live ones that a held job needs.
+	if _, err := q.Cancel(Filter{Jobs: []job.Ref{{ID: more[5]}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	waiter := submit(t, q, spec(one, func(s *gpuqv1.JobSpec) {
+		s.Hold = true
+		s.Dependencies = []*gpuqv1.Dependency{{Type: gpuqv1.DependencyType_DEPENDENCY_TYPE_AFTER_ANY, JobId: more[5]}}
+	}))
 	refs := func(s *sched.Snapshot) (out []job.Ref) {
 		for _, j := range s.Jobs {
 			out = append(out, j.Ref)
@@ -146,7 +154,7 @@ func TestSnapshotLiveJobs(t *testing.T) {
 		t.Errorf("snapshot (-scan +got):\n%s", diff)
 	}
 	want := []job.Ref{{ID: a}, {ID: c}, {ID: d}}
-	for _, id := range more {
+	for _, id := range append(more, waiter) {
 		want = append(want, job.Ref{ID: id})
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
