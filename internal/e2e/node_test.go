@@ -246,7 +246,11 @@ func TestEndedJobsLeaveTheQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg = bytes.Replace(cfg, []byte("  grace_period: 2s\n"), []byte("  grace_period: 2s\n  min_job_age: 2s\n"), 1)
+	set := bytes.Replace(cfg, []byte("  grace_period: 2s\n"), []byte("  grace_period: 2s\n  min_job_age: 2s\n"), 1)
+	if bytes.Equal(set, cfg) {
+		t.Fatal("the test config has no grace_period line to put min_job_age after")
+	}
+	cfg = set
 	if err := os.WriteFile(c.config, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -259,16 +259,11 @@ func homeTasks(dir string) (int, error) {
 	return fd, nil
 }
 
-// homes caches threadHome: the process's cgroups do not change.
-var homes sync.Map // mount -> the main thread's cgroup directory there
-
 // threadHome is the main thread's cgroup in the v1 hierarchy that holds the
-// job cgroup dir (<mount>/gpuq/<id>), from /proc/self/cgroup.
+// job cgroup dir (<mount>/gpuq/<id>), from /proc/self/cgroup (homeTasks
+// keeps what it finds).
 func threadHome(dir string) (string, error) {
 	mount := filepath.Dir(filepath.Dir(dir))
-	if home, ok := homes.Load(mount); ok {
-		return home.(string), nil
-	}
 	b, err := readSmall("/proc/self/cgroup")
 	if err != nil {
 		return "", err
@@ -280,7 +275,6 @@ func threadHome(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	homes.Store(mount, home)
 	return home, nil
 }
 

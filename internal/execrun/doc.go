@@ -60,9 +60,8 @@
 // own and the job's pids and start times in clock ticks after boot,
 // /proc/<pid>/stat field 22, start time, cgroups), "exit" when it has ended
 // (code, signal, OOM, start and end times, UTC), "forget" when Delete
-// removes it. No file per run: on a journal-less ext4 each new inode costs
-// hundreds of microseconds of CPU while many were deleted recently (a run
-// used to cost four files and two fsyncs). An exit record is on disk
+// removes it. No file per run (see internal/reclog's doc; a run used to
+// cost four files and two fsyncs). An exit record is on disk
 // (fdatasync, shared by exits recorded together) before the supervisor
 // reports it: the end of a job survives a crash of the machine. The others
 // are not synced: they survive a killed gpuq-node or supervisor (the page

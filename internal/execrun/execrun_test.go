@@ -1050,3 +1050,10 @@ func TestThreadHome(t *testing.T) {
 		t.Errorf("home %s is not under %s", home, mount)
 	}
 }
+
+// readState is the state of run id; ErrNotFound when it is not there or
+// has not started.
+func (r *Runtime) readState(id string) (state, error) {
+	ri, err := r.startedRun(id)
+	return ri.st, err
+}

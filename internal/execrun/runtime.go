@@ -416,13 +416,6 @@ func (r *Runtime) startedRun(id string) (runInfo, error) {
 	return ri, err
 }
 
-// readState is the state of run id; ErrNotFound when it is not there or
-// has not started.
-func (r *Runtime) readState(id string) (state, error) {
-	ri, err := r.startedRun(id)
-	return ri.st, err
-}
-
 // Wait waits for the run to exit and returns how it ended. It can be called
 // any number of times, from any Runtime on the same StateDir, until Delete.
 func (r *Runtime) Wait(ctx context.Context, id string) (jobrun.Exit, error) {

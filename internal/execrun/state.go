@@ -17,8 +17,8 @@ const (
 	stateFile = "state.json"
 	exitFile  = "exit.json"
 
-	// formatVersion is written into every record; a change to their
-	// fields that an older reader would misread bumps it. Version 3: the
+	// formatVersion is written into every spec, state and exit; a change
+	// to their fields that an older reader would misread bumps it. Version 3: the
 	// journal; version 2: runs watched by the node's supervisor
 	// (state.json's supervised), which Delete must never kill; version 1
 	// runs had a shim each.

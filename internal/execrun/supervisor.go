@@ -823,7 +823,6 @@ func lookPath(name string, env []string, dir string) (string, error) {
 func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 	type result struct {
 		files [3]*os.File
-		fds   [3]int
 		err   error
 	}
 	open := func() (r result) {
@@ -843,7 +842,7 @@ func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 		paths := [3]string{1: resolve(sp.Stdout, sp.Dir), 2: resolve(sp.Stderr, sp.Dir)}
 		for i := 1; i <= 2; i++ {
 			if i == 2 && paths[2] == paths[1] && paths[1] != "" {
-				if r.files[2], r.err = dup(paths[1], r.fds[1]); r.err != nil {
+				if r.files[2], r.err = dup(r.files[1]); r.err != nil {
 					return r
 				}
 				break
@@ -856,7 +855,6 @@ func openFiles(sp jobrun.Spec, cred *syscall.Credential) ([3]*os.File, error) {
 			if r.err != nil {
 				return r
 			}
-			r.fds[i] = int(r.files[i].Fd())
 		}
 		return r
 	}
@@ -902,10 +900,11 @@ func openFile(path string, flags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-func dup(name string, fd int) (*os.File, error) {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+// dup opens f again (a new descriptor of the same open file).
+func dup(f *os.File) (*os.File, error) {
+	nfd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "dup", Path: name, Err: err}
+		return nil, &fs.PathError{Op: "dup", Path: f.Name(), Err: err}
 	}
-	return os.NewFile(uintptr(nfd), name), nil
+	return os.NewFile(uintptr(nfd), f.Name()), nil
 }

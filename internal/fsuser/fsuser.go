@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,7 +36,7 @@ func Do(id ID, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		self, err := current()
+		self, err := processID()
 		if err == nil {
 			err = become(id)
 		}
@@ -49,6 +50,23 @@ func Do(id ID, fn func() error) error {
 		}
 	}()
 	return <-errc
+}
+
+// procID is the process's identity, read once: every thread Do hands
+// back has it (one that cannot take it back ends).
+var procID atomic.Pointer[ID]
+
+// processID is the process's file-system identity (that of a thread
+// not acting as anyone else), read the first time it is asked for.
+func processID() (ID, error) {
+	if id := procID.Load(); id != nil {
+		return *id, nil
+	}
+	id, err := current()
+	if err == nil {
+		procID.Store(&id)
+	}
+	return id, err
 }
 
 // current is the calling thread's file-system identity.

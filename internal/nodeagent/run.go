@@ -295,13 +295,8 @@ func removeJobFiles(stateDir, alloc string) {
 // hands it over with own. Its parent must be gpuq-node's (state_dir,
 // checkpoint_dir), so no user can swap dir for a link in between.
 func mkdirOwned(dir string, own func(string) error) error {
-	err := os.Mkdir(dir, 0o700)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The parents, made at start, are gone: made again.
-		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
-			err = os.Mkdir(dir, 0o700)
-		}
-	}
+	// The parents are made at start, and again when they are gone.
+	err := inDir(dir, func() error { return os.Mkdir(dir, 0o700) })
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}

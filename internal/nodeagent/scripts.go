@@ -15,8 +15,8 @@ import (
 // scriptCache keeps one file for each distinct script and owner under
 // StateDir/scripts, and gives each job its script as a hard link to it:
 // the 1,000 tasks of an array, or a sweep of one script, then make no new
-// file per job (a new inode costs hundreds of microseconds of CPU on a
-// journal-less ext4 where many were deleted recently; a link ~8 us). A
+// file per job (a new inode is dear on some file systems: see
+// internal/reclog's doc). A
 // job's link is its own path, so the cache may drop a file at any time.
 //
 // The cached file is the user's, read-only (mode 0500, as slurmd writes a

@@ -15,10 +15,10 @@ import (
 // Purge drops the jobs that ended more than MinJobAge ago from memory and
 // the store, as slurmctld drops a job's record MinJobAge after its end:
 // gpuqctl queue and show no longer find them, their accounting records
-// stay, their request ids do not. An array job goes once all its tasks have; an ended job that a
-// job that has not ended depends on stays (a running one may be requeued
-// and decided on again). Nothing goes when MinJobAge is 0. It returns how
-// many job ids went.
+// stay, their request ids do not. An array job goes once all its tasks
+// have; an ended job that a job that has not ended depends on stays (a
+// running one may be requeued and decided on again). Nothing goes when
+// MinJobAge is 0. It returns how many job ids went.
 func (q *Queue) Purge() (int, error) {
 	if q.opts.MinJobAge <= 0 {
 		return 0, nil
@@ -43,6 +43,19 @@ func (q *Queue) Purge() (int, error) {
 			ids = append(ids, id)
 		}
 	}
+	// Their request ids go too: a submission retried after its job left
+	// the queue makes a new job.
+	requests := make(map[uint64][]string, len(ids))
+	for _, id := range ids {
+		requests[id] = nil
+	}
+	if len(ids) > 0 {
+		for rid, id := range q.requests {
+			if rs, ok := requests[id]; ok {
+				requests[id] = append(rs, rid)
+			}
+		}
+	}
 	q.mu.RUnlock()
 	slices.Sort(ids)
 	purged, records := 0, 0
@@ -56,19 +69,6 @@ func (q *Queue) Purge() (int, error) {
 		records += inTxn
 		part := ids[:n]
 		ids = ids[n:]
-		// Their request ids go too: a submission retried after its job
-		// left the queue makes a new job.
-		requests := map[uint64][]string{}
-		for _, id := range part {
-			requests[id] = nil
-		}
-		q.mu.RLock()
-		for rid, id := range q.requests {
-			if rs, ok := requests[id]; ok {
-				requests[id] = append(rs, rid)
-			}
-		}
-		q.mu.RUnlock()
 		err := q.store.Update(func(tx *store.Tx) error {
 			for _, id := range part {
 				if err := tx.DeleteJob(id, q.tasks[id], requests[id]); err != nil {
@@ -81,9 +81,7 @@ func (q *Queue) Purge() (int, error) {
 			return purged, fmt.Errorf("purge ended jobs: %w", err)
 		}
 		q.mu.Lock()
-		gone := map[uint64]bool{}
 		for _, id := range part {
-			gone[id] = true
 			for _, r := range q.tasks[id] {
 				delete(q.jobs, r)
 				delete(q.preemptions, r)
@@ -93,7 +91,10 @@ func (q *Queue) Purge() (int, error) {
 			}
 			delete(q.tasks, id)
 		}
-		q.order = slices.DeleteFunc(q.order, func(r job.Ref) bool { return gone[r.ID] })
+		q.order = slices.DeleteFunc(q.order, func(r job.Ref) bool {
+			_, gone := slices.BinarySearch(part, r.ID) // part is sorted
+			return gone
+		})
 		q.dropEnded()
 		q.mu.Unlock()
 		purged += len(part)

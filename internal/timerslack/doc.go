@@ -9,7 +9,8 @@
 // a system call; a daemon that wakes for every job does that hundreds of
 // times a second. With a slack of a millisecond those sleeps last up to a
 // millisecond: on the 2-core VM gpuq is developed on, a third of gpuqd's
-// context switches were that monitor's sleeps, and the three daemons'
+// context switches were that monitor's sleeps (perf, sched_switch with
+// stacks, read by hand), and the three daemons'
 // CPU per job fell by about a fifth (BenchmarkJobThroughput; docs/STATUS.md,
 // session 6). The price: while a node is saturated (a burst of hundreds
 // of trivial jobs), a job's end reaches gpuqd ~100 ms after it happens

@@ -174,15 +174,8 @@ func SetThread(d time.Duration) error {
 func ForJob(fn func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	prev, err := Thread()
-	if err != nil || prev == Job {
-		fn()
-		return
+	if prev, err := Thread(); err == nil && prev != Job && SetThread(Job) == nil {
+		defer SetThread(prev)
 	}
-	if SetThread(Job) != nil {
-		fn()
-		return
-	}
-	defer SetThread(prev)
 	fn()
 }
